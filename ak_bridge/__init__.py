@@ -1,0 +1,29 @@
+"""ak-bridge: a standalone e-Form AK gateway beside the ASEAN Single Window.
+
+``create_app`` is the Flask factory; nothing runs at import time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .config import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web app; importing the package stays free of Flask and of the wiring."""
+    from flask import Flask
+
+    from . import web
+    from .bootstrap import build_exchange
+    from .config import load_settings
+
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+
+    web.register(app, build_exchange(settings))
+    return app

@@ -1,0 +1,240 @@
+"""The one reader of ``config/`` and of ``AK_BRIDGE_*`` environment variables.
+
+Everything else receives a frozen :class:`Settings`. Secrets never sit in the TOML: it names
+the environment variable that holds a key passphrase, and the variable is read here once.
+A bad file or key raises :class:`ConfigError` naming the file and the key, at start-up.
+
+Layout of a config directory::
+
+    ak_bridge.toml          [service] [identity] [worker] [retry] [asw]
+    partners.toml           [partners.<ID>] one table per partner
+    formats/<name>.toml     declarative mapping of a national format (see formats/mapped.py)
+
+Relative paths in the TOML are relative to the config directory's parent (the deployment
+root), so ``var/pki/bridge.pem`` means ``<root>/var/pki/bridge.pem``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .retry import RetryPolicy
+
+
+class Channel(StrEnum):
+    SOAP = "soap"
+    REST = "rest"
+    ASW = "asw"
+
+
+@dataclass(frozen=True)
+class PartnerConfig:
+    """One partner system (KCS, an AMS national CO system, or the ASW gateway)."""
+
+    id: str
+    country: str
+    channel: Channel
+    endpoint: str
+    format: str
+    certificates: tuple[Path, ...]
+    retry: RetryPolicy
+    name: str = ""
+    wsdl: Path | None = None
+    binding: str | None = None
+    enabled: bool = True
+    timeout_seconds: float = 10.0
+    max_in_flight: int = 4
+    rules: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bridge needs to run, resolved and checked."""
+
+    root: Path
+    database: Path
+    host: str
+    port: int
+    max_body_bytes: int
+    identity_key: Path
+    identity_cert: Path
+    identity_passphrase: bytes | None
+    partners: Mapping[str, PartnerConfig]
+    format_mappings: Mapping[str, Mapping[str, Any]]
+    worker_interval_seconds: float = 2.0
+    worker_batch_size: int = 50
+    claim_seconds: int = 120
+    default_retry: RetryPolicy = field(default_factory=RetryPolicy)
+    asw_partner: str | None = None
+
+    def partner(self, partner_id: str) -> PartnerConfig | None:
+        return self.partners.get(partner_id)
+
+    def partner_for_country(self, country: str) -> PartnerConfig | None:
+        """The enabled Form AK partner of a country (the ASW is never one)."""
+        for p in self.partners.values():
+            if p.country == country and p.channel is not Channel.ASW and p.enabled:
+                return p
+        return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "-", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "-", f"not valid TOML: {exc}") from None
+
+
+def _get(table: Mapping[str, Any], key: str, kind: type, source: str, prefix: str) -> Any:
+    if key not in table:
+        raise ConfigError(source, f"{prefix}{key}", "missing")
+    value = table[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(source, f"{prefix}{key}", f"must be {kind.__name__}")
+    return value
+
+
+def _retry(table: Mapping[str, Any], base: RetryPolicy, source: str, prefix: str) -> RetryPolicy:
+    known = {f.name for f in fields(RetryPolicy)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(
+                source, f"{prefix}{key}", f"unknown retry setting; use {sorted(known)}"
+            )
+    values = {}
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(source, f"{prefix}{key}", "must be a number")
+        values[key] = value
+    try:
+        return replace(base, **values)
+    except ValueError as exc:
+        raise ConfigError(source, prefix.rstrip("."), str(exc)) from None
+
+
+def _passphrase(env_name: str | None, environ: Mapping[str, str], source: str) -> bytes | None:
+    if not env_name:
+        return None
+    value = environ.get(env_name)
+    if value is None:
+        raise ConfigError(source, "identity.key_passphrase_env", f"variable {env_name} is not set")
+    return value.encode()
+
+
+def load_settings(
+    config_dir: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read and check a config directory; ``AK_BRIDGE_CONFIG`` names it by default.
+
+    Environment overrides (all optional): ``AK_BRIDGE_DATABASE``, ``AK_BRIDGE_HOST``,
+    ``AK_BRIDGE_PORT``.
+    """
+    environ = os.environ if environ is None else environ
+    config_dir = Path(config_dir or environ.get("AK_BRIDGE_CONFIG", "config")).resolve()
+    root = config_dir.parent
+    main_file = config_dir / "ak_bridge.toml"
+    main = _read_toml(main_file)
+    src = str(main_file)
+
+    def path(value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else root / p
+
+    service = main.get("service", {})
+    identity = main.get("identity", {})
+    worker = main.get("worker", {})
+    default_retry = _retry(main.get("retry", {}), RetryPolicy(), src, "retry.")
+
+    database = path(
+        environ.get("AK_BRIDGE_DATABASE") or _get(service, "database", str, src, "service.")
+    )
+    host = environ.get("AK_BRIDGE_HOST") or service.get("host", "127.0.0.1")
+    port_raw = environ.get("AK_BRIDGE_PORT") or service.get("port", 8080)
+    try:
+        port = int(port_raw)
+    except ValueError:
+        raise ConfigError("AK_BRIDGE_PORT", "-", "must be an integer") from None
+
+    partners_file = config_dir / "partners.toml"
+    partners_src = str(partners_file)
+    partner_tables = _read_toml(partners_file).get("partners", {})
+    if not partner_tables:
+        raise ConfigError(partners_src, "partners", "no partner configured")
+    partners: dict[str, PartnerConfig] = {}
+    asw_partner = None
+    for pid, table in partner_tables.items():
+        pre = f"partners.{pid}."
+        try:
+            channel = Channel(_get(table, "channel", str, partners_src, pre))
+        except ValueError:
+            raise ConfigError(partners_src, pre + "channel", "must be soap, rest or asw") from None
+        certs = table.get("certificates", [])
+        if channel is not Channel.ASW and not certs:
+            raise ConfigError(partners_src, pre + "certificates", "at least one certificate")
+        cert_paths = tuple(path(c) for c in certs)
+        for c in cert_paths:
+            if not c.exists():
+                raise ConfigError(partners_src, pre + "certificates", f"{c} does not exist")
+        wsdl = table.get("wsdl")
+        if channel is Channel.SOAP and not wsdl:
+            raise ConfigError(partners_src, pre + "wsdl", "a SOAP partner needs its WSDL")
+        partner = PartnerConfig(
+            id=pid,
+            name=table.get("name", pid),
+            country=_get(table, "country", str, partners_src, pre),
+            channel=channel,
+            endpoint=_get(table, "endpoint", str, partners_src, pre),
+            format=table.get("format", "raw" if channel is Channel.ASW else "akstd"),
+            certificates=cert_paths,
+            wsdl=(root / "wsdl" / wsdl) if wsdl else None,
+            binding=table.get("binding"),
+            enabled=bool(table.get("enabled", True)),
+            timeout_seconds=float(table.get("timeout_seconds", 10.0)),
+            max_in_flight=int(table.get("max_in_flight", 4)),
+            retry=_retry(table.get("retry", {}), default_retry, partners_src, pre + "retry."),
+            rules=dict(table.get("rules", {})),
+        )
+        if channel is Channel.ASW:
+            asw_partner = pid
+        partners[pid] = partner
+
+    mappings: dict[str, Mapping[str, Any]] = {}
+    formats_dir = config_dir / "formats"
+    if formats_dir.is_dir():
+        for f in sorted(formats_dir.glob("*.toml")):
+            mappings[f.stem] = _read_toml(f)
+    for p in partners.values():
+        if p.channel is not Channel.ASW and p.format not in {*mappings, "akstd", "unipass"}:
+            raise ConfigError(
+                partners_src, f"partners.{p.id}.format", f"unknown format {p.format!r}"
+            )
+
+    return Settings(
+        root=root,
+        database=database,
+        host=host,
+        port=port,
+        max_body_bytes=int(service.get("max_body_bytes", 2 * 1024 * 1024)),
+        identity_key=path(_get(identity, "key_file", str, src, "identity.")),
+        identity_cert=path(_get(identity, "cert_file", str, src, "identity.")),
+        identity_passphrase=_passphrase(identity.get("key_passphrase_env"), environ, src),
+        partners=partners,
+        format_mappings=mappings,
+        worker_interval_seconds=float(worker.get("interval_seconds", 2.0)),
+        worker_batch_size=int(worker.get("batch_size", 50)),
+        claim_seconds=int(worker.get("claim_seconds", 120)),
+        default_retry=default_retry,
+        asw_partner=asw_partner,
+    )

@@ -1,0 +1,215 @@
+"""The one error tree of ak-bridge; its codes are what partners see.
+
+    AkBridgeError                      catch only at process edges
+    ├── ConfigError                    bad config/ or environment, raised at start-up
+    ├── Rejected                       an inbound message was refused (audited; 4xx or SOAP fault)
+    │   ├── PayloadTooLarge            body over the configured limit (413)
+    │   ├── MalformedXml               not well-formed XML, wrong encoding, not XML at all
+    │   ├── ForbiddenXml               DOCTYPE, entities, processing tricks: hostile XML
+    │   ├── BadEnvelope                not a SOAP 1.1 envelope, no/double Body, unknown operation
+    │   ├── SchemaViolation            XSD or JSON-schema failure; box taken from the path
+    │   ├── ValidationFailed           business rules; carries every Finding at once
+    │   ├── SignatureInvalid           missing, wrong, untrusted or tampered signature
+    │   ├── UnknownPartner             sender or receiver not configured
+    │   ├── NotAuthorized              partner may not do this
+    │   ├── DuplicateConflict          same business key, other content
+    │   ├── FormDNotAccepted           ATIGA Form D belongs on the ASW
+    │   ├── TranslationFailed          a box cannot be carried in the target format
+    │   └── NotFound                   a queried certificate or message is unknown
+    └── DeliveryFailed                 outbound; ``retryable`` decides retry versus dead letter
+        ├── PartnerUnreachable         connect error, timeout, TLS, 5xx: retried
+        └── PartnerRejected            SOAP fault, 4xx, malformed reply: not retried
+
+Every ``Rejected`` has a stable ``code`` and the Form AK ``box`` it concerns (None when the
+error is about the message, not a box). The same object becomes the SOAP fault detail,
+the JSON error body and the audit row, so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class AkBridgeError(Exception):
+    """Base of every error ak-bridge raises on purpose."""
+
+
+class ConfigError(AkBridgeError):
+    """Configuration is wrong; the message names the file and the key."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source, self.key, self.problem = source, key, problem
+        super().__init__(f"{source}: {key}: {problem}")
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem with a document: a stable code, the box it concerns, and why."""
+
+    code: str
+    box: str | None
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "box": self.box,
+            "message": self.message,
+            "severity": str(self.severity),
+        }
+
+
+class Rejected(AkBridgeError, ValueError):
+    """An inbound message was refused. Subclasses fix ``code`` and the HTTP status."""
+
+    code = "rejected"
+    http_status = 400
+    soap_faultcode = "Client"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        box: str | None = None,
+        findings: tuple[Finding, ...] = (),
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.box = box
+        self.findings = findings or (Finding(self.code, box, detail),)
+        self.audited = False  # set once the rejection is in the audit trail
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "box": self.box,
+            "message": self.detail,
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+class PayloadTooLarge(Rejected):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class MalformedXml(Rejected):
+    code = "malformed_xml"
+
+
+class ForbiddenXml(Rejected):
+    code = "forbidden_xml"
+
+
+class BadEnvelope(Rejected):
+    code = "bad_envelope"
+
+
+class SchemaViolation(Rejected):
+    code = "schema_violation"
+
+
+class ValidationFailed(Rejected):
+    code = "validation_failed"
+    http_status = 422
+
+    def __init__(self, findings: tuple[Finding, ...]) -> None:
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        first = errors[0] if errors else findings[0]
+        summary = "; ".join(f"{f.code} (box {f.box}): {f.message}" for f in errors)
+        super().__init__(summary or first.message, box=first.box, findings=findings)
+
+
+class SignatureInvalid(Rejected):
+    code = "signature_invalid"
+    http_status = 403
+
+
+class UnknownPartner(Rejected):
+    code = "unknown_partner"
+    http_status = 403
+
+
+class NotAuthorized(Rejected):
+    code = "not_authorized"
+    http_status = 403
+
+
+class DuplicateConflict(Rejected):
+    code = "duplicate_conflict"
+    http_status = 409
+
+
+class FormDNotAccepted(Rejected):
+    code = "form_d_not_accepted"
+    http_status = 422
+
+
+class TranslationFailed(Rejected):
+    code = "translation_failed"
+    http_status = 422
+
+
+class NotFound(Rejected):
+    code = "not_found"
+    http_status = 404
+
+
+class FailureClass(StrEnum):
+    """Why a delivery attempt failed; kept on the dead letter for the admin."""
+
+    TRANSPORT = "transport"
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    SERVER = "server"
+    FAULT = "fault"
+    SCHEMA = "schema"
+    SIGNATURE = "signature"
+    BUSINESS = "business"
+
+
+class DeliveryFailed(AkBridgeError):
+    """An outbound attempt failed."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        failure_class: FailureClass,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.failure_class = failure_class
+        self.status = status
+        self.code = code
+
+
+class PartnerUnreachable(DeliveryFailed):
+    retryable = True
+
+
+class PartnerRejected(DeliveryFailed):
+    retryable = False
+
+
+def rejection_classes() -> list[type[Rejected]]:
+    """Every concrete rejection, for the README's error table and its test."""
+    out: list[type[Rejected]] = []
+    todo: list[type[Rejected]] = [Rejected]
+    while todo:
+        cls = todo.pop()
+        out.append(cls)
+        todo.extend(cls.__subclasses__())
+    return sorted(out, key=lambda c: c.code)

@@ -1,0 +1,584 @@
+"""The service layer: accept a message, and deliver what is due.
+
+accept:  partner → Form D? → verify signature (only the signed element is used after) →
+         decode to canonical → rules → idempotency → route → encode → sign →
+         store message + delivery + audit in one transaction → receipt.
+deliver: claim due deliveries → send through the channel's Sender → record the attempt →
+         delivered | waiting_retry (backoff) | dead.
+
+It owns the ``Sender`` port; outbound adapters satisfy it structurally, so this module never
+imports zeep, requests or Flask. Time and randomness are injected.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from lxml import etree
+
+from . import routing, rules
+from .config import Channel, PartnerConfig, Settings
+from .errors import (
+    DeliveryFailed,
+    DuplicateConflict,
+    FailureClass,
+    NotAuthorized,
+    NotFound,
+    Rejected,
+    SchemaViolation,
+    ValidationFailed,
+)
+from .formats import Codec
+from .model import (
+    CertificateState,
+    DeliveryStatus,
+    DocumentType,
+    Envelope,
+    FormAK,
+    MessageFunction,
+    Receipt,
+)
+from .schemas import canonical_to_dict, content_hash
+from .signing import Signer, Verifier
+from .store import AuditEvent, Store, iso
+from .xmlio import parse_untrusted
+
+log = logging.getLogger(__name__)
+
+BRIDGE_ID = "AK-BRIDGE"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A message as an inbound adapter received it, before any trust is given to it."""
+
+    via: str  # e.g. "soap/kcs", "soap/ams", "rest"
+    envelope: Envelope
+    xml: bytes | None = None
+    json: Mapping[str, Any] | None = None
+    json_signature: bytes | None = None
+    caller: str | None = None  # authenticated partner id, when authentication is on
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """What a Sender needs for one attempt; ``message_id`` never changes across retries."""
+
+    delivery_id: int
+    message_id: str
+    envelope: Envelope
+    payload: bytes
+    content_type: str
+
+
+class Sender(Protocol):
+    def send(self, partner: PartnerConfig, message: Outbound) -> int | None:
+        """Deliver once; return the HTTP status, raise DeliveryFailed on failure."""
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+    lost_claims: int = 0
+    details: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return self.delivered + self.retrying + self.dead
+
+
+def _new_id(now: datetime) -> str:
+    return f"AKB-{now:%Y%m%d%H%M%S}-{secrets.token_hex(5)}"
+
+
+class Exchange:
+    """Accepts messages and delivers them; every collaborator is injected."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        codecs: Mapping[str, Codec],
+        signer: Signer,
+        verifiers: Mapping[str, Verifier],
+        senders: Mapping[Channel, Sender],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rand: Callable[[], float] = lambda: secrets.randbelow(10**6) / 10**6,
+        worker_id: str = "worker",
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.codecs = codecs
+        self.signer = signer
+        self.verifiers = verifiers
+        self.senders = senders
+        self.clock = clock
+        self.rand = rand
+        self.worker_id = worker_id
+
+    # -- accept -------------------------------------------------------------------------
+
+    def accept(self, inbound: Inbound) -> Receipt:
+        """Accept a message durably or refuse it with a typed, audited error."""
+        try:
+            return self._accept(inbound)
+        except Rejected as exc:
+            self.audit_rejection(
+                exc, inbound.via, inbound.envelope.sender, inbound.envelope.message_id
+            )
+            raise
+
+    def audit_rejection(
+        self, exc: Rejected, via: str, partner: str | None = None, message_id: str | None = None
+    ) -> None:
+        """Record a refusal once, whichever layer refused (nothing else is stored)."""
+        if exc.audited:
+            return
+        about = f"{via} message {message_id}" if message_id else via
+        self.store.audit(
+            AuditEvent(
+                self.clock(),
+                "rejected",
+                partner=partner,
+                code=exc.code,
+                box=exc.box,
+                detail=f"{about}: {exc.detail}",
+            )
+        )
+        exc.audited = True
+
+    def _accept(self, inbound: Inbound) -> Receipt:
+        env = inbound.envelope
+        now = self.clock()
+        partner = routing.sender_partner(self.settings, env)
+        if inbound.caller is not None and inbound.caller != partner.id:
+            raise NotAuthorized(
+                f"caller {inbound.caller} may not send as {partner.id}", box="header"
+            )
+
+        root = parse_untrusted(inbound.xml) if inbound.xml is not None else None
+        if routing.is_form_d(env, root):
+            return self._forward_form_d(inbound, partner, now)
+        if env.document_type is not DocumentType.FORM_AK:
+            raise SchemaViolation(
+                f"document type {env.document_type} is not handled yet", box="header"
+            )
+
+        co = self._verified_certificate(inbound, partner)
+        if co.issuing_country != partner.country:
+            raise NotAuthorized(
+                f"{partner.id} may only submit certificates issued in {partner.country}, "
+                f"not {co.issuing_country}",
+                box="header",
+            )
+        route = routing.route_certificate(self.settings, co.importing_country)
+        ctx = rules.RuleContext(
+            today=(now + timedelta(hours=14)).date(),  # the earliest time zone on Earth
+            function=env.function,
+            importer_rules=route.destination.rules,
+        )
+        findings = rules.check(co, ctx)
+        if rules.errors_in(findings):
+            raise ValidationFailed(findings)
+
+        key = f"{co.issuing_country}|{co.reference_no}|{env.function}"
+        digest = content_hash(co)
+        existing = self.store.message_by_key(key)
+        if existing is not None:
+            return self._duplicate(inbound, existing, digest, now)
+
+        message_id = _new_id(now)
+        payload, content_type = self._render(co, route.destination)
+        message = {
+            "id": message_id,
+            "direction": "in",
+            "sender": partner.id,
+            "receiver": route.destination.id,
+            "via": inbound.via,
+            "document_type": str(env.document_type),
+            "function": str(env.function),
+            "partner_message_id": env.message_id,
+            "issuing_country": co.issuing_country,
+            "reference_no": co.reference_no,
+            "business_key": key,
+            "content_hash": digest,
+            "raw": inbound.xml if inbound.xml is not None else _json_bytes(inbound.json),
+            "canonical": json.dumps(canonical_to_dict(co), sort_keys=True),
+            "created_at": iso(now),
+        }
+        delivery = self._delivery(message_id, route.destination, payload, content_type, co, now)
+        events = [
+            AuditEvent(now, "received", message_id, partner.id, detail=f"via {inbound.via}"),
+            AuditEvent(
+                now,
+                "queued",
+                message_id,
+                route.destination.id,
+                detail=f"for {route.destination.id} as {route.destination.format}",
+            ),
+        ] + [
+            AuditEvent(now, "warning", message_id, partner.id, f.code, f.box, detail=f.message)
+            for f in findings
+        ]
+        certificate = {
+            "issuing_country": co.issuing_country,
+            "reference_no": co.reference_no,
+            "importing_country": co.importing_country,
+            "state": str(CertificateState.ISSUED),
+            "issue_date": co.issue_date.isoformat(),
+            "last_message_id": message_id,
+            "updated_at": iso(now),
+        }
+        try:
+            self.store.accept(message, [delivery], events, certificate)
+        except sqlite3.IntegrityError:
+            # An identical submission won the race between our check and our insert.
+            existing = self.store.message_by_key(key)
+            if existing is None:
+                raise
+            return self._duplicate(inbound, existing, digest, now)
+        return Receipt(message_id, "accepted", now, co.reference_no, findings)
+
+    def _verified_certificate(self, inbound: Inbound, partner: PartnerConfig) -> FormAK:
+        codec = self.codecs[partner.format]
+        verifier = self.verifiers[partner.id]
+        if codec.kind == "json":
+            if inbound.json is None or inbound.json_signature is None:
+                raise SchemaViolation(
+                    f"{partner.id} sends JSON documents with a signature", box="header"
+                )
+            verifier.verify_json(inbound.json, inbound.json_signature)
+            return codec.decode(dict(inbound.json))
+        if inbound.xml is None:
+            raise SchemaViolation(f"{partner.id} sends XML documents", box="header")
+        signed = verifier.verify(inbound.xml)  # from here on, only the signed element
+        return codec.decode(signed)
+
+    def _duplicate(
+        self, inbound: Inbound, existing: Mapping[str, Any], digest: str, now: datetime
+    ) -> Receipt:
+        if existing["content_hash"] == digest:
+            self.store.audit(
+                AuditEvent(
+                    now,
+                    "duplicate",
+                    existing["id"],
+                    inbound.envelope.sender,
+                    detail=f"resent as {inbound.envelope.message_id}; original receipt returned",
+                )
+            )
+            return Receipt(existing["id"], "duplicate", now, existing["reference_no"])
+        conflict_id = _new_id(now)
+        self.store.accept(
+            {
+                "id": conflict_id,
+                "direction": "conflict",
+                "sender": inbound.envelope.sender,
+                "via": inbound.via,
+                "document_type": str(inbound.envelope.document_type),
+                "function": str(inbound.envelope.function),
+                "partner_message_id": inbound.envelope.message_id,
+                "issuing_country": existing["issuing_country"],
+                "reference_no": existing["reference_no"],
+                "content_hash": digest,
+                "raw": inbound.xml if inbound.xml is not None else _json_bytes(inbound.json),
+                "created_at": iso(now),
+            },
+            [],
+            [
+                AuditEvent(
+                    now,
+                    "conflict_kept",
+                    conflict_id,
+                    inbound.envelope.sender,
+                    DuplicateConflict.code,
+                    "header",
+                    detail=f"conflicts with {existing['id']}; kept for the admin",
+                )
+            ],
+        )
+        raise DuplicateConflict(
+            f"certificate {existing['reference_no']} was already received with other content "
+            f"(as {existing['id']}); a correction needs a new reference number (Replace)",
+            box="header",
+        )
+
+    def _forward_form_d(self, inbound: Inbound, partner: PartnerConfig, now: datetime) -> Receipt:
+        asw = routing.form_d_destination(self.settings)  # raises FormDNotAccepted
+        message_id = _new_id(now)
+        raw = inbound.xml if inbound.xml is not None else _json_bytes(inbound.json)
+        env = inbound.envelope
+        self.store.accept(
+            {
+                "id": message_id,
+                "direction": "in",
+                "sender": partner.id,
+                "receiver": asw.id,
+                "via": inbound.via,
+                "document_type": str(DocumentType.FORM_D),
+                "function": str(env.function),
+                "partner_message_id": env.message_id,
+                "reference_no": env.reference_no,
+                "raw": raw,
+                "created_at": iso(now),
+            },
+            [self._delivery_row(message_id, asw, raw, "application/xml", message_id, now)],
+            [
+                AuditEvent(
+                    now,
+                    "form_d_forwarded",
+                    message_id,
+                    asw.id,
+                    detail="passed unchanged to the ASW gateway; not processed",
+                )
+            ],
+        )
+        return Receipt(message_id, "forwarded_to_asw", now, env.reference_no)
+
+    def _render(self, co: FormAK, destination: PartnerConfig) -> tuple[bytes, str]:
+        """Translate to the destination's format and sign it there and then."""
+        codec = self.codecs[destination.format]
+        encoded = codec.encode(co)
+        if codec.kind == "json":
+            assert isinstance(encoded, dict)
+            body = {
+                "document": encoded,
+                "signature": base64.b64encode(self.signer.sign_json(encoded)).decode(),
+            }
+            return _json_bytes(body), "application/json"
+        assert isinstance(encoded, etree._Element)
+        return self.signer.sign(encoded), "application/xml"
+
+    def _delivery(
+        self,
+        message_id: str,
+        destination: PartnerConfig,
+        payload: bytes,
+        content_type: str,
+        co: FormAK,
+        now: datetime,
+    ) -> dict[str, Any]:
+        order_key = f"{co.issuing_country}|{co.reference_no}"
+        return self._delivery_row(message_id, destination, payload, content_type, order_key, now)
+
+    @staticmethod
+    def _delivery_row(
+        message_id: str,
+        destination: PartnerConfig,
+        payload: bytes,
+        content_type: str,
+        order_key: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        return {
+            "message_id": message_id,
+            "destination": destination.id,
+            "channel": str(destination.channel),
+            "status": str(DeliveryStatus.PENDING),
+            "attempts": 0,
+            "order_key": order_key,
+            "payload": payload,
+            "content_type": content_type,
+            "next_attempt_at": iso(now),
+            "created_at": iso(now),
+            "updated_at": iso(now),
+        }
+
+    # -- status -------------------------------------------------------------------------
+
+    def status(self, issuing_country: str, reference_no: str, caller: str | None = None) -> dict:
+        """The state and timeline of a CO, for either side of the exchange."""
+        cert = self.store.certificate(issuing_country, reference_no)
+        if cert is None:
+            raise NotFound(f"no certificate {issuing_country}/{reference_no}", box="header")
+        if caller is not None:
+            allowed = {issuing_country, cert.get("importing_country")}
+            partner = self.settings.partner(caller)
+            if partner is None or partner.country not in allowed:
+                raise NotFound(f"no certificate {issuing_country}/{reference_no}", box="header")
+        events = []
+        for m in self.store.messages_for_certificate(issuing_country, reference_no):
+            for a in self.store.audit_for(m["id"]):
+                events.append(
+                    {
+                        "at": a["at"],
+                        "name": a["event"],
+                        "message_id": m["id"],
+                        "detail": a["detail"],
+                    }
+                )
+        events.sort(key=lambda e: e["at"])
+        return {"state": cert["state"], "certificate": cert, "events": events}
+
+    # -- deliver ------------------------------------------------------------------------
+
+    def deliver_due(self, limit: int | None = None) -> DeliveryReport:
+        """One sweep: claim what is due per partner (within its concurrency) and send it."""
+        report = DeliveryReport()
+        batch = limit or self.settings.worker_batch_size
+        for partner in self.settings.partners.values():
+            if not partner.enabled:
+                continue
+            now = self.clock()
+            free = partner.max_in_flight - self.store.in_flight_count(partner.id, now)
+            claimed = self.store.claim_due(
+                now,
+                now + timedelta(seconds=self.settings.claim_seconds),
+                self.worker_id,
+                min(free, batch),
+                destination=partner.id,
+            )
+            for row in claimed:
+                self._attempt(partner, row, report)
+        return report
+
+    def _attempt(
+        self, partner: PartnerConfig, row: Mapping[str, Any], report: DeliveryReport
+    ) -> None:
+        message = self.store.message(row["message_id"])
+        assert message is not None
+        started = self.clock()
+        outbound = Outbound(
+            delivery_id=row["id"],
+            message_id=row["message_id"],
+            envelope=Envelope(
+                sender=BRIDGE_ID,
+                receiver=partner.id,
+                document_type=DocumentType(message["document_type"]),
+                function=MessageFunction(message["function"]),
+                message_id=row["message_id"],
+                sent_at=started,
+                reference_no=message["reference_no"],
+                issuing_country=message["issuing_country"],
+                correlation_id=message["partner_message_id"],
+            ),
+            payload=row["payload"],
+            content_type=row["content_type"],
+        )
+        t0 = time.perf_counter()
+        sender = self.senders[Channel(row["channel"])]
+        try:
+            status = sender.send(partner, outbound)
+        except DeliveryFailed as exc:
+            self._failed(
+                partner, row, message, exc, started, (time.perf_counter() - t0) * 1000, report
+            )
+            return
+        except Exception as exc:  # a bug in a sender must not kill the sweep
+            log.exception("sender crashed on delivery %s", row["id"])
+            failure = DeliveryFailed(
+                f"internal error: {type(exc).__name__}", failure_class=FailureClass.TRANSPORT
+            )
+            failure.retryable = True
+            self._failed(
+                partner, row, message, failure, started, (time.perf_counter() - t0) * 1000, report
+            )
+            return
+        now = self.clock()
+        ok = self.store.finish_attempt(
+            row["id"],
+            self.worker_id,
+            started_at=started,
+            duration_ms=(time.perf_counter() - t0) * 1000,
+            outcome=DeliveryStatus.DELIVERED,
+            now=now,
+            http_status=status,
+            event=AuditEvent(
+                now,
+                "delivered",
+                row["message_id"],
+                partner.id,
+                detail=f"attempt {row['attempts'] + 1}",
+            ),
+        )
+        if not ok:
+            report.lost_claims += 1
+            return
+        report.delivered += 1
+        report.details.append((row["id"], "delivered"))
+        if message["issuing_country"] and message["document_type"] == DocumentType.FORM_AK:
+            self.store.set_certificate_state(
+                message["issuing_country"],
+                message["reference_no"],
+                str(CertificateState.TRANSMITTED),
+                now,
+            )
+
+    def _failed(
+        self,
+        partner: PartnerConfig,
+        row: Mapping[str, Any],
+        message: Mapping[str, Any],
+        exc: DeliveryFailed,
+        started: datetime,
+        duration_ms: float,
+        report: DeliveryReport,
+    ) -> None:
+        now = self.clock()
+        attempts = row["attempts"] + 1
+        first = datetime.fromisoformat(row["first_attempt_at"].replace("Z", "+00:00"))
+        policy = partner.retry
+        if exc.retryable and not policy.is_exhausted(attempts, first, now):
+            outcome = DeliveryStatus.WAITING_RETRY
+            next_at = policy.next_attempt_at(attempts, now, self.rand())
+            event = AuditEvent(
+                now,
+                "retry_scheduled",
+                row["message_id"],
+                partner.id,
+                exc.code,
+                detail=f"attempt {attempts} of {policy.max_attempts} failed "
+                f"({exc.failure_class}): {exc.detail}; next at {iso(next_at)}",
+            )
+            report.retrying += 1
+        else:
+            outcome, next_at = DeliveryStatus.DEAD, None
+            why = "not retryable" if not exc.retryable else "retry policy spent"
+            event = AuditEvent(
+                now,
+                "dead_letter",
+                row["message_id"],
+                partner.id,
+                exc.code,
+                detail=f"{why} after attempt {attempts} ({exc.failure_class}): {exc.detail}",
+            )
+            report.dead += 1
+        ok = self.store.finish_attempt(
+            row["id"],
+            self.worker_id,
+            started_at=started,
+            duration_ms=duration_ms,
+            outcome=outcome,
+            now=now,
+            next_attempt_at=next_at,
+            http_status=exc.status,
+            failure_class=str(exc.failure_class),
+            detail=exc.detail,
+            event=event,
+        )
+        if not ok:
+            report.lost_claims += 1
+            report.retrying -= outcome is DeliveryStatus.WAITING_RETRY
+            report.dead -= outcome is DeliveryStatus.DEAD
+            return
+        report.details.append((row["id"], str(outcome)))
+
+    # -- admin --------------------------------------------------------------------------
+
+    def retry_now(self, delivery_ids: list[int], actor: str, reason: str) -> list[int]:
+        return self.store.requeue(delivery_ids, self.clock(), actor, reason)
+
+
+def _json_bytes(obj: Mapping[str, Any] | None) -> bytes:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()

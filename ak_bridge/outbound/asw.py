@@ -1,0 +1,32 @@
+"""Passes a Form D, byte for byte, to the configured ASW gateway. It is never parsed."""
+
+from __future__ import annotations
+
+import requests
+
+from ..config import PartnerConfig
+from ..exchange import Outbound
+from .http_errors import from_exception, from_status
+
+
+class AswForwarder:
+    def __init__(self) -> None:
+        self.session = requests.Session()
+
+    def send(self, partner: PartnerConfig, message: Outbound) -> int | None:
+        try:
+            resp = self.session.post(
+                partner.endpoint,
+                data=message.payload,
+                headers={
+                    "Content-Type": message.content_type,
+                    "X-Message-Id": message.message_id,
+                    "X-Original-Sender": message.envelope.correlation_id or "",
+                },
+                timeout=(min(5.0, partner.timeout_seconds), partner.timeout_seconds),
+            )
+        except requests.RequestException as exc:
+            raise from_exception(exc) from None
+        if resp.status_code >= 300:
+            raise from_status(resp.status_code, resp.text)
+        return resp.status_code

@@ -1,0 +1,68 @@
+"""REST/JSON sender for national CO systems that prefer JSON to SOAP."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import requests
+
+from ..config import PartnerConfig
+from ..errors import FailureClass, PartnerRejected, PartnerUnreachable
+from ..exchange import Outbound
+from .http_errors import from_exception, from_status
+
+
+def header_json(message: Outbound) -> dict[str, str | None]:
+    env = message.envelope
+    return {
+        "senderId": env.sender,
+        "receiverId": env.receiver,
+        "documentType": str(env.document_type),
+        "messageFunction": str(env.function),
+        "messageId": env.message_id,
+        "sentAt": env.sent_at.isoformat(),
+        "referenceNo": env.reference_no,
+        "issuingCountry": env.issuing_country,
+        "correlationId": env.correlation_id,
+    }
+
+
+class RestSender:
+    """POST ``{"header", "document", "signature"}``; the message id is the idempotency key."""
+
+    def __init__(self) -> None:
+        self.session = requests.Session()
+
+    def send(self, partner: PartnerConfig, message: Outbound) -> int | None:
+        if message.content_type == "application/json":
+            body = json.loads(message.payload)
+        else:  # an XML national format over REST: the signed bytes travel as base64
+            body = {"documentXml": base64.b64encode(message.payload).decode()}
+        body["header"] = header_json(message)
+        try:
+            resp = self.session.post(
+                partner.endpoint,
+                json=body,
+                headers={"Idempotency-Key": message.message_id},
+                timeout=(min(5.0, partner.timeout_seconds), partner.timeout_seconds),
+            )
+        except requests.RequestException as exc:
+            raise from_exception(exc) from None
+        if resp.status_code >= 300:
+            raise from_status(resp.status_code, resp.text)
+        try:
+            status = resp.json().get("status")
+        except ValueError:
+            raise PartnerUnreachable(
+                "malformed reply: not JSON",
+                failure_class=FailureClass.SCHEMA,
+                status=resp.status_code,
+            ) from None
+        if status not in ("accepted", "duplicate"):
+            raise PartnerRejected(
+                f"partner answered status {status!r}",
+                failure_class=FailureClass.BUSINESS,
+                status=resp.status_code,
+            )
+        return resp.status_code

@@ -1,0 +1,114 @@
+"""zeep sender: one client per partner per process, both timeouts always set.
+
+The WSDL is read from ``wsdl/`` (never fetched), the service is bound to the partner's
+configured endpoint, and zeep's outcomes are mapped onto the delivery error tree:
+connect errors, timeouts and server faults are retried; client faults (a business
+rejection by the partner) are not.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import requests
+import zeep
+from zeep.exceptions import Fault, TransportError, XMLParseError, XMLSyntaxError
+from zeep.transports import Transport
+
+from ..config import PartnerConfig, Settings
+from ..contracts import CONTRACTS, HEADER_ORDER, SoapContract
+from ..errors import FailureClass, PartnerRejected, PartnerUnreachable
+from ..exchange import Outbound
+from .http_errors import from_exception, from_status
+
+
+def contract_for(partner: PartnerConfig) -> SoapContract:
+    assert partner.wsdl is not None
+    for contract in CONTRACTS.values():
+        if partner.wsdl.name == contract.wsdl.rsplit("/", 1)[-1]:
+            return contract
+    raise ValueError(f"{partner.id}: no SOAP contract for WSDL {partner.wsdl}")
+
+
+class SoapSender:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._clients: dict[str, tuple[SoapContract, object]] = {}
+        self._lock = threading.Lock()
+
+    def _service(self, partner: PartnerConfig) -> tuple[SoapContract, object]:
+        with self._lock:
+            if partner.id not in self._clients:
+                contract = contract_for(partner)
+                session = requests.Session()
+                transport = Transport(
+                    session=session, timeout=10, operation_timeout=partner.timeout_seconds
+                )
+                client = zeep.Client(
+                    str(partner.wsdl),
+                    transport=transport,
+                    settings=zeep.Settings(
+                        strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True
+                    ),
+                )
+                binding = partner.binding or contract.binding_qname
+                service = client.create_service(binding, partner.endpoint)
+                self._clients[partner.id] = (contract, service)
+            return self._clients[partner.id]
+
+    def send(self, partner: PartnerConfig, message: Outbound) -> int | None:
+        contract, service = self._service(partner)
+        env = message.envelope
+        values = {
+            "sender": env.sender,
+            "receiver": env.receiver,
+            "document_type": str(env.document_type),
+            "function": str(env.function),
+            "message_id": env.message_id,
+            "sent_at": env.sent_at,
+            "reference_no": env.reference_no,
+            "issuing_country": env.issuing_country,
+            "correlation_id": env.correlation_id,
+        }
+        header = {contract.f(k): values[k] for k in HEADER_ORDER if values[k] is not None}
+        operation = getattr(service, contract.submit)
+        try:
+            reply = operation(**{contract.header: header, contract.document: message.payload})
+        except requests.RequestException as exc:
+            raise from_exception(exc) from None
+        except Fault as fault:
+            code = _fault_code(fault, contract)
+            if (fault.code or "").endswith("Server"):
+                raise PartnerUnreachable(
+                    f"SOAP server fault: {fault.message}",
+                    failure_class=FailureClass.SERVER,
+                    status=500,
+                    code=code,
+                ) from None
+            raise PartnerRejected(
+                f"SOAP fault {code or fault.code}: {fault.message}",
+                failure_class=FailureClass.FAULT,
+                status=500,
+                code=code,
+            ) from None
+        except TransportError as exc:
+            raise from_status(
+                exc.status_code, str(exc.content or b"", "utf-8", "replace")
+            ) from None
+        except (XMLSyntaxError, XMLParseError) as exc:
+            raise PartnerUnreachable(
+                f"malformed SOAP reply: {exc}", failure_class=FailureClass.SCHEMA
+            ) from None
+        status = getattr(reply, contract.f("status"), None)
+        if status not in ("accepted", "duplicate"):
+            raise PartnerRejected(
+                f"partner answered status {status!r}", failure_class=FailureClass.BUSINESS
+            )
+        return 200
+
+
+def _fault_code(fault: Fault, contract: SoapContract) -> str | None:
+    if fault.detail is None:
+        return None
+    el = fault.detail.find(f".//{contract.q(contract.f('code'))}")
+    return el.text if el is not None else None

@@ -1,0 +1,49 @@
+"""Pure retry policy: when to try again, and when to give up. No clock, no I/O.
+
+The caller passes ``now`` and a random number, so the policy is deterministic under test
+and the jitter is still real in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, capped in delay, attempts and age."""
+
+    max_attempts: int = 8
+    base_delay: float = 5.0
+    factor: float = 2.0
+    max_delay: float = 3600.0
+    jitter: float = 0.2
+    max_age: float = 72 * 3600.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.base_delay < 0 or self.max_delay < 0 or self.max_age <= 0:
+            raise ValueError("delays and max_age must be positive")
+        if self.factor < 1:
+            raise ValueError("factor must be at least 1")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("jitter must be between 0 and 1")
+
+    def delay(self, attempts: int, rand: float = 0.5) -> float:
+        """Seconds to wait after ``attempts`` failed attempts (1 = after the first).
+
+        ``rand`` in [0, 1) spreads the delay by +/- ``jitter`` so that many messages to a
+        partner that comes back do not all retry in the same second.
+        """
+        raw = min(self.max_delay, self.base_delay * self.factor ** max(0, attempts - 1))
+        return max(0.0, raw * (1 + self.jitter * (2 * rand - 1)))
+
+    def next_attempt_at(self, attempts: int, now: datetime, rand: float = 0.5) -> datetime:
+        return now + timedelta(seconds=self.delay(attempts, rand))
+
+    def is_exhausted(self, attempts: int, first_attempt_at: datetime, now: datetime) -> bool:
+        """True when no further attempt may be made: too many, or the message is too old."""
+        too_old = (now - first_attempt_at).total_seconds() >= self.max_age
+        return attempts >= self.max_attempts or too_old

@@ -1,0 +1,260 @@
+"""Simulated partner systems: KCS UNI-PASS and AMS national CO systems, as real servers.
+
+A ``PartnerSystem`` both receives (a Flask app speaking its SOAP contract or REST) and sends
+(zeep against the bridge's WSDL, or requests for REST), signing with its own test key and
+verifying the bridge's signature on everything it receives, as a real partner would. Its
+``mode`` injects faults: down, HTTP 500, slow past the timeout, SOAP faults, malformed replies.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+import zeep
+from flask import Flask, Response, request
+from lxml import etree
+from zeep.transports import Transport
+
+from ..contracts import HEADER_ORDER, SoapContract
+from ..errors import Rejected
+from ..formats import Codec
+from ..model import DocumentType, Envelope, FormAK, MessageFunction, Receipt
+from ..signing import Signer, Verifier
+from ..web import soap
+from .server import LiveServer
+
+
+@dataclass
+class Received:
+    """One message as the partner system saw it, after verifying the bridge's signature."""
+
+    message_id: str
+    envelope: Envelope
+    certificate: FormAK
+    raw: bytes
+    at: datetime
+
+
+@dataclass
+class PartnerSystem:
+    """A simulated KCS or AMS system; ``contract`` None means it speaks REST/JSON."""
+
+    partner_id: str
+    country: str
+    codec: Codec
+    signer: Signer
+    bridge_verifier: Verifier
+    contract: SoapContract | None = None
+    mode: str = "ok"  # ok | http500 | fault | server_fault | slow | malformed
+    slow_seconds: float = 3.0
+    received: list[Received] = field(default_factory=list)
+    hits: int = 0
+    duplicates: int = 0
+    errors: list[str] = field(default_factory=list)
+    server: LiveServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # -- receiving ---------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        return "/soap" if self.contract else "/rest"
+
+    @property
+    def endpoint(self) -> str:
+        assert self.server is not None
+        return self.server.url + self.path
+
+    def app(self) -> Flask:
+        app = Flask(f"sim-{self.partner_id}")
+        app.add_url_rule(self.path, "receive", self._receive, methods=["GET", "POST"])
+        return app
+
+    def start(self, port: int = 0) -> PartnerSystem:
+        if self.server is None:
+            self.server = LiveServer(self.app(), port=port)
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+    def unique_message_ids(self) -> list[str]:
+        return [r.message_id for r in self.received]
+
+    def _receive(self) -> Response:
+        with self._lock:
+            self.hits += 1
+        if self.mode == "slow":
+            time.sleep(self.slow_seconds)
+        if self.mode == "http500":
+            return Response("<html>upstream error</html>", 500, content_type="text/html")
+        if self.mode == "malformed":
+            return Response("<soap:Envelope><unclosed>", 200, content_type="text/xml")
+        if self.contract is not None:
+            return self._receive_soap(self.contract)
+        return self._receive_rest()
+
+    def _receive_soap(self, contract: SoapContract) -> Response:
+        if request.method == "GET":
+            return Response(soap.wsdl_document(contract, request.base_url), content_type="text/xml")
+        if self.mode in ("fault", "server_fault"):
+            err = Rejected("simulated refusal by the partner system")
+            err.soap_faultcode = "Server" if self.mode == "server_fault" else "Client"
+            return Response(soap.fault_response(err, contract), 500, content_type=soap.CONTENT_TYPE)
+        try:
+            element = soap.unwrap(request.get_data(), contract)
+            env = soap.read_envelope(element, contract)
+            raw = soap.read_document(element, contract)
+            signed = self.bridge_verifier.verify(raw)
+            co = self.codec.decode(signed)
+        except Rejected as exc:
+            self.errors.append(f"{exc.code}: {exc.detail}")
+            return Response(soap.fault_response(exc, contract), 500, content_type=soap.CONTENT_TYPE)
+        receipt = self._record(env, co, raw)
+        return Response(soap.receipt_response(receipt, contract), content_type=soap.CONTENT_TYPE)
+
+    def _receive_rest(self) -> Response:
+        if self.mode in ("fault", "server_fault"):
+            code = 500 if self.mode == "server_fault" else 422
+            return Response(
+                json.dumps({"error": {"code": "refused"}}), code, content_type="application/json"
+            )
+        try:
+            body = request.get_json(force=True)
+            h = body["header"]
+            env = Envelope(
+                sender=h["senderId"],
+                receiver=h["receiverId"],
+                document_type=DocumentType(h["documentType"]),
+                function=MessageFunction(h["messageFunction"]),
+                message_id=h["messageId"],
+                sent_at=datetime.fromisoformat(h["sentAt"]),
+                reference_no=h.get("referenceNo"),
+                issuing_country=h.get("issuingCountry"),
+                correlation_id=h.get("correlationId"),
+            )
+            if "documentXml" in body:
+                raw = base64.b64decode(body["documentXml"])
+                co = self.codec.decode(self.bridge_verifier.verify(raw))
+            else:
+                self.bridge_verifier.verify_json(
+                    body["document"], base64.b64decode(body["signature"])
+                )
+                raw = json.dumps(body["document"]).encode()
+                co = self.codec.decode(body["document"])
+        except Rejected as exc:
+            self.errors.append(f"{exc.code}: {exc.detail}")
+            return Response(
+                json.dumps({"error": exc.as_dict()}), 422, content_type="application/json"
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            self.errors.append(f"bad request: {exc}")
+            return Response(
+                json.dumps({"error": {"code": "bad_request"}}), 400, content_type="application/json"
+            )
+        receipt = self._record(env, co, raw)
+        return Response(
+            json.dumps({"messageId": receipt.message_id, "status": receipt.status}),
+            content_type="application/json",
+        )
+
+    def _record(self, env: Envelope, co: FormAK, raw: bytes) -> Receipt:
+        now = datetime.now(UTC)
+        with self._lock:
+            if env.message_id in self.unique_message_ids():
+                self.duplicates += 1
+                return Receipt(env.message_id, "duplicate", now, co.reference_no)
+            self.received.append(Received(env.message_id, env, co, raw, now))
+        return Receipt(env.message_id, "accepted", now, co.reference_no)
+
+    # -- sending -----------------------------------------------------------------------
+
+    def document_for(self, co: FormAK) -> tuple[bytes | None, dict | None, bytes | None]:
+        """Encode in this system's format and sign with its own key."""
+        encoded = self.codec.encode(co)
+        if isinstance(encoded, dict):
+            return None, encoded, self.signer.sign_json(encoded)
+        return self.signer.sign(encoded), None, None
+
+    def envelope_for(
+        self,
+        co: FormAK,
+        message_id: str,
+        function: MessageFunction = MessageFunction.ORIGINAL,
+        document_type: DocumentType = DocumentType.FORM_AK,
+    ) -> Envelope:
+        return Envelope(
+            sender=self.partner_id,
+            receiver="AK-BRIDGE",
+            document_type=document_type,
+            function=function,
+            message_id=message_id,
+            sent_at=datetime.now(UTC),
+            reference_no=co.reference_no,
+            issuing_country=co.issuing_country,
+        )
+
+    def submit_soap(
+        self, bridge_url: str, contract: SoapContract, envelope: Envelope, document: bytes
+    ) -> Any:
+        """Call the bridge with zeep, as KCS or an AMS system would; returns zeep's reply."""
+        client = zeep.Client(
+            str(soap.WSDL_DIR / contract.wsdl),
+            transport=Transport(timeout=10, operation_timeout=30),
+        )
+        service = client.create_service(contract.binding_qname, bridge_url + contract.path)
+        values = {
+            "sender": envelope.sender,
+            "receiver": envelope.receiver,
+            "document_type": str(envelope.document_type),
+            "function": str(envelope.function),
+            "message_id": envelope.message_id,
+            "sent_at": envelope.sent_at,
+            "reference_no": envelope.reference_no,
+            "issuing_country": envelope.issuing_country,
+            "correlation_id": envelope.correlation_id,
+        }
+        header = {contract.f(k): values[k] for k in HEADER_ORDER if values[k] is not None}
+        return getattr(service, contract.submit)(
+            **{contract.header: header, contract.document: document}
+        )
+
+    def submit_rest(
+        self,
+        bridge_url: str,
+        envelope: Envelope,
+        document: dict | None = None,
+        signature: bytes | None = None,
+        document_xml: bytes | None = None,
+    ) -> requests.Response:
+        body: dict[str, Any] = {
+            "header": {
+                "senderId": envelope.sender,
+                "receiverId": envelope.receiver,
+                "documentType": str(envelope.document_type),
+                "messageFunction": str(envelope.function),
+                "messageId": envelope.message_id,
+                "sentAt": envelope.sent_at.isoformat(),
+                "referenceNo": envelope.reference_no,
+                "issuingCountry": envelope.issuing_country,
+            }
+        }
+        if document is not None:
+            body["document"] = document
+            body["signature"] = base64.b64encode(signature or b"").decode()
+        if document_xml is not None:
+            body["documentXml"] = base64.b64encode(document_xml).decode()
+        return requests.post(bridge_url + "/rest/v1/documents", json=body, timeout=30)
+
+
+def parse_soap_reply(data: bytes) -> etree._Element:
+    return etree.fromstring(data)

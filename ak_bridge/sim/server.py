@@ -1,0 +1,57 @@
+"""Run a WSGI app as a real HTTP server on loopback, in a thread (httpx's serve_in_thread)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+
+@dataclass
+class LiveServer:
+    app: object
+    host: str = "127.0.0.1"
+    port: int = 0
+    _server: BaseWSGIServer | None = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> LiveServer:
+        """Start (or restart, on the same port) the server."""
+        if self._server is not None:
+            return self
+        self._server = make_server(self.host, self.port, self.app, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+
+def serve_in_thread(app: object, host: str = "127.0.0.1", port: int = 0) -> LiveServer:
+    return LiveServer(app, host, port).start()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,177 @@
+"""A whole exchange on loopback: test PKI, config, simulated KCS and AMS, the bridge.
+
+Used by ``ak-bridge demo`` and by the end-to-end tests, so both run exactly the same set-up:
+a generated test PKI (never committed), a config directory written like an operator would,
+partner systems as real HTTP servers, and the bridge's real Flask app and worker.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..bootstrap import build_exchange
+from ..config import Settings, load_settings
+from ..contracts import AMS, KCS, SoapContract
+from ..exchange import Exchange
+from ..formats import build_codecs
+from ..signing import Signer, Verifier, load_identity, load_trusted
+from .partners import PartnerSystem
+from .pki import make_test_pki
+from .server import LiveServer, free_port
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+@dataclass(frozen=True)
+class PartnerSpec:
+    partner_id: str
+    country: str
+    channel: str  # soap | rest
+    format: str
+    contract: SoapContract | None  # None for REST
+
+
+PILOT = (
+    PartnerSpec("KR-KCS", "KR", "soap", "unipass", KCS),
+    PartnerSpec("ID-SKA", "ID", "soap", "id_ska", AMS),
+    PartnerSpec("VN-ECOSYS", "VN", "rest", "vn_ecosys", None),
+)
+THAILAND = PartnerSpec("TH-DFT", "TH", "soap", "th_dft", AMS)
+
+
+@dataclass
+class Topology:
+    workdir: Path
+    settings: Settings
+    systems: dict[str, PartnerSystem]
+    bridge_server: LiveServer | None = None
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    @property
+    def bridge_url(self) -> str:
+        assert self.bridge_server is not None
+        return self.bridge_server.url
+
+    def start_bridge(self) -> Exchange:
+        """The bridge's real Flask app on a free loopback port."""
+        from .. import create_app
+
+        app = create_app(self.settings)
+        self.bridge_server = LiveServer(app, port=self.settings.port).start()
+        exchange: Exchange = app.extensions["ak_bridge"]
+        self.exchanges.append(exchange)
+        return exchange
+
+    def worker_exchange(self, worker_id: str = "worker-1") -> Exchange:
+        """A separate composition, as the worker process has its own."""
+        ex = build_exchange(self.settings, worker_id=worker_id)
+        self.exchanges.append(ex)
+        return ex
+
+    def stop(self) -> None:
+        if self.bridge_server is not None:
+            self.bridge_server.stop()
+        for system in self.systems.values():
+            system.stop()
+        for ex in self.exchanges:
+            ex.store.close()
+
+
+def _toml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def build_topology(
+    workdir: Path,
+    specs: tuple[PartnerSpec, ...] = PILOT,
+    *,
+    retry: dict[str, float] | None = None,
+    start_partners: tuple[str, ...] | None = None,
+    timeout_seconds: float = 2.0,
+    extra_partner_toml: str = "",
+) -> Topology:
+    """Write a config directory for ``specs`` and create (and start) the partner systems.
+
+    Partners not in ``start_partners`` (default: all) are created with a reserved port but
+    left down, so a test or the demo can bring them up later.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    pki_dir = workdir / "pki"
+    names = ["bridge", *(s.partner_id for s in specs)]
+    pki = make_test_pki(pki_dir, names)
+    config_dir = workdir / "config"
+    (config_dir / "formats").mkdir(parents=True, exist_ok=True)
+    for f in (REPO_CONFIG / "formats").glob("*.toml"):
+        shutil.copy(f, config_dir / "formats" / f.name)
+
+    retry = retry or {
+        "max_attempts": 6,
+        "base_delay": 0.5,
+        "factor": 2,
+        "max_delay": 5,
+        "jitter": 0.1,
+    }
+    retry_toml = "\n".join(f"{k} = {v}" for k, v in retry.items())
+    bridge_port = free_port()
+    (config_dir / "ak_bridge.toml").write_text(
+        f"""[service]
+database = {_toml_str(str(workdir / "ak_bridge.db"))}
+host = "127.0.0.1"
+port = {bridge_port}
+max_body_bytes = 1048576
+
+[identity]
+key_file = {_toml_str(str(pki["bridge"].key_file))}
+cert_file = {_toml_str(str(pki["bridge"].cert_file))}
+
+[worker]
+interval_seconds = 0.2
+batch_size = 50
+claim_seconds = 30
+
+[retry]
+{retry_toml}
+"""
+    )
+    bridge_verifier = Verifier(load_trusted([pki["bridge"].cert_file]))
+    ports: dict[str, int] = {}
+    partner_toml = []
+    for spec in specs:
+        port = free_port()
+        path = "/soap" if spec.contract else "/rest"
+        wsdl = f'wsdl = "{spec.contract.wsdl}"\n' if spec.contract else ""
+        partner_toml.append(
+            f"""[partners.{spec.partner_id}]
+country = "{spec.country}"
+channel = "{spec.channel}"
+endpoint = "http://127.0.0.1:{port}{path}"
+format = "{spec.format}"
+{wsdl}certificates = [{_toml_str(str(pki[spec.partner_id].cert_file))}]
+timeout_seconds = {timeout_seconds}
+"""
+        )
+        ports[spec.partner_id] = port
+    (config_dir / "partners.toml").write_text("\n".join(partner_toml) + extra_partner_toml)
+    settings = load_settings(config_dir, environ={})
+    codecs = build_codecs(settings.format_mappings)
+    started = set(start_partners) if start_partners is not None else {s.partner_id for s in specs}
+    systems: dict[str, PartnerSystem] = {}
+    for spec in specs:
+        identity = load_identity(
+            pki[spec.partner_id].key_file, pki[spec.partner_id].cert_file, None
+        )
+        system = PartnerSystem(
+            partner_id=spec.partner_id,
+            country=spec.country,
+            codec=codecs[spec.format],
+            signer=Signer(identity),
+            bridge_verifier=bridge_verifier,
+            contract=spec.contract,
+        )
+        system.server = LiveServer(system.app(), port=ports[spec.partner_id])
+        if spec.partner_id in started:
+            system.start()
+        systems[spec.partner_id] = system
+    return Topology(workdir=workdir, settings=settings, systems=systems)
