@@ -26,6 +26,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .retry import RetryPolicy
+from .xmlio import WSDL_DIR
 
 
 class Channel(StrEnum):
@@ -52,6 +53,18 @@ class PartnerConfig:
     timeout_seconds: float = 10.0
     max_in_flight: int = 4
     rules: Mapping[str, Any] = field(default_factory=dict)
+    token_hashes: tuple[str, ...] = ()  # SHA-256 hex of the partner's bearer tokens
+    client_cert_hashes: tuple[str, ...] = ()  # SHA-256 of client certs seen by a TLS proxy
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Who may call: partners by token or client certificate, admins by their own token."""
+
+    required: bool = True
+    admin_token_hashes: tuple[str, ...] = ()
+    client_cert_header: str | None = None  # set by the TLS-terminating proxy
+    trusted_proxies: tuple[str, ...] = ()  # only their client_cert_header is believed
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,7 @@ class Settings:
     claim_seconds: int = 120
     default_retry: RetryPolicy = field(default_factory=RetryPolicy)
     asw_partner: str | None = None
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         return self.partners.get(partner_id)
@@ -106,6 +120,13 @@ def _get(table: Mapping[str, Any], key: str, kind: type, source: str, prefix: st
     return value
 
 
+def _opt(
+    table: Mapping[str, Any], key: str, kind: type, default: Any, source: str, prefix: str
+) -> Any:
+    """An optional key: its default when absent, else checked like :func:`_get`."""
+    return _get(table, key, kind, source, prefix) if key in table else default
+
+
 def _retry(table: Mapping[str, Any], base: RetryPolicy, source: str, prefix: str) -> RetryPolicy:
     known = {f.name for f in fields(RetryPolicy)}
     for key in table:
@@ -122,6 +143,40 @@ def _retry(table: Mapping[str, Any], base: RetryPolicy, source: str, prefix: str
         return replace(base, **values)
     except ValueError as exc:
         raise ConfigError(source, prefix.rstrip("."), str(exc)) from None
+
+
+def _wsdl(root: Path, name: str) -> Path:
+    """A deployment's own wsdl/ wins; otherwise the contracts shipped with ak-bridge."""
+    local = root / "wsdl" / name
+    return local if local.exists() else WSDL_DIR / name
+
+
+def _hashes(table: Mapping[str, Any], key: str, source: str, prefix: str) -> tuple[str, ...]:
+    """A list of SHA-256 hex digests (never the secrets themselves)."""
+    values = table.get(key, [])
+    if isinstance(values, str):
+        values = [values]
+    out = []
+    for v in values:
+        if not isinstance(v, str) or len(v) != 64 or any(c not in "0123456789abcdef" for c in v):
+            raise ConfigError(source, f"{prefix}{key}", "must be SHA-256 hex digests (64 chars)")
+        out.append(v)
+    return tuple(out)
+
+
+def _auth(table: Mapping[str, Any], source: str) -> AuthSettings:
+    header = table.get("client_cert_header")
+    proxies = table.get("trusted_proxies", [])
+    if header and not proxies:
+        raise ConfigError(
+            source, "auth.trusted_proxies", "client_cert_header needs trusted proxies"
+        )
+    return AuthSettings(
+        required=bool(table.get("required", True)),
+        admin_token_hashes=_hashes(table, "admin_token_sha256", source, "auth."),
+        client_cert_header=header,
+        trusted_proxies=tuple(proxies),
+    )
 
 
 def _passphrase(env_name: str | None, environ: Mapping[str, str], source: str) -> bytes | None:
@@ -160,12 +215,14 @@ def load_settings(
     database = path(
         environ.get("AK_BRIDGE_DATABASE") or _get(service, "database", str, src, "service.")
     )
-    host = environ.get("AK_BRIDGE_HOST") or service.get("host", "127.0.0.1")
-    port_raw = environ.get("AK_BRIDGE_PORT") or service.get("port", 8080)
-    try:
-        port = int(port_raw)
-    except ValueError:
-        raise ConfigError("AK_BRIDGE_PORT", "-", "must be an integer") from None
+    host = environ.get("AK_BRIDGE_HOST") or _opt(service, "host", str, "127.0.0.1", src, "service.")
+    if environ.get("AK_BRIDGE_PORT"):
+        try:
+            port = int(environ["AK_BRIDGE_PORT"])
+        except ValueError:
+            raise ConfigError("AK_BRIDGE_PORT", "-", "must be an integer") from None
+    else:
+        port = _opt(service, "port", int, 8080, src, "service.")
 
     partners_file = config_dir / "partners.toml"
     partners_src = str(partners_file)
@@ -180,31 +237,40 @@ def load_settings(
             channel = Channel(_get(table, "channel", str, partners_src, pre))
         except ValueError:
             raise ConfigError(partners_src, pre + "channel", "must be soap, rest or asw") from None
-        certs = table.get("certificates", [])
+        certs = _opt(table, "certificates", list, [], partners_src, pre)
         if channel is not Channel.ASW and not certs:
             raise ConfigError(partners_src, pre + "certificates", "at least one certificate")
         cert_paths = tuple(path(c) for c in certs)
         for c in cert_paths:
             if not c.exists():
                 raise ConfigError(partners_src, pre + "certificates", f"{c} does not exist")
-        wsdl = table.get("wsdl")
+        wsdl = _opt(table, "wsdl", str, None, partners_src, pre)
         if channel is Channel.SOAP and not wsdl:
             raise ConfigError(partners_src, pre + "wsdl", "a SOAP partner needs its WSDL")
         partner = PartnerConfig(
             id=pid,
-            name=table.get("name", pid),
+            name=_opt(table, "name", str, pid, partners_src, pre),
             country=_get(table, "country", str, partners_src, pre),
             channel=channel,
             endpoint=_get(table, "endpoint", str, partners_src, pre),
-            format=table.get("format", "raw" if channel is Channel.ASW else "akstd"),
+            format=_opt(
+                table,
+                "format",
+                str,
+                "raw" if channel is Channel.ASW else "akstd",
+                partners_src,
+                pre,
+            ),
             certificates=cert_paths,
-            wsdl=(root / "wsdl" / wsdl) if wsdl else None,
-            binding=table.get("binding"),
-            enabled=bool(table.get("enabled", True)),
-            timeout_seconds=float(table.get("timeout_seconds", 10.0)),
-            max_in_flight=int(table.get("max_in_flight", 4)),
+            wsdl=_wsdl(root, wsdl) if wsdl else None,
+            binding=_opt(table, "binding", str, None, partners_src, pre),
+            enabled=_opt(table, "enabled", bool, True, partners_src, pre),
+            timeout_seconds=_opt(table, "timeout_seconds", float, 10.0, partners_src, pre),
+            max_in_flight=_opt(table, "max_in_flight", int, 4, partners_src, pre),
             retry=_retry(table.get("retry", {}), default_retry, partners_src, pre + "retry."),
-            rules=dict(table.get("rules", {})),
+            rules=dict(_opt(table, "rules", dict, {}, partners_src, pre)),
+            token_hashes=_hashes(table, "token_sha256", partners_src, pre),
+            client_cert_hashes=_hashes(table, "client_cert_sha256", partners_src, pre),
         )
         if channel is Channel.ASW:
             asw_partner = pid
@@ -226,15 +292,18 @@ def load_settings(
         database=database,
         host=host,
         port=port,
-        max_body_bytes=int(service.get("max_body_bytes", 2 * 1024 * 1024)),
+        max_body_bytes=_opt(service, "max_body_bytes", int, 2 * 1024 * 1024, src, "service."),
         identity_key=path(_get(identity, "key_file", str, src, "identity.")),
         identity_cert=path(_get(identity, "cert_file", str, src, "identity.")),
-        identity_passphrase=_passphrase(identity.get("key_passphrase_env"), environ, src),
+        identity_passphrase=_passphrase(
+            _opt(identity, "key_passphrase_env", str, None, src, "identity."), environ, src
+        ),
         partners=partners,
         format_mappings=mappings,
-        worker_interval_seconds=float(worker.get("interval_seconds", 2.0)),
-        worker_batch_size=int(worker.get("batch_size", 50)),
-        claim_seconds=int(worker.get("claim_seconds", 120)),
+        worker_interval_seconds=_opt(worker, "interval_seconds", float, 2.0, src, "worker."),
+        worker_batch_size=_opt(worker, "batch_size", int, 50, src, "worker."),
+        claim_seconds=_opt(worker, "claim_seconds", int, 120, src, "worker."),
         default_retry=default_retry,
         asw_partner=asw_partner,
+        auth=_auth(main.get("auth", {}), src),
     )

@@ -8,6 +8,7 @@ there too) and exits 0 only if everything happened as it should.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
 
 def run_demo(workdir: Path, echo: Callable[[str], None] = print) -> int:
     """Run the scenario; return the exit code (0 only if every check passed)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep the demo's output readable
     topo = build_topology(workdir, start_partners=("KR-KCS", "ID-SKA"))
     problems: list[str] = []
     scheduler = None
@@ -167,5 +169,5 @@ def _print_table(topo: Topology, sent: list[Sent], echo: Callable[[str], None]) 
             f"{d['status']:10} {d['attempts']:>5} {latency:>9}"
         )
     for a in store.audit_events("rejected"):
-        echo(f"{'refused':7} {'-':32} {'-':24} {a['code']:10}")
+        echo(f"{'refused':7} {a['partner'] + ' → bridge':32} {'-':24} {a['code']}")
     echo("")

@@ -3,6 +3,7 @@
     AkBridgeError                      catch only at process edges
     ├── ConfigError                    bad config/ or environment, raised at start-up
     ├── Rejected                       an inbound message was refused (audited; 4xx or SOAP fault)
+    │   ├── Unauthenticated            no or wrong credentials: a bare 401, nothing leaked
     │   ├── PayloadTooLarge            body over the configured limit (413)
     │   ├── MalformedXml               not well-formed XML, wrong encoding, not XML at all
     │   ├── ForbiddenXml               DOCTYPE, entities, processing tricks: hostile XML
@@ -94,6 +95,11 @@ class Rejected(AkBridgeError, ValueError):
             "message": self.detail,
             "findings": [f.as_dict() for f in self.findings],
         }
+
+
+class Unauthenticated(Rejected):
+    code = "unauthenticated"
+    http_status = 401
 
 
 class PayloadTooLarge(Rejected):

@@ -53,7 +53,7 @@ from signxml.exceptions import (
 )
 
 from . import xmlio
-from .errors import ConfigError, SignatureInvalid
+from .errors import ConfigError, ForbiddenXml, MalformedXml, SignatureInvalid
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +389,10 @@ class Verifier:
 
     def verify_json(self, payload: Mapping, signature: bytes) -> None:
         """Check a JSON partner's signed manifest and that it covers exactly this payload."""
-        manifest = self.verify(signature)
+        try:
+            manifest = self.verify(signature)
+        except (MalformedXml, ForbiddenXml):
+            raise SignatureInvalid("the signature is not a signed XML manifest") from None
         if manifest.tag != f"{{{NS_SIGNED_JSON}}}SignedJson":
             raise SignatureInvalid("signature is not a signed JSON manifest")
         content_type = manifest.findtext(f"{{{NS_SIGNED_JSON}}}ContentType")

@@ -16,7 +16,7 @@ from lxml import etree
 
 from ak_bridge.contracts import AMS, KCS
 from ak_bridge.exchange import Exchange
-from ak_bridge.model import DocumentType, MessageFunction
+from ak_bridge.model import DocumentType
 from ak_bridge.signing import Verifier, load_trusted
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology
@@ -248,19 +248,24 @@ def test_form_d_recognised_by_its_root_element_even_if_the_header_says_form_ak(
     ("body", "code"),
     [
         (b"this is not xml", "malformed_xml"),
-        (b"<soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/'>", "malformed_xml"),
+        (
+            b"<soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/'>",
+            "malformed_xml",
+        ),
         (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "forbidden_xml"),
-        (b"<Envelope xmlns='http://www.w3.org/2003/05/soap-envelope'><Body/></Envelope>", "bad_envelope"),
+        (
+            b"<Envelope xmlns='http://www.w3.org/2003/05/soap-envelope'><Body/></Envelope>",
+            "bad_envelope",
+        ),
     ],
 )
 def test_malformed_or_hostile_xml_gets_a_typed_fault_and_stores_nothing(
     topology: Topology, bridge: Exchange, body: bytes, code: str
 ) -> None:
     before = counts(bridge)
-    resp = requests.post(
-        topology.bridge_url + AMS.path, data=body,
-        headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=5,
-    )
+    headers = {"Content-Type": "text/xml; charset=utf-8"}
+    headers.update(topology.systems["ID-SKA"].auth_headers())
+    resp = requests.post(topology.bridge_url + AMS.path, data=body, headers=headers, timeout=5)
     assert resp.status_code == 500
     detail = etree.fromstring(resp.content).find(f".//{AMS.q('Code')}")
     assert detail is not None and detail.text == code
@@ -310,17 +315,31 @@ def test_status_query_over_soap_and_rest(
     xml, _, _ = kcs.document_for(co)
     kcs.submit_soap(topology.bridge_url, KCS, kcs.envelope_for(co, "K-s"), xml)
     sweep_until_settled(worker)
-    client = zeep.Client(f"{topology.bridge_url}{AMS.path}?wsdl")
+
+    def client_for(partner_id: str) -> zeep.Client:
+        session = requests.Session()
+        session.headers.update(topology.systems[partner_id].auth_headers())
+        return zeep.Client(
+            f"{topology.bridge_url}{AMS.path}?wsdl", transport=zeep.Transport(session=session)
+        )
+
+    client = client_for("KR-KCS")  # the issuing side
     report = client.service.QueryStatus(IssuingCountry="KR", ReferenceNo=co.reference_no)
     assert report.State == "TRANSMITTED"
     assert [e.Name for e in report.Event][:2] == ["received", "queued"]
     assert "delivered" in [e.Name for e in report.Event]
     rest = requests.get(
-        f"{topology.bridge_url}/rest/v1/certificates/KR/{co.reference_no}", timeout=5
+        f"{topology.bridge_url}/rest/v1/certificates/KR/{co.reference_no}",
+        headers=topology.systems["VN-ECOSYS"].auth_headers(),
+        timeout=5,
     ).json()
     assert rest["state"] == "TRANSMITTED"
     with pytest.raises(zeep.exceptions.Fault) as err:
         client.service.QueryStatus(IssuingCountry="KR", ReferenceNo="NOPE")
+    assert fault_code(err.value) == "not_found"
+    # Indonesia is neither issuer nor importer of this CO: for it, the CO does not exist.
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        client_for("ID-SKA").service.QueryStatus(IssuingCountry="KR", ReferenceNo=co.reference_no)
     assert fault_code(err.value) == "not_found"
 
 
@@ -331,6 +350,11 @@ def test_rest_refusal_is_typed_json(topology: Topology, bridge: Exchange) -> Non
     resp = vn.submit_rest(topology.bridge_url, vn.envelope_for(co, "VN-x"), doc, b"garbage")
     assert resp.status_code == 403
     assert resp.json()["error"]["code"] == "signature_invalid"
-    resp = requests.post(topology.bridge_url + "/rest/v1/documents", data=b"[1,2", timeout=5)
+    resp = requests.post(
+        topology.bridge_url + "/rest/v1/documents",
+        data=b"[1,2",
+        headers=vn.auth_headers(),
+        timeout=5,
+    )
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "schema_violation"

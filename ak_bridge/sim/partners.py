@@ -52,6 +52,7 @@ class PartnerSystem:
     signer: Signer
     bridge_verifier: Verifier
     contract: SoapContract | None = None
+    token: str | None = None  # bearer token this system presents to the bridge
     mode: str = "ok"  # ok | http500 | fault | server_fault | slow | malformed
     slow_seconds: float = 3.0
     received: list[Received] = field(default_factory=list)
@@ -207,9 +208,11 @@ class PartnerSystem:
         self, bridge_url: str, contract: SoapContract, envelope: Envelope, document: bytes
     ) -> Any:
         """Call the bridge with zeep, as KCS or an AMS system would; returns zeep's reply."""
+        session = requests.Session()
+        session.headers.update(self.auth_headers())
         client = zeep.Client(
             str(soap.WSDL_DIR / contract.wsdl),
-            transport=Transport(timeout=10, operation_timeout=30),
+            transport=Transport(session=session, timeout=10, operation_timeout=30),
         )
         service = client.create_service(contract.binding_qname, bridge_url + contract.path)
         values = {
@@ -253,7 +256,12 @@ class PartnerSystem:
             body["signature"] = base64.b64encode(signature or b"").decode()
         if document_xml is not None:
             body["documentXml"] = base64.b64encode(document_xml).decode()
-        return requests.post(bridge_url + "/rest/v1/documents", json=body, timeout=30)
+        return requests.post(
+            bridge_url + "/rest/v1/documents", json=body, headers=self.auth_headers(), timeout=30
+        )
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
 
 def parse_soap_reply(data: bytes) -> etree._Element:

@@ -7,6 +7,8 @@ partner systems as real HTTP servers, and the bridge's real Flask app and worker
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,7 @@ class Topology:
     workdir: Path
     settings: Settings
     systems: dict[str, PartnerSystem]
+    admin_token: str = ""
     bridge_server: LiveServer | None = None
     exchanges: list[Exchange] = field(default_factory=list)
 
@@ -115,6 +118,7 @@ def build_topology(
     }
     retry_toml = "\n".join(f"{k} = {v}" for k, v in retry.items())
     bridge_port = free_port()
+    tokens = {name: secrets.token_urlsafe(24) for name in ["admin", *(s.partner_id for s in specs)]}
     (config_dir / "ak_bridge.toml").write_text(
         f"""[service]
 database = {_toml_str(str(workdir / "ak_bridge.db"))}
@@ -133,6 +137,9 @@ claim_seconds = 30
 
 [retry]
 {retry_toml}
+
+[auth]
+admin_token_sha256 = ["{_sha256(tokens["admin"])}"]
 """
     )
     bridge_verifier = Verifier(load_trusted([pki["bridge"].cert_file]))
@@ -149,6 +156,7 @@ channel = "{spec.channel}"
 endpoint = "http://127.0.0.1:{port}{path}"
 format = "{spec.format}"
 {wsdl}certificates = [{_toml_str(str(pki[spec.partner_id].cert_file))}]
+token_sha256 = ["{_sha256(tokens[spec.partner_id])}"]
 timeout_seconds = {timeout_seconds}
 """
         )
@@ -169,9 +177,16 @@ timeout_seconds = {timeout_seconds}
             signer=Signer(identity),
             bridge_verifier=bridge_verifier,
             contract=spec.contract,
+            token=tokens[spec.partner_id],
         )
         system.server = LiveServer(system.app(), port=ports[spec.partner_id])
         if spec.partner_id in started:
             system.start()
         systems[spec.partner_id] = system
-    return Topology(workdir=workdir, settings=settings, systems=systems)
+    return Topology(
+        workdir=workdir, settings=settings, systems=systems, admin_token=tokens["admin"]
+    )
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

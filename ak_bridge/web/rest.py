@@ -13,12 +13,13 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, g, jsonify
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ..errors import MalformedXml, Rejected, SchemaViolation
 from ..exchange import Inbound
 from ..model import DocumentType, Envelope, MessageFunction
+from .auth import identify
 from .context import body, exchange
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def _b64(text: str | None, what: str) -> bytes | None:
 @bp.post("/documents")
 def submit() -> Response:
     try:
+        g.caller = identify(exchange().settings)
         data = _parse_json(body())
         try:
             msg = SubmitSchema().load(data) if isinstance(data, dict) else None
@@ -98,6 +100,7 @@ def submit() -> Response:
             xml=_b64(msg["documentXml"], "documentXml"),
             json=msg["document"],
             json_signature=_b64(msg["signature"], "signature"),
+            caller=g.caller,
         )
         receipt = exchange().accept(inbound)
     except Rejected as exc:
@@ -117,8 +120,9 @@ def submit() -> Response:
 @bp.get("/certificates/<country>/<path:reference_no>")
 def certificate_status(country: str, reference_no: str) -> Response:
     try:
-        st = exchange().status(country, reference_no)
+        st = exchange().status(country, reference_no, caller=identify(exchange().settings))
     except Rejected as exc:
+        exchange().audit_rejection(exc, "rest")
         return _error(exc)
     return jsonify(
         {

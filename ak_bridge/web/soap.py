@@ -24,11 +24,15 @@ NS_WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 CONTENT_TYPE = "text/xml; charset=utf-8"
 
 
-@cache
 def _body_schema(contract: SoapContract) -> etree.XMLSchema:
-    wsdl = etree.parse(str(WSDL_DIR / contract.wsdl))
+    return _schema_of_wsdl(contract.wsdl)
+
+
+@cache
+def _schema_of_wsdl(wsdl_path: str) -> etree.XMLSchema:
+    wsdl = etree.parse(str(WSDL_DIR / wsdl_path))
     schema_el = wsdl.find(f".//{{{NS_XS}}}schema")
-    assert schema_el is not None, f"{contract.wsdl} has no embedded schema"
+    assert schema_el is not None, f"{wsdl_path} has no embedded schema"
     return etree.XMLSchema(etree.fromstring(etree.tostring(schema_el)))
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from ..contracts import AMS, KCS, SoapContract
 from ..errors import BadEnvelope, Rejected
 from ..exchange import Inbound
 from . import soap
+from .auth import identify
 from .context import body, exchange
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def _serve(contract: SoapContract) -> Response:
             return _xml(soap.wsdl_document(contract, address))
         return Response("POST SOAP 1.1 here, or GET ?wsdl\n", status=405, mimetype="text/plain")
     try:
+        g.caller = identify(exchange().settings)
         element = soap.unwrap(body(), contract)
         operation = element.tag.split("}")[1]
         if operation == contract.submit:
@@ -34,12 +36,13 @@ def _serve(contract: SoapContract) -> Response:
                 via=f"soap/{contract.name}",
                 envelope=soap.read_envelope(element, contract),
                 xml=soap.read_document(element, contract),
+                caller=g.caller,
             )
             receipt = exchange().accept(inbound)
             return _xml(soap.receipt_response(receipt, contract))
         if operation == contract.query:
             country, ref = soap.read_query(element, contract)
-            st = exchange().status(country, ref)
+            st = exchange().status(country, ref, caller=g.caller)
             return _xml(soap.status_response(contract, country, ref, st["state"], st["events"]))
         raise BadEnvelope(f"operation {operation} is not offered here")
     except Rejected as exc:
@@ -52,7 +55,7 @@ def _serve(contract: SoapContract) -> Response:
 
 def _fault_status(exc: Rejected) -> int:
     # SOAP 1.1 over HTTP answers every fault with 500, except what never reached SOAP.
-    return 413 if exc.http_status == 413 else 500
+    return exc.http_status if exc.http_status in (401, 413) else 500
 
 
 @bp.route(KCS.path, methods=["GET", "POST"])

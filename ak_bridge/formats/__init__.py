@@ -1,0 +1,121 @@
+"""Wire formats: each codec translates one partner format to and from the canonical FormAK.
+
+Why a package of codecs behind one Protocol: the exchange core must not care which format a
+partner speaks. Two codecs are code because they are ours or Korea's (``akstd``, the agreed
+e-Form AK standard; ``unipass``, KCS UNI-PASS); every ASEAN national format is a mapping file
+under ``config/formats/`` run by the generic :class:`~ak_bridge.formats.mapped.MappedCodec`,
+so a new country needs a TOML file, not Python.
+
+Contract of every codec:
+
+* ``decode`` validates first (XSD, mapping, canonical schema) and raises
+  :class:`~ak_bridge.errors.SchemaViolation` (or ``TranslationFailed``) naming the Form AK box;
+* ``encode`` raises ``TranslationFailed`` with the box when the target cannot carry a value;
+* ``decode(encode(co)) == co`` for every valid ``co`` the format can carry.
+
+Pure: no network, no clock, no Flask. The config loader reads the TOML; this package only
+receives the parsed dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from lxml import etree
+
+from .. import xmlio
+from ..errors import ConfigError, SchemaViolation
+from ..model import FormAK
+from .akstd import AkStdCodec
+from .mapped import MappedCodec
+from .unipass import UnipassCodec
+
+__all__ = [
+    "AkStdCodec",
+    "Codec",
+    "MappedCodec",
+    "UnipassCodec",
+    "build_codecs",
+    "detect_format",
+    "parse_document",
+]
+
+Document = etree._Element | dict[str, Any]
+
+
+@runtime_checkable
+class Codec(Protocol):
+    """One wire format of a Form AK."""
+
+    name: str
+    kind: Literal["xml", "json"]
+    marker: str  # XML: the root's Clark QName; JSON: "key=value" of the marker key
+
+    def recognizes(self, document: Document) -> bool:
+        """Whether a parsed document is in this format (root QName or JSON marker key)."""
+        ...
+
+    def decode(self, payload: Document) -> FormAK:
+        """Validate and translate; an XML codec takes an element, a JSON codec a dict."""
+        ...
+
+    def encode(self, co: FormAK) -> Document:
+        """Translate the canonical certificate into this format."""
+        ...
+
+
+def build_codecs(mappings: Mapping[str, Mapping[str, Any]]) -> dict[str, Codec]:
+    """``akstd``, ``unipass`` and one MappedCodec per mapping (name -> parsed TOML dict).
+
+    Raises ``ConfigError`` for a bad mapping, a name taken by a built-in codec, or two formats
+    that would be recognised by the same marker.
+    """
+    codecs: dict[str, Codec] = {"akstd": AkStdCodec(), "unipass": UnipassCodec()}
+    markers: dict[str, str] = {c.marker: name for name, c in codecs.items()}
+    for name, mapping in mappings.items():
+        source = f"config/formats/{name}.toml"
+        if name in codecs:
+            raise ConfigError(source, "format", f"{name!r} is the name of a built-in codec")
+        codec = MappedCodec(name, mapping, source=source)
+        if codec.marker in markers:
+            raise ConfigError(
+                source,
+                "format",
+                f"marker {codec.marker} is already used by {markers[codec.marker]}",
+            )
+        markers[codec.marker] = name
+        codecs[name] = codec
+    return codecs
+
+
+def parse_document(payload: bytes) -> Document:
+    """Parse untrusted bytes as JSON (if they start with ``{`` or ``[``) or hardened XML."""
+    head = bytes(payload).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith((b"{", b"[")):
+        try:
+            document = json.loads(head.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise SchemaViolation(f"not well-formed JSON: {exc}") from None
+        if not isinstance(document, dict):
+            raise SchemaViolation("a JSON document must be an object")
+        return document
+    return xmlio.parse_untrusted(bytes(payload))
+
+
+def detect_format(payload: bytes | Document, codecs: Mapping[str, Codec]) -> str:
+    """The name of the codec whose format ``payload`` is in (root QName or JSON marker).
+
+    Accepts raw bytes (parsed with :func:`parse_document`) or an already parsed document.
+    Raises ``SchemaViolation`` when no codec recognises it.
+    """
+    document = parse_document(payload) if isinstance(payload, bytes | bytearray) else payload
+    for name, codec in codecs.items():
+        if codec.recognizes(document):
+            return name
+    if isinstance(document, dict):
+        raise SchemaViolation(
+            f"unknown JSON document format (keys: {', '.join(sorted(document)[:8])})"
+        )
+    raise SchemaViolation(f"unknown XML document format (root {document.tag})")
