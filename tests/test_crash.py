@@ -26,6 +26,7 @@ from ak_bridge.store import Store
 pytestmark = pytest.mark.slow
 TODAY = datetime.now(UTC).date()
 CLI = [sys.executable, "-m", "ak_bridge"]
+N = 150  # more than the service can take before the kill, so the kill lands mid-load
 
 
 def start(topo: Topology, *args: str) -> subprocess.Popen:
@@ -80,7 +81,7 @@ def test_kill_9_of_the_service_loses_no_acknowledged_message(topo: Topology, kil
     url = f"http://127.0.0.1:{topo.settings.port}"
     serve = start(topo, "serve")
     wait_ready(url, serve)
-    certificates = [sample_form_ak(f"KR-CRASH-{i:04d}", "KR", "ID", TODAY) for i in range(40)]
+    certificates = [sample_form_ak(f"KR-CRASH-{i:04d}", "KR", "ID", TODAY) for i in range(N)]
     acknowledged: dict[str, str] = {}
 
     def load() -> None:
@@ -102,6 +103,7 @@ def test_kill_9_of_the_service_loses_no_acknowledged_message(topo: Topology, kil
     # rest too: resends of acknowledged ones must come back as duplicates).
     serve = start(topo, "serve")
     wait_ready(url, serve)
+    assert 0 <= len(acknowledged) < N
     for co in certificates:
         reply = _submit_url(topo, url, co, f"K-again-{co.reference_no}")
         if co.reference_no in acknowledged:
@@ -111,7 +113,7 @@ def test_kill_9_of_the_service_loses_no_acknowledged_message(topo: Topology, kil
     try:
         indonesia = topo.systems["ID-SKA"]
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(indonesia.unique_message_ids()) < 40:
+        while time.monotonic() < deadline and len(indonesia.unique_message_ids()) < N:
             time.sleep(0.2)
     finally:
         kill9(worker)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import click
 
-from .config import Settings, load_settings
-from .errors import ConfigError
-from .store import Store, from_iso
+from ..config import Settings, load_settings
+from ..errors import ConfigError
+from ..store import Store, from_iso
 
 FAILED_STATES = ("dead", "waiting_retry")
 
@@ -71,7 +71,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """
     from werkzeug.serving import run_simple
 
-    from . import create_app
+    from .. import create_app
 
     settings = _settings(ctx)
     run_simple(host or settings.host, port or settings.port, create_app(settings), threaded=True)
@@ -82,8 +82,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.pass_context
 def worker(ctx: click.Context, once: bool) -> None:
     """Run the scheduler that delivers and retries (exactly one process should)."""
-    from .bootstrap import build_exchange
-    from .scheduler import build_scheduler, sweep
+    from ..bootstrap import build_exchange
+    from ..scheduler import build_scheduler, sweep
 
     settings = _settings(ctx)
     exchange = build_exchange(settings)
@@ -103,7 +103,7 @@ def worker(ctx: click.Context, once: bool) -> None:
 )
 def demo(workdir: str | None) -> None:
     """Run a real exchange: simulated KCS, Indonesia (SOAP) and Viet Nam (REST) on loopback."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     if workdir:
         code = run_demo(Path(workdir), click.echo)
