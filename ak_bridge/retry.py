@@ -6,7 +6,8 @@ and the jitter is still real in production.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 
@@ -22,6 +23,10 @@ class RetryPolicy:
     max_age: float = 72 * 3600.0
 
     def __post_init__(self) -> None:
+        if any(math.isnan(getattr(self, f.name)) for f in fields(self)):
+            raise ValueError("retry settings must be numbers, not NaN")
+        if not all(math.isfinite(v) for v in (self.base_delay, self.factor, self.max_delay)):
+            raise ValueError("base_delay, factor and max_delay must be finite")
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if self.base_delay < 0 or self.max_delay < 0 or self.max_age <= 0:
@@ -37,7 +42,11 @@ class RetryPolicy:
         ``rand`` in [0, 1) spreads the delay by +/- ``jitter`` so that many messages to a
         partner that comes back do not all retry in the same second.
         """
-        raw = min(self.max_delay, self.base_delay * self.factor ** max(0, attempts - 1))
+        try:
+            grown = self.base_delay * self.factor ** max(0, attempts - 1)
+        except OverflowError:  # many attempts: far beyond any cap
+            grown = math.inf if self.base_delay > 0 else 0.0
+        raw = min(self.max_delay, grown)
         return max(0.0, raw * (1 + self.jitter * (2 * rand - 1)))
 
     def next_attempt_at(self, attempts: int, now: datetime, rand: float = 0.5) -> datetime:
