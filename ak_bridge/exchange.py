@@ -47,9 +47,10 @@ from .model import (
     MessageFunction,
     Receipt,
 )
-from .schemas import canonical_to_dict, content_hash
+from .retry import Breaker
+from .schemas import canonical_record
 from .signing import Signer, Verifier
-from .store import AuditEvent, Store, iso
+from .store import AuditEvent, Store, from_iso, iso
 from .xmlio import parse_untrusted
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ class Exchange:
             raise ValidationFailed(findings)
 
         key = f"{co.issuing_country}|{co.reference_no}|{env.function}"
-        digest = content_hash(co)
+        canonical_json, digest = canonical_record(co)
         existing = self.store.message_by_key(key)
         if existing is not None:
             return self._duplicate(inbound, existing, digest, now)
@@ -215,7 +216,7 @@ class Exchange:
             "business_key": key,
             "content_hash": digest,
             "raw": inbound.xml if inbound.xml is not None else _json_bytes(inbound.json),
-            "canonical": json.dumps(canonical_to_dict(co), sort_keys=True),
+            "canonical": canonical_json,
             "created_at": iso(now),
         }
         delivery = self._delivery(message_id, route.destination, payload, content_type, co, now)
@@ -434,11 +435,14 @@ class Exchange:
                 continue
             now = self.clock()
             free = partner.max_in_flight - self.store.in_flight_count(partner.id, now)
+            allowed = self.store.breaker(partner.id).allowance(now, min(free, batch))
+            if allowed <= 0:
+                continue  # breaker open, or the partner's concurrency is used up
             claimed = self.store.claim_due(
                 now,
                 now + timedelta(seconds=self.settings.claim_seconds),
                 self.worker_id,
-                min(free, batch),
+                allowed,
                 destination=partner.id,
             )
             for row in claimed:
@@ -507,6 +511,8 @@ class Exchange:
         if not ok:
             report.lost_claims += 1
             return
+        if self.store.breaker(partner.id) != Breaker():  # a write only when it changes
+            self.store.update_breaker(partner.id, lambda b: b.after_success(), now)
         report.delivered += 1
         report.details.append((row["id"], "delivered"))
         if message["issuing_country"] and message["document_type"] == DocumentType.FORM_AK:
@@ -529,18 +535,23 @@ class Exchange:
     ) -> None:
         now = self.clock()
         attempts = row["attempts"] + 1
-        first = datetime.fromisoformat(row["first_attempt_at"].replace("Z", "+00:00"))
+        in_round = attempts - row["budget_start"]  # an admin's requeue gives a fresh budget
+        first = from_iso(row["first_attempt_at"])
         policy = partner.retry
-        if exc.retryable and not policy.is_exhausted(attempts, first, now):
+        if exc.retryable:
+            self.store.update_breaker(partner.id, lambda b: b.after_failure(now, policy), now)
+        else:  # the partner answered: it is up, whatever it thought of the message
+            self.store.update_breaker(partner.id, lambda b: b.after_success(), now)
+        if exc.retryable and not policy.is_exhausted(in_round, first, now):
             outcome = DeliveryStatus.WAITING_RETRY
-            next_at = policy.next_attempt_at(attempts, now, self.rand())
+            next_at = policy.next_attempt_at(in_round, now, self.rand())
             event = AuditEvent(
                 now,
                 "retry_scheduled",
                 row["message_id"],
                 partner.id,
                 exc.code,
-                detail=f"attempt {attempts} of {policy.max_attempts} failed "
+                detail=f"attempt {in_round} of {policy.max_attempts} failed "
                 f"({exc.failure_class}): {exc.detail}; next at {iso(next_at)}",
             )
             report.retrying += 1

@@ -21,12 +21,16 @@ class RetryPolicy:
     max_delay: float = 3600.0
     jitter: float = 0.2
     max_age: float = 72 * 3600.0
+    breaker_threshold: int = 5  # consecutive retryable failures that open the breaker
+    breaker_cooldown: float = 60.0  # seconds the breaker stays open before one probe
 
     def __post_init__(self) -> None:
         if any(math.isnan(getattr(self, f.name)) for f in fields(self)):
             raise ValueError("retry settings must be numbers, not NaN")
         if not all(math.isfinite(v) for v in (self.base_delay, self.factor, self.max_delay)):
             raise ValueError("base_delay, factor and max_delay must be finite")
+        if self.breaker_threshold < 1 or self.breaker_cooldown < 0:
+            raise ValueError("breaker_threshold must be at least 1, breaker_cooldown positive")
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if self.base_delay < 0 or self.max_delay < 0 or self.max_age <= 0:
@@ -56,3 +60,35 @@ class RetryPolicy:
         """True when no further attempt may be made: too many, or the message is too old."""
         too_old = (now - first_attempt_at).total_seconds() >= self.max_age
         return attempts >= self.max_attempts or too_old
+
+
+@dataclass(frozen=True)
+class Breaker:
+    """Circuit breaker of one partner: consecutive failures, and until when it is open.
+
+    closed: deliver normally. open (``open_until`` in the future): deliver nothing, so a
+    partner that is down is not hammered and no attempt of any message is wasted on it.
+    half-open (``open_until`` passed): let exactly one delivery through as a probe; its
+    success closes the breaker, its failure opens it again for another cooldown.
+    """
+
+    failures: int = 0
+    open_until: datetime | None = None
+
+    def state(self, now: datetime) -> str:
+        if self.open_until is None:
+            return "closed"
+        return "open" if now < self.open_until else "half_open"
+
+    def allowance(self, now: datetime, normal: int) -> int:
+        """How many deliveries may be claimed for this partner now."""
+        return {"closed": normal, "open": 0, "half_open": min(1, normal)}[self.state(now)]
+
+    def after_success(self) -> Breaker:
+        return Breaker()
+
+    def after_failure(self, now: datetime, policy: RetryPolicy) -> Breaker:
+        failures = self.failures + 1
+        if self.open_until is not None or failures >= policy.breaker_threshold:
+            return Breaker(failures, now + timedelta(seconds=policy.breaker_cooldown))
+        return Breaker(failures, None)

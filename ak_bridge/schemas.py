@@ -310,13 +310,22 @@ def content_hash(co: FormAK) -> str:
     Used for idempotency: the same certificate re-sent through another wire format hashes the
     same even if that format wrote ``40.0`` where the first wrote ``40.00``.
     """
+    return canonical_record(co)[1]
+
+
+def canonical_record(co: FormAK) -> tuple[str, str]:
+    """The normalised canonical JSON text to store, and its sha256: one dump for both.
+
+    Normalising decimals loses nothing the model can tell apart (``Decimal("40.00") ==
+    Decimal("40")``), so the stored text is also the hashed text.
+    """
     body = json.dumps(
         canonical_to_dict(_normalised(co)),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return body, hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def _normalised(value: Any) -> Any:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +24,7 @@ from typing import Any
 import sqlite_utils
 
 from .model import DeliveryStatus
+from .retry import Breaker
 
 FINAL_STATES = (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD, DeliveryStatus.CANCELLED)
 GENESIS = "0" * 64
@@ -67,6 +68,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     channel TEXT NOT NULL,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    budget_start INTEGER NOT NULL DEFAULT 0,
     order_key TEXT NOT NULL,
     payload BLOB NOT NULL,
     content_type TEXT NOT NULL,
@@ -124,6 +126,13 @@ CREATE TABLE IF NOT EXISTS audit (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_message ON audit(message_id);
+
+CREATE TABLE IF NOT EXISTS breakers (
+    partner TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    open_until TEXT,
+    updated_at TEXT NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS heartbeats (
     worker TEXT PRIMARY KEY,
@@ -440,26 +449,139 @@ class Store:
     def requeue(
         self, delivery_ids: Sequence[int], now: datetime, actor: str, reason: str
     ) -> list[int]:
-        """Make deliveries due now again (same message id); returns the ones changed."""
+        """Make failed or waiting deliveries due now, with a fresh retry budget.
+
+        The message id stays the same, so the partner can still de-duplicate. Delivered,
+        in-flight and cancelled deliveries are left alone. Returns the ones changed.
+        """
+        return self._transition(
+            delivery_ids,
+            (DeliveryStatus.PENDING, DeliveryStatus.WAITING_RETRY, DeliveryStatus.DEAD),
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = :now,"
+            " first_attempt_at = NULL, budget_start = attempts, updated_at = :now WHERE id = :id",
+            now,
+            "requeued",
+            actor,
+            reason,
+        )
+
+    def cancel(
+        self, delivery_ids: Sequence[int], now: datetime, actor: str, reason: str
+    ) -> list[int]:
+        """Stop deliveries that have not been delivered; they are kept, marked cancelled."""
+        return self._transition(
+            delivery_ids,
+            (DeliveryStatus.PENDING, DeliveryStatus.WAITING_RETRY, DeliveryStatus.DEAD),
+            "UPDATE deliveries SET status = 'cancelled', updated_at = :now WHERE id = :id",
+            now,
+            "cancelled",
+            actor,
+            reason,
+        )
+
+    def _transition(
+        self,
+        delivery_ids: Sequence[int],
+        allowed_from: Sequence[str],
+        sql: str,
+        now: datetime,
+        event: str,
+        actor: str,
+        reason: str,
+    ) -> list[int]:
         changed: list[int] = []
         with self.write() as db:
             for did in delivery_ids:
                 row = db.execute(
                     "SELECT message_id, status, destination FROM deliveries WHERE id = ?", [did]
                 ).fetchone()
-                if row is None or row[1] in (DeliveryStatus.DELIVERED, DeliveryStatus.IN_FLIGHT):
+                if row is None or row[1] not in allowed_from:
                     continue
-                db.execute(
-                    "UPDATE deliveries SET status = 'pending', next_attempt_at = ?,"
-                    " first_attempt_at = NULL, updated_at = ? WHERE id = ?",
-                    [iso(now), iso(now), did],
-                )
+                db.execute(sql, {"now": iso(now), "id": did})
                 self._append_audit(
                     db,
-                    AuditEvent(now, "requeued", row[0], row[2], actor=actor, detail=reason),
+                    AuditEvent(
+                        now,
+                        event,
+                        row[0],
+                        row[2],
+                        actor=actor,
+                        detail=f"delivery {did} ({row[1]}): {reason}",
+                    ),
                 )
                 changed.append(did)
         return changed
+
+    def purgeable(self, before: datetime) -> list[str]:
+        """Messages older than ``before`` whose deliveries are all finished, not yet purged."""
+        finals = ", ".join(f"'{s}'" for s in FINAL_STATES)
+        rows = self.db.execute(
+            "SELECT m.id FROM messages m WHERE m.created_at < ? AND m.purged_at IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id"
+            f" AND d.status NOT IN ({finals})) ORDER BY m.created_at",
+            [iso(before)],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def purge(self, message_ids: Sequence[str], now: datetime, actor: str) -> int:
+        """Drop the documents of old messages, keep their metadata, attempts and audit."""
+        done = 0
+        with self.write() as db:
+            for mid in message_ids:
+                cur = db.execute(
+                    "UPDATE messages SET raw = NULL, canonical = NULL, purged_at = ?"
+                    " WHERE id = ? AND purged_at IS NULL",
+                    [iso(now), mid],
+                )
+                if cur.rowcount:
+                    db.execute("UPDATE deliveries SET payload = x'' WHERE message_id = ?", [mid])
+                    self._append_audit(
+                        db,
+                        AuditEvent(
+                            now,
+                            "purged",
+                            mid,
+                            actor=actor,
+                            detail="documents removed after the retention period",
+                        ),
+                    )
+                    done += 1
+        return done
+
+    # -- circuit breakers ---------------------------------------------------------------
+
+    def breaker(self, partner: str) -> Breaker:
+        row = self.db.execute(
+            "SELECT failures, open_until FROM breakers WHERE partner = ?", [partner]
+        ).fetchone()
+        if row is None:
+            return Breaker()
+        return Breaker(row[0], from_iso(row[1]) if row[1] else None)
+
+    def update_breaker(
+        self, partner: str, change: Callable[[Breaker], Breaker], now: datetime
+    ) -> Breaker:
+        """Read, change and write a partner's breaker in one transaction (workers share it)."""
+        with self.write() as db:
+            row = db.execute(
+                "SELECT failures, open_until FROM breakers WHERE partner = ?", [partner]
+            ).fetchone()
+            old = Breaker(row[0], from_iso(row[1]) if row[1] else None) if row else Breaker()
+            new = change(old)
+            if new != old:
+                db.execute(
+                    "INSERT INTO breakers (partner, failures, open_until, updated_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT(partner) DO UPDATE SET"
+                    " failures = excluded.failures, open_until = excluded.open_until,"
+                    " updated_at = excluded.updated_at",
+                    [
+                        partner,
+                        new.failures,
+                        iso(new.open_until) if new.open_until else None,
+                        iso(now),
+                    ],
+                )
+        return new
 
     def heartbeat(self, worker: str, now: datetime) -> None:
         with self.write() as db:

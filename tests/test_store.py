@@ -467,9 +467,11 @@ def test_requeue_makes_failed_rows_due_keeps_ids_and_skips_delivered(store: Stor
     assert store.delivery(flying)["status"] == "in_flight"
     requeued = [e for e in store.audit_for("M1") if e["event"] == "requeued"]
     assert [(e["partner"], e["actor"], e["detail"]) for e in requeued] == [
-        ("ID-SKA", "admin", "partner fixed"),
-        ("VN-ECOSYS", "admin", "partner fixed"),
+        ("ID-SKA", "admin", f"delivery {dead} (dead): partner fixed"),
+        ("VN-ECOSYS", "admin", f"delivery {waiting} (waiting_retry): partner fixed"),
     ]
+    # a fresh retry budget: the attempts made so far no longer count against the policy
+    assert [store.delivery(d)["budget_start"] for d in (dead, waiting)] == [1, 1]
     got = store.claim_due(at(5), at(5) + CLAIM, "w2", 10)
     assert {r["id"] for r in got} == {dead, waiting}
     assert all(r["message_id"] == "M1" for r in got)
