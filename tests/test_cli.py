@@ -191,7 +191,7 @@ def test_messages_lists_every_delivery(bridge: Bridge) -> None:
     result = bridge.run("messages")
     assert result.exit_code == 0, result.output
     assert listed(result) == set(bridge.delivery)
-    assert "5 message(s)" in result.output
+    assert "5 delivery(ies)" in result.output
     assert "KR-2026-000003" in result.output
 
 
@@ -215,7 +215,7 @@ def test_messages_filters(bridge: Bridge, args: list[str], expected: set[str]) -
     result = bridge.run("messages", *args)
     assert result.exit_code == 0, result.output
     assert listed(result) == expected
-    assert f"{len(expected)} message(s)" in result.output
+    assert f"{len(expected)} delivery(ies)" in result.output
 
 
 def test_messages_since(bridge: Bridge) -> None:
@@ -266,7 +266,9 @@ def test_show_waiting_message(bridge: Bridge) -> None:
     assert "message   M-WAITING  (FORM_AK, function 9)" in out
     assert "CO        KR KR-2026-000002" in out
     d = bridge.store.delivery(bridge.delivery["M-WAITING"])
-    assert f"delivery {d['id']} to VN-ECOSYS (rest): waiting_retry, 1 of 10 attempts" in out
+    assert (
+        f"delivery {d['id']} to VN-ECOSYS (rest): waiting_retry, attempt 1 of 10 (1 in all)" in out
+    )
     assert f"waiting: next attempt at {d['next_attempt_at']}" in out
     assert "after timeout: read timed out after 10 s" in out
     assert "attempt 1 at" in out and "waiting_retry timeout" in out and "250 ms" in out
@@ -280,7 +282,7 @@ def test_show_waiting_message(bridge: Bridge) -> None:
 
 def test_show_dead_letter(bridge: Bridge) -> None:
     out = bridge.run("show", "M-DEAD-ID").output
-    assert "dead, 1 of 8 attempts" in out
+    assert "dead, attempt 1 of 8 (1 in all)" in out
     assert "dead letter (fault): SOAP fault: box 7 rejected" in out
     assert "dead_letter [schema_violation box 7]" in out
     assert "waiting:" not in out
@@ -310,7 +312,7 @@ def test_retry_dry_run_changes_nothing(bridge: Bridge) -> None:
     for mid in ("M-WAITING", "M-DEAD-ID", "M-DEAD-VN"):
         assert f"would retry delivery {bridge.delivery[mid]} ({mid} to" in result.output
     assert "M-DELIVERED" not in result.output and "M-PENDING" not in result.output
-    assert "3 delivery(ies) would be retried" in result.output
+    assert "3 delivery(ies) would be queued for retry (dry run)" in result.output
     assert bridge.snapshot() == before
 
 

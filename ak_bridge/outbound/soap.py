@@ -78,6 +78,12 @@ class SoapSender:
             raise from_exception(exc) from None
         except Fault as fault:
             code = _fault_code(fault, contract)
+            if fault.code is None:  # zeep read an error page, not a SOAP fault
+                raise PartnerUnreachable(
+                    f"error reply that is not a SOAP fault: {fault.message}",
+                    failure_class=FailureClass.SERVER,
+                    status=500,
+                ) from None
             if (fault.code or "").endswith("Server"):
                 raise PartnerUnreachable(
                     f"SOAP server fault: {fault.message}",
@@ -92,9 +98,15 @@ class SoapSender:
                 code=code,
             ) from None
         except TransportError as exc:
-            raise from_status(
-                exc.status_code, str(exc.content or b"", "utf-8", "replace")
-            ) from None
+            content = exc.content or b""
+            text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+            if 200 <= exc.status_code < 300:  # an answer zeep could not read as SOAP
+                raise PartnerUnreachable(
+                    f"malformed SOAP reply: {' '.join(text.split())[:200]}",
+                    failure_class=FailureClass.SCHEMA,
+                    status=exc.status_code,
+                ) from None
+            raise from_status(exc.status_code, text) from None
         except (XMLSyntaxError, XMLParseError) as exc:
             raise PartnerUnreachable(
                 f"malformed SOAP reply: {exc}", failure_class=FailureClass.SCHEMA
@@ -108,7 +120,7 @@ class SoapSender:
 
 
 def _fault_code(fault: Fault, contract: SoapContract) -> str | None:
-    if fault.detail is None:
+    if fault.detail is None or isinstance(fault.detail, str | bytes):
         return None
     el = fault.detail.find(f".//{contract.q(contract.f('code'))}")
     return el.text if el is not None else None
