@@ -433,3 +433,64 @@ def test_report_older_than(bridge: Bridge, days: int, shown: bool) -> None:
     result = bridge.run("report", "--older-than-days", str(days))
     assert result.exit_code == 0, result.output
     assert ("VN-ECOSYS" in result.output) is shown
+
+
+# -- cancel, export, purge -------------------------------------------------------------
+
+
+def test_cancel_needs_a_reason_and_a_selection(bridge: Bridge) -> None:
+    assert bridge.run("cancel", "--all").exit_code == 2  # --reason is required
+    assert bridge.run("cancel", "--reason", "x").exit_code == 2  # nothing selected
+
+
+def test_cancel_dry_run_then_cancel_keeps_rows_and_audits(bridge: Bridge) -> None:
+    before = bridge.snapshot()
+    result = bridge.run("cancel", "--partner", "VN-ECOSYS", "--reason", "CO revoked", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "3 delivery(ies) would be cancelled (dry run)" in result.output
+    assert bridge.snapshot() == before
+
+    result = bridge.run("cancel", "--partner", "VN-ECOSYS", "--reason", "CO revoked")
+    assert result.exit_code == 0, result.output
+    assert "3 delivery(ies) cancelled" in result.output
+    for mid in ("M-WAITING", "M-DEAD-VN", "M-PENDING"):
+        assert bridge.status(mid) == "cancelled"
+        (event,) = [e for e in bridge.store.audit_for(mid) if e["event"] == "cancelled"]
+        assert event["actor"] == "admin" and "CO revoked" in event["detail"]
+    assert bridge.status("M-DELIVERED") == "delivered"
+    # a cancelled delivery is never claimed, and retry does not bring it back
+    later = bridge.now + timedelta(days=1)
+    assert bridge.store.claim_due(later, later + timedelta(minutes=2), "w", 10) == []
+    assert "nothing to retry" in bridge.run("retry", "M-WAITING").output
+
+
+def test_export_writes_csv_to_a_file(bridge: Bridge, tmp_path: Path) -> None:
+    out = tmp_path / "export.csv"
+    result = bridge.run("export", str(out), "--status", "dead")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert sorted(r["message_id"] for r in rows) == ["M-DEAD-ID", "M-DEAD-VN"]
+    assert {r["last_failure_class"] for r in rows} == {"fault", "transport"}
+
+
+def test_purge_removes_documents_of_old_finished_messages_only(bridge: Bridge) -> None:
+    # M-DELIVERED and the dead letters are finished but one hour old; nothing is 1 day old.
+    assert (
+        "0 message(s) would be purged"
+        in bridge.run("purge", "--older-than-days", "1", "--dry-run").output
+    )
+    with closing(sqlite3.connect(bridge.store.path)) as db, db:
+        db.execute("UPDATE messages SET created_at = ?", [iso(bridge.now - timedelta(days=400))])
+        db.execute("UPDATE messages SET raw = x'3c434f2f3e'")
+    result = bridge.run("purge", "--older-than-days", "365")
+    assert result.exit_code == 0, result.output
+    # finished: delivered and the two dead letters; waiting and pending ones are kept whole
+    assert "3 message(s) purged" in result.output
+    for mid in ("M-DELIVERED", "M-DEAD-ID", "M-DEAD-VN"):
+        m = bridge.store.message(mid)
+        assert m["raw"] is None and m["purged_at"] is not None
+        assert bridge.store.deliveries_for(mid)[0]["payload"] == b""
+        assert bridge.store.attempts_for(bridge.delivery[mid])  # the attempts stay
+    assert bridge.store.message("M-WAITING")["raw"] == b"<CO/>"
+    assert "purged    " in bridge.run("show", "M-DELIVERED").output
+    assert bridge.run("audit", "verify").exit_code == 0
