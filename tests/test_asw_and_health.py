@@ -1,0 +1,86 @@
+"""Form D passed unchanged to a configured ASW gateway; /healthz and /readyz."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from flask import Flask, request
+
+from ak_bridge.contracts import AMS
+from ak_bridge.model import DocumentType
+from ak_bridge.scheduler import sweep
+from ak_bridge.sim.certificates import sample_form_ak
+from ak_bridge.sim.server import LiveServer, free_port
+from ak_bridge.sim.topology import build_topology
+
+TODAY = datetime.now(UTC).date()
+
+
+def test_form_d_is_forwarded_byte_for_byte_to_a_configured_asw(tmp_path: Path) -> None:
+    received: list[tuple[bytes, str]] = []
+    asw_app = Flask("asw")
+
+    @asw_app.post("/asw")
+    def asw() -> str:
+        received.append((request.get_data(), request.headers.get("X-Message-Id", "")))
+        return "ok"
+
+    port = free_port()
+    asw_server = LiveServer(asw_app, port=port).start()
+    topo = build_topology(
+        tmp_path / "asw",
+        extra_partner_toml=f"""
+[partners.ASW]
+country = "ASEAN"
+channel = "asw"
+endpoint = "http://127.0.0.1:{port}/asw"
+""",
+    )
+    try:
+        topo.start_bridge()
+        worker = topo.worker_exchange()
+        ind = topo.systems["ID-SKA"]
+        co = sample_form_ak("0009/SKA-D/JKT/2026", "ID", "KR", TODAY)
+        xml, _, _ = ind.document_for(co)
+        env = ind.envelope_for(co, "ID-D9", document_type=DocumentType.FORM_D)
+        reply = ind.submit_soap(topo.bridge_url, AMS, env, xml)
+        assert reply.Status == "forwarded_to_asw"
+        worker.deliver_due()
+        assert received == [(xml, reply.MessageId)]  # the very bytes, never re-signed
+        assert topo.systems["KR-KCS"].received == []  # and never translated or routed
+        (event,) = [e for e in worker.store.audit_for(reply.MessageId) if e["event"] != "delivered"]
+        assert event["event"] == "form_d_forwarded"
+    finally:
+        topo.stop()
+        asw_server.stop()
+
+
+def test_health_and_readiness(tmp_path: Path) -> None:
+    topo = build_topology(tmp_path / "health")
+    try:
+        bridge = topo.start_bridge()
+        assert requests.get(topo.bridge_url + "/healthz", timeout=5).json() == {"status": "ok"}
+
+        resp = requests.get(topo.bridge_url + "/readyz", timeout=5)
+        assert resp.status_code == 503  # no worker has ever swept
+        assert resp.json()["checks"]["store"] == "writable"
+        assert resp.json()["checks"]["worker_heartbeat_age_seconds"] is None
+
+        topo.systems["VN-ECOSYS"].stop()
+        kcs = topo.systems["KR-KCS"]
+        co = sample_form_ak("KR-2026-AK-000601", "KR", "VN", TODAY)
+        xml, _, _ = kcs.document_for(co)
+        kcs.submit_soap(topo.bridge_url, kcs.contract, kcs.envelope_for(co, "K-h"), xml)
+        sweep(topo.worker_exchange())  # heartbeat, then a failed delivery to Viet Nam
+
+        body = requests.get(topo.bridge_url + "/readyz", timeout=5).json()
+        assert body["status"] == "ready"
+        assert body["checks"]["worker_heartbeat_age_seconds"] < 60
+        (backlog,) = body["checks"]["backlog"]
+        assert (backlog["partner"], backlog["backlog"]) == ("VN-ECOSYS", 1)
+        assert backlog["oldest_pending_age_seconds"] >= 0
+        assert bridge.store.last_heartbeat() is not None
+    finally:
+        topo.stop()
