@@ -188,6 +188,38 @@ def _passphrase(env_name: str | None, environ: Mapping[str, str], source: str) -
     return value.encode()
 
 
+def load_format_mappings(config_dir: Path | str) -> dict[str, Mapping[str, Any]]:
+    """The national format mappings, ``formats/<name>.toml`` -> name: parsed TOML.
+
+    Alone, without the rest of a bridge config, for tools that only translate or validate
+    documents (``ak-bridge validate`` / ``translate``). No ``formats/`` directory: none.
+    """
+    formats_dir = Path(config_dir) / "formats"
+    if not formats_dir.is_dir():
+        return {}
+    return {f.stem: _read_toml(f) for f in sorted(formats_dir.glob("*.toml"))}
+
+
+def load_partner_rules(config_dir: Path | str) -> dict[str, Mapping[str, Any]]:
+    """Each partner country's ``rules`` table (country -> rules), from ``partners.toml`` only.
+
+    Lenient on purpose: it checks nothing but the rules themselves, so a developer can
+    validate documents against the importing Party's rules without certificates or keys.
+    No ``partners.toml``: no country-specific rules (the AKFTA defaults apply).
+    """
+    partners_file = Path(config_dir) / "partners.toml"
+    if not partners_file.is_file():
+        return {}
+    out: dict[str, Mapping[str, Any]] = {}
+    for pid, table in _read_toml(partners_file).get("partners", {}).items():
+        rules = table.get("rules", {})
+        if not isinstance(rules, dict):
+            raise ConfigError(str(partners_file), f"partners.{pid}.rules", "must be a table")
+        if isinstance(table.get("country"), str) and table.get("channel") != Channel.ASW:
+            out[table["country"]] = {**out.get(table["country"], {}), **rules}
+    return out
+
+
 def load_settings(
     config_dir: Path | str | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeAlias
+
+from .errors import Finding
 
 AKFTA_PARTIES = frozenset({"BN", "KH", "ID", "KR", "LA", "MY", "MM", "PH", "SG", "TH", "VN"})
 
@@ -26,6 +29,9 @@ class DocumentType(StrEnum):
     RETRANSMISSION_REQUEST = "RETRANSMISSION_REQUEST"
     VERIFICATION_REQUEST = "VERIFICATION_REQUEST"
     VERIFICATION_REPLY = "VERIFICATION_REPLY"
+    ACK = "ACK"
+    STATUS_QUERY = "STATUS_QUERY"
+    STATUS_RESPONSE = "STATUS_RESPONSE"
 
 
 class MessageFunction(StrEnum):
@@ -207,6 +213,15 @@ class FormAK:
     def issue_date(self) -> date:
         return self.certification.issue_date
 
+    @property
+    def is_replacement(self) -> bool:
+        """Whether the document says it replaces another CO, so travels with function 5.
+
+        Either replacement field is enough: a document with an original issue date but no
+        replaced reference is a broken replacement (a rule says so), not an original.
+        """
+        return self.replaces_reference_no is not None or self.original_issue_date is not None
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -255,3 +270,171 @@ class Receipt:
     received_at: datetime
     reference_no: str | None = None
     findings: tuple = field(default=())
+
+
+# -- lifecycle messages ---------------------------------------------------------------------
+#
+# Everything said about a CO after it is issued (design.md, message catalogue). Each message
+# names its CO by the same three keys, reference number + issuing country + importing
+# country, so the bridge can route it and file it under the CO's timeline without decoding
+# anything else. They travel in the agreed XML only (wsdl/akstd/eformak-messages-1.0.xsd);
+# national formats cover the certificate itself.
+
+
+class PreferenceDecision(StrEnum):
+    """Box 4, per item: what importing customs decided (ATIGA Rule 16(3): one bad item does
+    not block the others, so a decision is per item, never per CO)."""
+
+    GIVEN = "GIVEN"
+    NOT_GIVEN = "NOT_GIVEN"
+    SUSPENDED = "SUSPENDED"  # pending a verification; goods released (ATIGA Rule 18)
+
+
+class VerificationResult(StrEnum):
+    ORIGINATING = "ORIGINATING"
+    NOT_ORIGINATING = "NOT_ORIGINATING"
+
+
+class AckStatus(StrEnum):
+    """Technical receipt of a message (Indonesia-China e-Form E "ACK"; ePhyto tracking)."""
+
+    RECEIVED = "received"
+    RECEIVED_WITH_WARNINGS = "received_with_warnings"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class CancellationNotice:
+    """The issuing authority revokes a CO (function 1). A correction is not a cancellation:
+    it is a new CO that replaces the old one."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    reason: str
+    cancelled_on: date
+
+
+@dataclass(frozen=True)
+class ItemDecision:
+    """Box 4 for one goods item (Box 5 number)."""
+
+    item_no: int
+    decision: PreferenceDecision
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomsResponse:
+    """Importing customs' decision on preference (Box 4 equivalent, function 11)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    import_declaration_no: str
+    decision_date: date
+    decisions: tuple[ItemDecision, ...]
+    officer: str | None = None
+
+
+@dataclass(frozen=True)
+class RetransmissionRequest:
+    """The receiving side asks for a CO again, e.g. after data loss (ATIGA Rule 29(3))."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    reason: str
+    requested_on: date
+
+
+@dataclass(frozen=True)
+class VerificationRequest:
+    """Retroactive check sent by importing customs to the issuing authority (AKFTA: indirect
+    verification, reply due in 2 months)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    request_no: str
+    reasons: str
+    requested_on: date
+    reply_due: date
+
+
+@dataclass(frozen=True)
+class VerificationReply:
+    """The issuing authority's answer to a VerificationRequest (same ``request_no``)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    request_no: str
+    result: VerificationResult
+    replied_on: date
+    remarks: str | None = None
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Technical receipt of one message (``message_id``), with every finding at once."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    message_id: str
+    status: AckStatus
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    """Either side asks for the state and timeline of a CO (pull fallback)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """One line of a CO's timeline."""
+
+    at: datetime  # timezone-aware
+    name: str
+    message_id: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusResponse:
+    """The answer to a StatusQuery: the CO's business state and its timeline."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    state: CertificateState
+    events: tuple[StatusEvent, ...] = ()
+
+
+LifecycleMessage: TypeAlias = (
+    CancellationNotice
+    | CustomsResponse
+    | RetransmissionRequest
+    | VerificationRequest
+    | VerificationReply
+    | Ack
+    | StatusQuery
+    | StatusResponse
+)
+
+LIFECYCLE_TYPES: tuple[type, ...] = (
+    CancellationNotice,
+    CustomsResponse,
+    RetransmissionRequest,
+    VerificationRequest,
+    VerificationReply,
+    Ack,
+    StatusQuery,
+    StatusResponse,
+)
