@@ -14,6 +14,7 @@
     │   ├── UnknownPartner             sender or receiver not configured
     │   ├── NotAuthorized              partner may not do this
     │   ├── DuplicateConflict          same business key, other content
+    │   ├── CertificateStateConflict   the CO's state does not allow this message
     │   ├── FormDNotAccepted           ATIGA Form D belongs on the ASW
     │   ├── TranslationFailed          a box cannot be carried in the target format
     │   └── NotFound                   a queried certificate or message is unknown
@@ -151,6 +152,11 @@ class NotAuthorized(Rejected):
 
 class DuplicateConflict(Rejected):
     code = "duplicate_conflict"
+    http_status = 409
+
+
+class CertificateStateConflict(Rejected):
+    code = "certificate_state_conflict"
     http_status = 409
 
 

@@ -25,19 +25,22 @@ from typing import Any, Protocol
 
 from lxml import etree
 
-from . import routing, rules
+from . import lifecycle, routing, rules
 from .config import Channel, PartnerConfig, Settings
 from .errors import (
     DeliveryFailed,
     DuplicateConflict,
     FailureClass,
+    Finding,
     NotAuthorized,
     NotFound,
     Rejected,
     SchemaViolation,
+    SignatureInvalid,
     ValidationFailed,
 )
 from .formats import Codec
+from .formats.lifecycle import LifecycleCodec
 from .model import (
     CertificateState,
     DeliveryStatus,
@@ -48,7 +51,7 @@ from .model import (
     Receipt,
 )
 from .retry import Breaker
-from .schemas import canonical_record
+from .schemas import canonical_from_dict, canonical_record
 from .signing import Signer, Verifier
 from .store import AuditEvent, Store, from_iso, iso
 from .xmlio import parse_untrusted
@@ -128,6 +131,7 @@ class Exchange:
         self.clock = clock
         self.rand = rand
         self.worker_id = worker_id
+        self.lifecycle = LifecycleCodec()
 
     # -- accept -------------------------------------------------------------------------
 
@@ -168,31 +172,94 @@ class Exchange:
             raise NotAuthorized(
                 f"caller {inbound.caller} may not send as {partner.id}", box="header"
             )
-
         root = parse_untrusted(inbound.xml) if inbound.xml is not None else None
         if routing.is_form_d(env, root):
             return self._forward_form_d(inbound, partner, now)
+
+        document = self._verified_document(inbound, partner)  # only signed content from here
+        if isinstance(document, etree._Element) and self.lifecycle.recognizes(document):
+            return self._accept_lifecycle(inbound, partner, self.lifecycle.decode(document), now)
         if env.document_type is not DocumentType.FORM_AK:
             raise SchemaViolation(
-                f"document type {env.document_type} is not handled yet", box="header"
+                f"a {env.document_type} header needs its lifecycle message document",
+                box="header",
             )
+        codec = self.codecs[partner.format]
+        if (codec.kind == "json") != isinstance(document, dict):
+            raise SchemaViolation(
+                f"{partner.id} sends its certificates as {partner.format} ({codec.kind})",
+                box="header",
+            )
+        return self._accept_certificate(inbound, partner, codec.decode(document), now)
 
-        co = self._verified_certificate(inbound, partner)
+    def _verified_document(
+        self, inbound: Inbound, partner: PartnerConfig
+    ) -> etree._Element | dict[str, Any]:
+        """Verify the sender's signature; return only what it signed."""
+        verifier = self.verifiers[partner.id]
+        if inbound.json is not None:
+            if inbound.json_signature is None:
+                raise SignatureInvalid("a JSON document needs its signature", box="header")
+            verifier.verify_json(inbound.json, inbound.json_signature)
+            return dict(inbound.json)
+        if inbound.xml is None:
+            raise SchemaViolation("the message carries no document", box="header")
+        return verifier.verify(inbound.xml)
+
+    def _rule_context(
+        self, now: datetime, function: MessageFunction, importer: str
+    ) -> rules.RuleContext:
+        destination = self.settings.partner_for_country(importer)
+        return rules.RuleContext(
+            today=(now + timedelta(hours=14)).date(),  # the earliest time zone on Earth
+            function=function,
+            importer_rules=destination.rules if destination else {},
+        )
+
+    def _accept_certificate(
+        self, inbound: Inbound, partner: PartnerConfig, co: FormAK, now: datetime
+    ) -> Receipt:
+        """An Issue (function 9) or a Replace (function 5) of a certificate."""
+        env = inbound.envelope
         if co.issuing_country != partner.country:
             raise NotAuthorized(
                 f"{partner.id} may only submit certificates issued in {partner.country}, "
                 f"not {co.issuing_country}",
                 box="header",
             )
+        if env.function is not rules.implied_function(co):
+            raise SchemaViolation(
+                f"the header says function {env.function}, but the certificate "
+                f"{'replaces' if co.is_replacement else 'does not replace'} another CO "
+                "(Issue is 9, Replace is 5)",
+                box="header",
+            )
         route = routing.route_certificate(self.settings, co.importing_country)
-        ctx = rules.RuleContext(
-            today=(now + timedelta(hours=14)).date(),  # the earliest time zone on Earth
-            function=env.function,
-            importer_rules=route.destination.rules,
-        )
-        findings = rules.check(co, ctx)
+        findings = rules.check(co, self._rule_context(now, env.function, co.importing_country))
         if rules.errors_in(findings):
             raise ValidationFailed(findings)
+
+        order_key = f"{co.issuing_country}|{co.reference_no}"
+        certificates: list[dict[str, Any]] = []
+        if co.is_replacement:
+            replaced = self.store.certificate(co.issuing_country, co.replaces_reference_no or "")
+            if replaced is None:
+                raise NotFound(
+                    f"the CO it replaces, {co.issuing_country}/{co.replaces_reference_no}, "
+                    "is not known here",
+                    box="header",
+                )
+            lifecycle.replacement_allowed(CertificateState(replaced["state"]))
+            order_key = replaced["order_key"] or order_key  # never overtake the original
+            certificates.append(
+                {
+                    "issuing_country": co.issuing_country,
+                    "reference_no": replaced["reference_no"],
+                    "state": str(CertificateState.REPLACED),
+                    "replaced_by": co.reference_no,
+                    "updated_at": iso(now),
+                }
+            )
 
         key = f"{co.issuing_country}|{co.reference_no}|{env.function}"
         canonical_json, digest = canonical_record(co)
@@ -202,70 +269,248 @@ class Exchange:
 
         message_id = _new_id(now)
         payload, content_type = self._render(co, route.destination)
-        message = {
+        message = self._message_row(
+            inbound,
+            message_id,
+            partner,
+            route.destination,
+            co.issuing_country,
+            co.reference_no,
+            key,
+            digest,
+            canonical_json,
+            now,
+        )
+        delivery = self._delivery_row(
+            message_id, route.destination, payload, content_type, order_key, now
+        )
+        events = self._events(now, message_id, partner, inbound.via, route.destination, findings)
+        if co.is_replacement:
+            events.append(
+                AuditEvent(
+                    now,
+                    "replaces",
+                    message_id,
+                    partner.id,
+                    detail=f"replaces {co.replaces_reference_no}",
+                )
+            )
+        certificates.append(
+            {
+                "issuing_country": co.issuing_country,
+                "reference_no": co.reference_no,
+                "importing_country": co.importing_country,
+                "state": str(CertificateState.ISSUED),
+                "issue_date": co.issue_date.isoformat(),
+                "order_key": order_key,
+                "last_message_id": message_id,
+                "updated_at": iso(now),
+            }
+        )
+        receipt = Receipt(message_id, "accepted", now, co.reference_no, findings)
+        return self._store_accepted(
+            inbound, key, digest, now, (message, [delivery], events, certificates), receipt
+        )
+
+    def _accept_lifecycle(
+        self, inbound: Inbound, partner: PartnerConfig, msg: Any, now: datetime
+    ) -> Receipt:
+        """A message about a CO: cancel, customs response, ack, verification, retransmission."""
+        env = inbound.envelope
+        step = lifecycle.step_for(msg)
+        if step is None:
+            raise SchemaViolation(
+                f"a {type(msg).__name__} is not submitted: use the status query operation",
+                box="header",
+            )
+        travels_as = (self.lifecycle.document_type_of(msg), self.lifecycle.function_of(msg))
+        if (env.document_type, env.function) != travels_as:
+            raise SchemaViolation(
+                f"a {type(msg).__name__} travels as {travels_as[0]} with function "
+                f"{travels_as[1]}, not {env.document_type} with {env.function}",
+                box="header",
+            )
+        if partner.country != lifecycle.sending_country(msg):
+            raise NotAuthorized(
+                f"only the {step.sender} side ({lifecycle.sending_country(msg)}) may send a "
+                f"{type(msg).__name__} about {msg.issuing_country}/{msg.reference_no}",
+                box="header",
+            )
+        cert = self.store.certificate(msg.issuing_country, msg.reference_no)
+        if cert is None:
+            raise NotFound(f"no certificate {msg.issuing_country}/{msg.reference_no}", box="header")
+        ctx = self._rule_context(now, env.function, msg.importing_country)
+        findings = rules.check_message(msg, ctx, self._stored_certificate(cert))
+        if rules.errors_in(findings):
+            raise ValidationFailed(findings)
+        new_state = lifecycle.next_state(msg, CertificateState(cert["state"]))
+
+        key = lifecycle.business_key(msg, str(env.function))
+        body, digest = lifecycle.content_json(msg)
+        existing = self.store.message_by_key(key)
+        if existing is not None:
+            return self._duplicate(inbound, existing, digest, now)
+
+        message_id = _new_id(now)
+        order_key = cert["order_key"] or f"{msg.issuing_country}|{msg.reference_no}"
+        destination = None
+        if step.forward:
+            destination = routing.route_country(self.settings, lifecycle.receiving_country(msg))
+            payload = self.signer.sign(self.lifecycle.encode(msg))
+            deliveries = [
+                self._delivery_row(
+                    message_id, destination, payload, "application/xml", order_key, now
+                )
+            ]
+            events = self._events(now, message_id, partner, inbound.via, destination, findings)
+        else:  # a retransmission request: the bridge serves the CO it holds, same message id
+            deliveries = self._retransmission(cert, partner, now)
+            events = [
+                AuditEvent(now, "received", message_id, partner.id, detail=f"via {inbound.via}"),
+                AuditEvent(
+                    now,
+                    "retransmission_queued",
+                    cert["last_message_id"],
+                    partner.id,
+                    detail=f"asked for again in {message_id}",
+                ),
+            ]
+        events.append(
+            AuditEvent(
+                now,
+                "state_changed",
+                message_id,
+                partner.id,
+                detail=f"{msg.issuing_country}/{msg.reference_no}: {cert['state']} -> {new_state}",
+            )
+        )
+        message = self._message_row(
+            inbound,
+            message_id,
+            partner,
+            destination,
+            msg.issuing_country,
+            msg.reference_no,
+            key,
+            digest,
+            body,
+            now,
+        )
+        certificate = {
+            "issuing_country": msg.issuing_country,
+            "reference_no": msg.reference_no,
+            "state": str(new_state),
+            "updated_at": iso(now),
+        }
+        receipt = Receipt(message_id, "accepted", now, msg.reference_no, findings)
+        return self._store_accepted(
+            inbound, key, digest, now, (message, deliveries, events, [certificate]), receipt
+        )
+
+    def _retransmission(
+        self, cert: Mapping[str, Any], partner: PartnerConfig, now: datetime
+    ) -> list[dict[str, Any]]:
+        previous = [
+            d
+            for d in self.store.deliveries_for(cert["last_message_id"])
+            if d["destination"] == partner.id
+        ]
+        if not previous:
+            raise NotFound("this CO was never sent to you through the bridge", box="header")
+        last = previous[-1]
+        return [
+            self._delivery_row(
+                last["message_id"],
+                partner,
+                last["payload"],
+                last["content_type"],
+                last["order_key"],
+                now,
+            )
+        ]
+
+    def _stored_certificate(self, cert: Mapping[str, Any]) -> FormAK | None:
+        """The CO as it was accepted (None once its documents were purged)."""
+        last = cert["last_message_id"]
+        message = self.store.message(last) if last else None
+        if message is None or not message["canonical"]:
+            return None
+        return canonical_from_dict(json.loads(message["canonical"]))
+
+    @staticmethod
+    def _message_row(
+        inbound: Inbound,
+        message_id: str,
+        partner: PartnerConfig,
+        destination: PartnerConfig | None,
+        issuing_country: str,
+        reference_no: str,
+        key: str,
+        digest: str,
+        canonical: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        return {
             "id": message_id,
             "direction": "in",
             "sender": partner.id,
-            "receiver": route.destination.id,
+            "receiver": destination.id if destination else None,
             "via": inbound.via,
-            "document_type": str(env.document_type),
-            "function": str(env.function),
-            "partner_message_id": env.message_id,
-            "issuing_country": co.issuing_country,
-            "reference_no": co.reference_no,
+            "document_type": str(inbound.envelope.document_type),
+            "function": str(inbound.envelope.function),
+            "partner_message_id": inbound.envelope.message_id,
+            "issuing_country": issuing_country,
+            "reference_no": reference_no,
             "business_key": key,
             "content_hash": digest,
             "raw": inbound.xml if inbound.xml is not None else _json_bytes(inbound.json),
-            "canonical": canonical_json,
+            "canonical": canonical,
             "created_at": iso(now),
         }
-        delivery = self._delivery(message_id, route.destination, payload, content_type, co, now)
-        events = [
-            AuditEvent(now, "received", message_id, partner.id, detail=f"via {inbound.via}"),
+
+    @staticmethod
+    def _events(
+        now: datetime,
+        message_id: str,
+        partner: PartnerConfig,
+        via: str,
+        destination: PartnerConfig,
+        findings: tuple[Finding, ...],
+    ) -> list[AuditEvent]:
+        return [
+            AuditEvent(now, "received", message_id, partner.id, detail=f"via {via}"),
             AuditEvent(
                 now,
                 "queued",
                 message_id,
-                route.destination.id,
-                detail=f"for {route.destination.id} as {route.destination.format}",
+                destination.id,
+                detail=f"for {destination.id} as {destination.format}",
             ),
         ] + [
             AuditEvent(now, "warning", message_id, partner.id, f.code, f.box, detail=f.message)
             for f in findings
         ]
-        certificate = {
-            "issuing_country": co.issuing_country,
-            "reference_no": co.reference_no,
-            "importing_country": co.importing_country,
-            "state": str(CertificateState.ISSUED),
-            "issue_date": co.issue_date.isoformat(),
-            "last_message_id": message_id,
-            "updated_at": iso(now),
-        }
+
+    def _store_accepted(
+        self,
+        inbound: Inbound,
+        key: str,
+        digest: str,
+        now: datetime,
+        rows: tuple[dict[str, Any], list[dict[str, Any]], list[AuditEvent], list[dict[str, Any]]],
+        receipt: Receipt,
+    ) -> Receipt:
+        """Message, deliveries, audit and CO states in one transaction, or a duplicate."""
+        message, deliveries, events, certificates = rows
         try:
-            self.store.accept(message, [delivery], events, certificate)
+            self.store.accept(message, deliveries, events, certificates)
         except sqlite3.IntegrityError:
             # An identical submission won the race between our check and our insert.
             existing = self.store.message_by_key(key)
             if existing is None:
                 raise
             return self._duplicate(inbound, existing, digest, now)
-        return Receipt(message_id, "accepted", now, co.reference_no, findings)
-
-    def _verified_certificate(self, inbound: Inbound, partner: PartnerConfig) -> FormAK:
-        codec = self.codecs[partner.format]
-        verifier = self.verifiers[partner.id]
-        if codec.kind == "json":
-            if inbound.json is None or inbound.json_signature is None:
-                raise SchemaViolation(
-                    f"{partner.id} sends JSON documents with a signature", box="header"
-                )
-            verifier.verify_json(inbound.json, inbound.json_signature)
-            return codec.decode(dict(inbound.json))
-        if inbound.xml is None:
-            raise SchemaViolation(f"{partner.id} sends XML documents", box="header")
-        signed = verifier.verify(inbound.xml)  # from here on, only the signed element
-        return codec.decode(signed)
+        return receipt
 
     def _duplicate(
         self, inbound: Inbound, existing: Mapping[str, Any], digest: str, now: datetime
@@ -361,18 +606,6 @@ class Exchange:
             return _json_bytes(body), "application/json"
         assert isinstance(encoded, etree._Element)
         return self.signer.sign(encoded), "application/xml"
-
-    def _delivery(
-        self,
-        message_id: str,
-        destination: PartnerConfig,
-        payload: bytes,
-        content_type: str,
-        co: FormAK,
-        now: datetime,
-    ) -> dict[str, Any]:
-        order_key = f"{co.issuing_country}|{co.reference_no}"
-        return self._delivery_row(message_id, destination, payload, content_type, order_key, now)
 
     @staticmethod
     def _delivery_row(
@@ -515,12 +748,9 @@ class Exchange:
             self.store.update_breaker(partner.id, lambda b: b.after_success(), now)
         report.delivered += 1
         report.details.append((row["id"], "delivered"))
-        if message["issuing_country"] and message["document_type"] == DocumentType.FORM_AK:
-            self.store.set_certificate_state(
-                message["issuing_country"],
-                message["reference_no"],
-                str(CertificateState.TRANSMITTED),
-                now,
+        if message["issuing_country"]:
+            self.store.mark_transmitted(
+                message["issuing_country"], message["reference_no"], message["id"], now
             )
 
     def _failed(

@@ -66,3 +66,11 @@ def route_certificate(settings: Settings, importing_country: str) -> Route:
             f"no partner is configured for importing country {importing_country!r}", box="11"
         )
     return Route(partner)
+
+
+def route_country(settings: Settings, country: str) -> PartnerConfig:
+    """A message about a CO goes to the partner of the country on the other side."""
+    partner = settings.partner_for_country(country)
+    if partner is None:
+        raise UnknownPartner(f"no partner is configured for {country!r}", box="header")
+    return partner

@@ -107,6 +107,7 @@ CREATE TABLE IF NOT EXISTS certificates (
     state TEXT NOT NULL,
     issue_date TEXT,
     replaced_by TEXT,
+    order_key TEXT,
     last_message_id TEXT,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (issuing_country, reference_no)
@@ -277,19 +278,22 @@ class Store:
         message: Mapping[str, Any],
         deliveries: Sequence[Mapping[str, Any]],
         events: Sequence[AuditEvent],
-        certificate: Mapping[str, Any] | None = None,
+        certificate: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        """Store a received message, its outbound deliveries and its audit events at once.
+        """Store a received message, its deliveries, the CO states and the audit at once.
 
-        Raises ``sqlite3.IntegrityError`` when the business key is already taken (a race
-        between two identical submissions); the caller re-reads and answers as a duplicate.
+        ``certificate`` is one CO row to insert or update, or several (a replacement changes
+        the old CO and creates the new one). Raises ``sqlite3.IntegrityError`` when the
+        business key is already taken (a race between two identical submissions); the
+        caller re-reads and answers as a duplicate.
         """
+        certificates = [certificate] if isinstance(certificate, Mapping) else certificate or []
         with self.write() as db:
             db.table("messages").insert(dict(message))
             for d in deliveries:
                 db.table("deliveries").insert(dict(d))
-            if certificate is not None:
-                self._upsert_certificate(db, certificate)
+            for c in certificates:
+                self._upsert_certificate(db, c)
             for e in events:
                 self._append_audit(db, e)
 
@@ -304,19 +308,20 @@ class Store:
             [cert[c] for c in cols],
         )
 
-    def set_certificate_state(
-        self, issuing_country: str, reference_no: str, state: str, now: datetime, **extra: Any
+    def mark_transmitted(
+        self, issuing_country: str, reference_no: str, message_id: str, now: datetime
     ) -> None:
+        """ISSUED -> TRANSMITTED once the CO's own document reached the importing side.
+
+        Only the CO's latest document counts, and only from ISSUED: delivering a cancel or
+        a customs response never moves a CO back to TRANSMITTED.
+        """
         with self.write() as db:
-            self._upsert_certificate(
-                db,
-                {
-                    "issuing_country": issuing_country,
-                    "reference_no": reference_no,
-                    "state": state,
-                    "updated_at": iso(now),
-                    **extra,
-                },
+            db.execute(
+                "UPDATE certificates SET state = 'TRANSMITTED', updated_at = ?"
+                " WHERE issuing_country = ? AND reference_no = ? AND last_message_id = ?"
+                " AND state = 'ISSUED'",
+                [iso(now), issuing_country, reference_no, message_id],
             )
 
     def certificate(self, issuing_country: str, reference_no: str) -> dict | None:

@@ -25,7 +25,15 @@ from zeep.transports import Transport
 from ..contracts import HEADER_ORDER, SoapContract
 from ..errors import Rejected
 from ..formats import Codec
-from ..model import DocumentType, Envelope, FormAK, MessageFunction, Receipt
+from ..formats.lifecycle import LifecycleCodec, document_type_of, function_of
+from ..model import (
+    DocumentType,
+    Envelope,
+    FormAK,
+    LifecycleMessage,
+    MessageFunction,
+    Receipt,
+)
 from ..signing import Signer, Verifier
 from ..web import soap
 from .server import LiveServer
@@ -37,7 +45,7 @@ class Received:
 
     message_id: str
     envelope: Envelope
-    certificate: FormAK
+    certificate: FormAK | LifecycleMessage  # what arrived: a CO or a message about one
     raw: bytes
     at: datetime
 
@@ -53,6 +61,7 @@ class PartnerSystem:
     bridge_verifier: Verifier
     contract: SoapContract | None = None
     token: str | None = None  # bearer token this system presents to the bridge
+    lifecycle: LifecycleCodec = field(default_factory=LifecycleCodec)
     mode: str = "ok"  # ok | http500 | fault | server_fault | slow | malformed
     slow_seconds: float = 3.0
     received: list[Received] = field(default_factory=list)
@@ -115,8 +124,7 @@ class PartnerSystem:
             element = soap.unwrap(request.get_data(), contract)
             env = soap.read_envelope(element, contract)
             raw = soap.read_document(element, contract)
-            signed = self.bridge_verifier.verify(raw)
-            co = self.codec.decode(signed)
+            co = self._decode(self.bridge_verifier.verify(raw))
         except Rejected as exc:
             self.errors.append(f"{exc.code}: {exc.detail}")
             return Response(soap.fault_response(exc, contract), 500, content_type=soap.CONTENT_TYPE)
@@ -145,7 +153,7 @@ class PartnerSystem:
             )
             if "documentXml" in body:
                 raw = base64.b64decode(body["documentXml"])
-                co = self.codec.decode(self.bridge_verifier.verify(raw))
+                co = self._decode(self.bridge_verifier.verify(raw))
             else:
                 self.bridge_verifier.verify_json(
                     body["document"], base64.b64decode(body["signature"])
@@ -168,7 +176,12 @@ class PartnerSystem:
             content_type="application/json",
         )
 
-    def _record(self, env: Envelope, co: FormAK, raw: bytes) -> Receipt:
+    def _decode(self, signed: etree._Element) -> FormAK | LifecycleMessage:
+        if self.lifecycle.recognizes(signed):
+            return self.lifecycle.decode(signed)
+        return self.codec.decode(signed)
+
+    def _record(self, env: Envelope, co: FormAK | LifecycleMessage, raw: bytes) -> Receipt:
         now = datetime.now(UTC)
         with self._lock:
             if env.message_id in self.unique_message_ids():
@@ -179,8 +192,12 @@ class PartnerSystem:
 
     # -- sending -----------------------------------------------------------------------
 
-    def document_for(self, co: FormAK) -> tuple[bytes | None, dict | None, bytes | None]:
-        """Encode in this system's format and sign with its own key."""
+    def document_for(
+        self, co: FormAK | LifecycleMessage
+    ) -> tuple[bytes | None, dict | None, bytes | None]:
+        """Encode in this system's format (or the agreed message XML) and sign with its key."""
+        if not isinstance(co, FormAK):
+            return self.signer.sign(self.lifecycle.encode(co)), None, None
         encoded = self.codec.encode(co)
         if isinstance(encoded, dict):
             return None, encoded, self.signer.sign_json(encoded)
@@ -188,16 +205,17 @@ class PartnerSystem:
 
     def envelope_for(
         self,
-        co: FormAK,
+        co: FormAK | LifecycleMessage,
         message_id: str,
-        function: MessageFunction = MessageFunction.ORIGINAL,
-        document_type: DocumentType = DocumentType.FORM_AK,
+        function: MessageFunction | None = None,
+        document_type: DocumentType | None = None,
     ) -> Envelope:
+        """The header a partner system would put on ``co`` (function and type follow it)."""
         return Envelope(
             sender=self.partner_id,
             receiver="AK-BRIDGE",
-            document_type=document_type,
-            function=function,
+            document_type=document_type or document_type_of(co),
+            function=function or function_of(co),
             message_id=message_id,
             sent_at=datetime.now(UTC),
             reference_no=co.reference_no,

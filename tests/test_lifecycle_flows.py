@@ -1,0 +1,237 @@
+"""The life of a CO through the bridge: replace, cancel, customs response, verification,
+retransmission, status — each over the real servers, each checked at the far side."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import zeep
+
+from ak_bridge.contracts import AMS, KCS
+from ak_bridge.exchange import Exchange
+from ak_bridge.model import (
+    CancellationNotice,
+    CustomsResponse,
+    ItemDecision,
+    MessageFunction,
+    PreferenceDecision,
+    RetransmissionRequest,
+    VerificationReply,
+    VerificationRequest,
+    VerificationResult,
+)
+from ak_bridge.rules import default_reply_due
+from ak_bridge.sim.certificates import sample_form_ak
+from ak_bridge.sim.topology import Topology
+
+TODAY = datetime.now(UTC).date()
+
+
+def kcs_sends(topo: Topology, doc, message_id: str):
+    kcs = topo.systems["KR-KCS"]
+    xml, _, _ = kcs.document_for(doc)
+    return kcs.submit_soap(topo.bridge_url, KCS, kcs.envelope_for(doc, message_id), xml)
+
+
+def vn_sends(topo: Topology, doc, message_id: str):
+    vn = topo.systems["VN-ECOSYS"]
+    xml, json_doc, sig = vn.document_for(doc)
+    if json_doc is not None:
+        resp = vn.submit_rest(topo.bridge_url, vn.envelope_for(doc, message_id), json_doc, sig)
+    else:
+        resp = vn.submit_rest(topo.bridge_url, vn.envelope_for(doc, message_id), document_xml=xml)
+    return resp
+
+
+def settle(worker: Exchange) -> None:
+    for _ in range(10):
+        if not worker.deliver_due().attempted:
+            return
+
+
+def state(bridge: Exchange, ref: str, country: str = "KR") -> str:
+    return bridge.status(country, ref)["state"]
+
+
+@pytest.fixture
+def issued(topology: Topology, bridge: Exchange, worker: Exchange):
+    """A KR→VN certificate, delivered to Viet Nam."""
+    co = sample_form_ak("KR-2026-AK-007001", "KR", "VN", TODAY - timedelta(days=2))
+    assert kcs_sends(topology, co, "K-issue").PrcsRsltCd == "accepted"
+    settle(worker)
+    assert [r.certificate for r in topology.systems["VN-ECOSYS"].received] == [co]
+    return co
+
+
+def test_replace_reaches_the_importing_side_and_retires_the_old_co(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    fixed = dataclasses.replace(
+        issued,
+        reference_no="KR-2026-AK-007002",
+        replaces_reference_no=issued.reference_no,
+        original_issue_date=issued.issue_date,
+        remarks="Box 7 description corrected",
+    )
+    reply = kcs_sends(topology, fixed, "K-replace")
+    assert reply.PrcsRsltCd == "accepted"
+    settle(worker)
+    vn = topology.systems["VN-ECOSYS"]
+    assert vn.received[-1].certificate == fixed
+    assert vn.received[-1].envelope.function == "5"
+    assert state(bridge, issued.reference_no) == "REPLACED"
+    assert state(bridge, fixed.reference_no) == "TRANSMITTED"
+    # A replaced CO cannot be replaced again.
+    again = dataclasses.replace(fixed, reference_no="KR-2026-AK-007003")
+    with pytest.raises(zeep.exceptions.Fault, match="certificate_state_conflict"):
+        kcs_sends(topology, again, "K-replace-2")
+
+
+def test_replace_with_the_wrong_function_is_refused(
+    topology: Topology, bridge: Exchange, issued
+) -> None:
+    fixed = dataclasses.replace(
+        issued,
+        reference_no="KR-2026-AK-007009",
+        replaces_reference_no=issued.reference_no,
+        original_issue_date=issued.issue_date,
+    )
+    kcs = topology.systems["KR-KCS"]
+    xml, _, _ = kcs.document_for(fixed)
+    env = kcs.envelope_for(fixed, "K-bad-fn", function=MessageFunction.ORIGINAL)
+    with pytest.raises(zeep.exceptions.Fault, match="schema_violation"):
+        kcs.submit_soap(topology.bridge_url, KCS, env, xml)
+
+
+def test_cancel_reaches_the_importing_side_and_then_nothing_more_is_possible(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    notice = CancellationNotice(
+        issued.reference_no, "KR", "VN", "exporter withdrew the application", TODAY
+    )
+    assert kcs_sends(topology, notice, "K-cancel").PrcsRsltCd == "accepted"
+    settle(worker)
+    assert topology.systems["VN-ECOSYS"].received[-1].certificate == notice
+    assert state(bridge, issued.reference_no) == "CANCELLED"
+    response = CustomsResponse(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "VN-IMP-1",
+        TODAY,
+        (ItemDecision(1, PreferenceDecision.GIVEN), ItemDecision(2, PreferenceDecision.GIVEN)),
+    )
+    resp = vn_sends(topology, response, "VN-resp-late")
+    assert resp.status_code == 409
+    assert resp.json()["error"]["code"] == "certificate_state_conflict"
+
+
+def test_customs_response_travels_back_to_the_issuing_side(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    response = CustomsResponse(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "VN-IMP-2026-000123",
+        TODAY,
+        (
+            ItemDecision(1, PreferenceDecision.GIVEN),
+            ItemDecision(2, PreferenceDecision.NOT_GIVEN, "origin criterion not met"),
+        ),
+        officer="Nguyen Van A",
+    )
+    resp = vn_sends(topology, response, "VN-resp-1")
+    assert resp.status_code == 200, resp.text
+    settle(worker)
+    kcs = topology.systems["KR-KCS"]
+    assert kcs.received[-1].certificate == response
+    assert state(bridge, issued.reference_no) == "PREFERENCE_NOT_GIVEN"
+
+
+def test_only_the_importing_side_may_answer_for_a_co(
+    topology: Topology, bridge: Exchange, issued
+) -> None:
+    response = CustomsResponse(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "X-1",
+        TODAY,
+        (ItemDecision(1, PreferenceDecision.GIVEN),),
+    )
+    with pytest.raises(zeep.exceptions.Fault, match="not_authorized"):
+        kcs_sends(topology, response, "K-fake-response")  # Korea answering for Viet Nam
+    ind = topology.systems["ID-SKA"]
+    xml, _, _ = ind.document_for(response)
+    with pytest.raises(zeep.exceptions.Fault, match="not_authorized"):
+        ind.submit_soap(topology.bridge_url, AMS, ind.envelope_for(response, "ID-x"), xml)
+
+
+def test_verification_request_and_reply_round_trip(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    request = VerificationRequest(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "VN-VR-2026-9",
+        "RVC calculation doubtful",
+        TODAY,
+        default_reply_due(TODAY),
+    )
+    assert vn_sends(topology, request, "VN-vr").status_code == 200
+    settle(worker)
+    assert topology.systems["KR-KCS"].received[-1].certificate == request
+    assert state(bridge, issued.reference_no) == "VERIFICATION_REQUESTED"
+
+    reply = VerificationReply(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "VN-VR-2026-9",
+        VerificationResult.ORIGINATING,
+        TODAY,
+        "cost statements checked at the producer",
+    )
+    assert kcs_sends(topology, reply, "K-vreply").PrcsRsltCd == "accepted"
+    settle(worker)
+    assert topology.systems["VN-ECOSYS"].received[-1].certificate == reply
+    assert state(bridge, issued.reference_no) == "VERIFIED"
+
+
+def test_retransmission_request_is_served_from_the_bridge_with_the_same_id(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    vn = topology.systems["VN-ECOSYS"]
+    first_id = vn.received[0].message_id
+    request = RetransmissionRequest(issued.reference_no, "KR", "VN", "data lost", TODAY)
+    assert vn_sends(topology, request, "VN-rt").status_code == 200
+    settle(worker)
+    assert vn.hits == 2  # sent again ...
+    assert vn.duplicates == 1  # ... with the same message id, so it de-duplicates
+    assert topology.systems["KR-KCS"].received == []  # KCS is not bothered
+    assert first_id in vn.unique_message_ids()
+
+
+def test_status_shows_the_whole_timeline_to_both_sides(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    response = CustomsResponse(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "VN-IMP-9",
+        TODAY,
+        (ItemDecision(1, PreferenceDecision.GIVEN), ItemDecision(2, PreferenceDecision.GIVEN)),
+    )
+    vn_sends(topology, response, "VN-resp-9")
+    settle(worker)
+    for caller in ("KR-KCS", "VN-ECOSYS"):
+        st = bridge.status("KR", issued.reference_no, caller=caller)
+        assert st["state"] == "PREFERENCE_GIVEN"
+        names = [e["name"] for e in st["events"]]
+        assert names.count("received") == 2 and names.count("delivered") == 2
+        assert "state_changed" in names
