@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from ak_bridge.config import Channel, PartnerConfig, Settings
+from ak_bridge.delivery import Outbound
 from ak_bridge.errors import FailureClass, PartnerRejected, PartnerUnreachable
-from ak_bridge.exchange import Exchange, Outbound
+from ak_bridge.exchange import Exchange
 from ak_bridge.model import DeliveryStatus
 from ak_bridge.retry import RetryPolicy
 from ak_bridge.store import AuditEvent, Store, iso

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..config import Channel, Settings
-from ..exchange import Sender
+from ..delivery import Sender
 from .asw import AswForwarder
 from .rest import RestSender
 from .soap import SoapSender

@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 
 from ..config import PartnerConfig
-from ..exchange import Outbound
+from ..delivery import Outbound
 from .http_errors import from_exception, from_status
 
 

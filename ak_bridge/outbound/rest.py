@@ -8,8 +8,8 @@ import json
 import requests
 
 from ..config import PartnerConfig
+from ..delivery import Outbound
 from ..errors import FailureClass, PartnerRejected, PartnerUnreachable
-from ..exchange import Outbound
 from .http_errors import from_exception, from_status
 
 

@@ -17,8 +17,8 @@ from zeep.transports import Transport
 
 from ..config import PartnerConfig, Settings
 from ..contracts import CONTRACTS, HEADER_ORDER, SoapContract
+from ..delivery import Outbound
 from ..errors import FailureClass, PartnerRejected, PartnerUnreachable
-from ..exchange import Outbound
 from .http_errors import from_exception, from_status
 
 

@@ -1,0 +1,233 @@
+"""Delivery: claim what is due, send it through the channel's Sender, record the outcome.
+
+delivered | waiting_retry (the partner's backoff) | dead (business rejection or policy
+spent). A partner's circuit breaker and concurrency limit decide how much is claimed; the
+claim itself is one statement, so several workers never send the same delivery at once.
+This module owns the ``Sender`` port; outbound adapters satisfy it structurally.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from .config import Channel, PartnerConfig, Settings
+from .errors import DeliveryFailed, FailureClass
+from .model import DeliveryStatus, DocumentType, Envelope, MessageFunction
+from .retry import Breaker
+from .store import AuditEvent, Store, from_iso, iso
+
+log = logging.getLogger(__name__)
+
+BRIDGE_ID = "AK-BRIDGE"
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """What a Sender needs for one attempt; ``message_id`` never changes across retries."""
+
+    delivery_id: int
+    message_id: str
+    envelope: Envelope
+    payload: bytes
+    content_type: str
+
+
+class Sender(Protocol):
+    def send(self, partner: PartnerConfig, message: Outbound) -> int | None:
+        """Deliver once; return the HTTP status, raise DeliveryFailed on failure."""
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+    lost_claims: int = 0
+    details: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return self.delivered + self.retrying + self.dead
+
+
+class Deliverer:
+    """Sends due deliveries for one worker; every collaborator is injected."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        senders: Mapping[Channel, Sender],
+        clock: Callable[[], datetime],
+        rand: Callable[[], float],
+        worker_id: str,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.senders = senders
+        self.clock = clock
+        self.rand = rand
+        self.worker_id = worker_id
+
+    def deliver_due(self, limit: int | None = None) -> DeliveryReport:
+        """One sweep: claim what is due per partner (within its concurrency) and send it."""
+        report = DeliveryReport()
+        batch = limit or self.settings.worker_batch_size
+        for partner in self.settings.partners.values():
+            if not partner.enabled:
+                continue
+            now = self.clock()
+            free = partner.max_in_flight - self.store.in_flight_count(partner.id, now)
+            allowed = self.store.breaker(partner.id).allowance(now, min(free, batch))
+            if allowed <= 0:
+                continue  # breaker open, or the partner's concurrency is used up
+            claimed = self.store.claim_due(
+                now,
+                now + timedelta(seconds=self.settings.claim_seconds),
+                self.worker_id,
+                allowed,
+                destination=partner.id,
+            )
+            for row in claimed:
+                self._attempt(partner, row, report)
+        return report
+
+    def _attempt(
+        self, partner: PartnerConfig, row: Mapping[str, Any], report: DeliveryReport
+    ) -> None:
+        message = self.store.message(row["message_id"])
+        assert message is not None
+        started = self.clock()
+        outbound = Outbound(
+            delivery_id=row["id"],
+            message_id=row["message_id"],
+            envelope=Envelope(
+                sender=BRIDGE_ID,
+                receiver=partner.id,
+                document_type=DocumentType(message["document_type"]),
+                function=MessageFunction(message["function"]),
+                message_id=row["message_id"],
+                sent_at=started,
+                reference_no=message["reference_no"],
+                issuing_country=message["issuing_country"],
+                correlation_id=message["partner_message_id"],
+            ),
+            payload=row["payload"],
+            content_type=row["content_type"],
+        )
+        t0 = time.perf_counter()
+        sender = self.senders[Channel(row["channel"])]
+        try:
+            status = sender.send(partner, outbound)
+        except DeliveryFailed as exc:
+            self._failed(
+                partner, row, message, exc, started, (time.perf_counter() - t0) * 1000, report
+            )
+            return
+        except Exception as exc:  # a bug in a sender must not kill the sweep
+            log.exception("sender crashed on delivery %s", row["id"])
+            failure = DeliveryFailed(
+                f"internal error: {type(exc).__name__}", failure_class=FailureClass.TRANSPORT
+            )
+            failure.retryable = True
+            self._failed(
+                partner, row, message, failure, started, (time.perf_counter() - t0) * 1000, report
+            )
+            return
+        now = self.clock()
+        ok = self.store.finish_attempt(
+            row["id"],
+            self.worker_id,
+            started_at=started,
+            duration_ms=(time.perf_counter() - t0) * 1000,
+            outcome=DeliveryStatus.DELIVERED,
+            now=now,
+            http_status=status,
+            event=AuditEvent(
+                now,
+                "delivered",
+                row["message_id"],
+                partner.id,
+                detail=f"attempt {row['attempts'] + 1}",
+            ),
+        )
+        if not ok:
+            report.lost_claims += 1
+            return
+        if self.store.breaker(partner.id) != Breaker():  # a write only when it changes
+            self.store.update_breaker(partner.id, lambda b: b.after_success(), now)
+        report.delivered += 1
+        report.details.append((row["id"], "delivered"))
+        if message["issuing_country"]:
+            self.store.mark_transmitted(
+                message["issuing_country"], message["reference_no"], message["id"], now
+            )
+
+    def _failed(
+        self,
+        partner: PartnerConfig,
+        row: Mapping[str, Any],
+        message: Mapping[str, Any],
+        exc: DeliveryFailed,
+        started: datetime,
+        duration_ms: float,
+        report: DeliveryReport,
+    ) -> None:
+        now = self.clock()
+        attempts = row["attempts"] + 1
+        in_round = attempts - row["budget_start"]  # an admin's requeue gives a fresh budget
+        first = from_iso(row["first_attempt_at"])
+        policy = partner.retry
+        if exc.retryable:
+            self.store.update_breaker(partner.id, lambda b: b.after_failure(now, policy), now)
+        else:  # the partner answered: it is up, whatever it thought of the message
+            self.store.update_breaker(partner.id, lambda b: b.after_success(), now)
+        if exc.retryable and not policy.is_exhausted(in_round, first, now):
+            outcome = DeliveryStatus.WAITING_RETRY
+            next_at = policy.next_attempt_at(in_round, now, self.rand())
+            event = AuditEvent(
+                now,
+                "retry_scheduled",
+                row["message_id"],
+                partner.id,
+                exc.code,
+                detail=f"attempt {in_round} of {policy.max_attempts} failed "
+                f"({exc.failure_class}): {exc.detail}; next at {iso(next_at)}",
+            )
+            report.retrying += 1
+        else:
+            outcome, next_at = DeliveryStatus.DEAD, None
+            why = "not retryable" if not exc.retryable else "retry policy spent"
+            event = AuditEvent(
+                now,
+                "dead_letter",
+                row["message_id"],
+                partner.id,
+                exc.code,
+                detail=f"{why} after attempt {attempts} ({exc.failure_class}): {exc.detail}",
+            )
+            report.dead += 1
+        ok = self.store.finish_attempt(
+            row["id"],
+            self.worker_id,
+            started_at=started,
+            duration_ms=duration_ms,
+            outcome=outcome,
+            now=now,
+            next_attempt_at=next_at,
+            http_status=exc.status,
+            failure_class=str(exc.failure_class),
+            detail=exc.detail,
+            event=event,
+        )
+        if not ok:
+            report.lost_claims += 1
+            report.retrying -= outcome is DeliveryStatus.WAITING_RETRY
+            report.dead -= outcome is DeliveryStatus.DEAD
+            return
+        report.details.append((row["id"], str(outcome)))
