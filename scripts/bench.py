@@ -47,8 +47,10 @@ def bench_signing(topo, n: int = 300) -> None:
         t = time.perf_counter()
         verifier.verify(signed)
         verify_ms.append((time.perf_counter() - t) * 1000)
-    print(f"signing  ({len(signed)} B, 20 items): sign median {statistics.median(sign_ms):.2f} ms, "
-          f"verify median {statistics.median(verify_ms):.2f} ms (n={n})")
+    print(
+        f"signing  ({len(signed)} B, 20 items): sign median {statistics.median(sign_ms):.2f} ms, "
+        f"verify median {statistics.median(verify_ms):.2f} ms (n={n})"
+    )
 
 
 def bench_accept(topo, n: int) -> None:
@@ -71,9 +73,11 @@ def bench_accept(topo, n: int) -> None:
         assert resp.status_code == 200, resp.text[:300]
         assert etree.fromstring(resp.content).find(f".//{KCS.q('PrcsRsltCd')}").text == "accepted"
     total = time.perf_counter() - start
-    print(f"accept   {n} SOAP submissions (parse, verify, decode, rules, translate, sign, "
-          f"store): {n / total:.0f} msg/s, median {statistics.median(latencies):.2f} ms, "
-          f"p95 {pct(latencies, 0.95):.2f} ms")
+    print(
+        f"accept   {n} SOAP submissions (parse, verify, decode, rules, translate, sign, "
+        f"store): {n / total:.0f} msg/s, median {statistics.median(latencies):.2f} ms, "
+        f"p95 {pct(latencies, 0.95):.2f} ms"
+    )
 
 
 def bench_deliver(topo, worker, n: int) -> None:
@@ -84,8 +88,10 @@ def bench_deliver(topo, worker, n: int) -> None:
         worker.deliver_due(limit=50)
         sweeps += 1
     total = time.perf_counter() - start
-    print(f"deliver  {len(indonesia.received)} certificates to a SOAP partner (claim, zeep send, "
-          f"partner verifies, record): {len(indonesia.received) / total:.0f} msg/s")
+    print(
+        f"deliver  {len(indonesia.received)} certificates to a SOAP partner (claim, zeep send, "
+        f"partner verifies, record): {len(indonesia.received) / total:.0f} msg/s"
+    )
 
 
 def bench_backlog_memory(base: Path, sizes: list[int]) -> None:
@@ -99,9 +105,11 @@ def bench_backlog_memory(base: Path, sizes: list[int]) -> None:
         for i in range(size):
             co = sample_form_ak(f"KR-BL-{i:06d}", "KR", "ID", TODAY)
             xml, _, _ = kcs.document_for(co)
-            session.post(topo.bridge_url + KCS.path,
-                         data=soap.submit_request(KCS, kcs.envelope_for(co, f"BL-{i}"), xml),
-                         timeout=30).raise_for_status()
+            session.post(
+                topo.bridge_url + KCS.path,
+                data=soap.submit_request(KCS, kcs.envelope_for(co, f"BL-{i}"), xml),
+                timeout=30,
+            ).raise_for_status()
         worker = topo.worker_exchange()
         topo.systems["ID-SKA"].start()  # the partner comes back after the backlog built up
         tracemalloc.start()
@@ -111,9 +119,11 @@ def bench_backlog_memory(base: Path, sizes: list[int]) -> None:
         drained = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print(f"backlog  {size:5d} queued while the partner was down: drained in {drained:.1f} s "
-              f"({size / drained:.0f} msg/s), peak Python allocation while draining "
-              f"{peak / 1e6:.1f} MB (the partner simulator keeps every message it received)")
+        print(
+            f"backlog  {size:5d} queued while the partner was down: drained in {drained:.1f} s "
+            f"({size / drained:.0f} msg/s), peak Python allocation while draining "
+            f"{peak / 1e6:.1f} MB (the partner simulator keeps every message it received)"
+        )
         del exchange
         topo.stop()
 
@@ -132,8 +142,10 @@ def main() -> None:
             bench_accept(topo, args.messages)
             bench_deliver(topo, worker, args.messages)
             size = Path(topo.settings.database).stat().st_size
-            print(f"store    {size / 1e6:.1f} MB SQLite for {args.messages} certificates "
-                  f"({size / args.messages / 1e3:.1f} kB each: raw, canonical, signed outbound)")
+            print(
+                f"store    {size / 1e6:.1f} MB SQLite for {args.messages} certificates "
+                f"({size / args.messages / 1e3:.1f} kB each: raw, canonical, signed outbound)"
+            )
         finally:
             topo.stop()
         bench_backlog_memory(Path(tmp), args.backlog)
