@@ -10,6 +10,9 @@ so a name is written once. A new AMS implements the AMS contract; it needs no co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from .model import Envelope
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,24 @@ class SoapContract:
     @property
     def binding_qname(self) -> str:
         return self.q(self.binding)
+
+    def header_values(self, envelope: Envelope) -> dict[str, Any]:
+        """The header's elements in WSDL order, by this contract's names; empty ones left out.
+
+        Values stay typed (``sent_at`` a datetime) so zeep can serialise them itself.
+        """
+        values = {
+            "sender": envelope.sender,
+            "receiver": envelope.receiver,
+            "document_type": str(envelope.document_type),
+            "function": str(envelope.function),
+            "message_id": envelope.message_id,
+            "sent_at": envelope.sent_at,
+            "reference_no": envelope.reference_no,
+            "issuing_country": envelope.issuing_country,
+            "correlation_id": envelope.correlation_id,
+        }
+        return {self.f(k): values[k] for k in HEADER_ORDER if values[k] is not None}
 
 
 AMS = SoapContract(

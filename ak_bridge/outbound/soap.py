@@ -16,7 +16,7 @@ from zeep.exceptions import Fault, TransportError, XMLParseError, XMLSyntaxError
 from zeep.transports import Transport
 
 from ..config import PartnerConfig, Settings
-from ..contracts import CONTRACTS, HEADER_ORDER, SoapContract
+from ..contracts import CONTRACTS, SoapContract
 from ..delivery import Outbound
 from ..errors import FailureClass, PartnerRejected, PartnerUnreachable
 from .http_errors import from_exception, from_status
@@ -59,18 +59,7 @@ class SoapSender:
     def send(self, partner: PartnerConfig, message: Outbound) -> int | None:
         contract, service = self._service(partner)
         env = message.envelope
-        values = {
-            "sender": env.sender,
-            "receiver": env.receiver,
-            "document_type": str(env.document_type),
-            "function": str(env.function),
-            "message_id": env.message_id,
-            "sent_at": env.sent_at,
-            "reference_no": env.reference_no,
-            "issuing_country": env.issuing_country,
-            "correlation_id": env.correlation_id,
-        }
-        header = {contract.f(k): values[k] for k in HEADER_ORDER if values[k] is not None}
+        header = contract.header_values(env)
         operation = getattr(service, contract.submit)
         try:
             reply = operation(**{contract.header: header, contract.document: message.payload})

@@ -22,7 +22,7 @@ from flask import Flask, Response, request
 from lxml import etree
 from zeep.transports import Transport
 
-from ..contracts import HEADER_ORDER, SoapContract
+from ..contracts import SoapContract
 from ..errors import Rejected
 from ..formats import Codec
 from ..formats.lifecycle import LifecycleCodec, document_type_of, function_of
@@ -233,18 +233,7 @@ class PartnerSystem:
             transport=Transport(session=session, timeout=10, operation_timeout=30),
         )
         service = client.create_service(contract.binding_qname, bridge_url + contract.path)
-        values = {
-            "sender": envelope.sender,
-            "receiver": envelope.receiver,
-            "document_type": str(envelope.document_type),
-            "function": str(envelope.function),
-            "message_id": envelope.message_id,
-            "sent_at": envelope.sent_at,
-            "reference_no": envelope.reference_no,
-            "issuing_country": envelope.issuing_country,
-            "correlation_id": envelope.correlation_id,
-        }
-        header = {contract.f(k): values[k] for k in HEADER_ORDER if values[k] is not None}
+        header = contract.header_values(envelope)
         return getattr(service, contract.submit)(
             **{contract.header: header, contract.document: document}
         )
