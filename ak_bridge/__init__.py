@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,6 +23,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .config import load_settings
 
     settings = settings or load_settings()
+    if not settings.auth.required:
+        logging.getLogger(__name__).warning(
+            "[auth] required = false: no caller is authenticated or authorized; "
+            "for local development only"
+        )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 

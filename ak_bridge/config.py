@@ -78,7 +78,7 @@ class Settings:
     max_body_bytes: int
     identity_key: Path
     identity_cert: Path
-    identity_passphrase: bytes | None
+    identity_passphrase: bytes | None = field(repr=False)  # never in a log line
     partners: Mapping[str, PartnerConfig]
     format_mappings: Mapping[str, Mapping[str, Any]]
     worker_interval_seconds: float = 2.0

@@ -56,6 +56,8 @@ from .xmlio import parse_untrusted
 log = logging.getLogger(__name__)
 
 ADMIN = "admin"  # the caller id of an authenticated administrator
+AUDIT_DETAIL_MAX = 1000
+PRIVATE_EVENTS = frozenset({"rejected", "conflict_kept", "warning"})  # the sender's own business
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class Exchange:
                 partner=partner,
                 code=exc.code,
                 box=exc.box,
-                detail=f"{about}: {exc.detail}",
+                detail=f"{about}: {exc.detail}"[:AUDIT_DETAIL_MAX],  # attacker text is capped
             )
         )
         exc.audited = True
@@ -616,7 +618,10 @@ class Exchange:
                 raise NotFound(f"no certificate {issuing_country}/{reference_no}", box="header")
         events = []
         for m in self.store.messages_for_certificate(issuing_country, reference_no):
+            own = caller in (None, ADMIN, m["sender"])
             for a in self.store.audit_for(m["id"]):
+                if a["event"] in PRIVATE_EVENTS and not own:
+                    continue
                 events.append(
                     {
                         "at": a["at"],

@@ -6,7 +6,7 @@ or JSON body) as in the audit trail.
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response
 
 from ..exchange import Exchange
 from . import health, rest, soap_endpoints
@@ -14,6 +14,14 @@ from . import health, rest, soap_endpoints
 
 def register(app: Flask, exchange: Exchange) -> None:
     app.extensions["ak_bridge"] = exchange
+    app.after_request(_challenge)
     app.register_blueprint(soap_endpoints.bp)
     app.register_blueprint(rest.bp)
     app.register_blueprint(health.bp)
+
+
+def _challenge(response: Response) -> Response:
+    """A 401 says which scheme to use (RFC 7235), and nothing else."""
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="ak-bridge"'
+    return response

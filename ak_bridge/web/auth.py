@@ -2,7 +2,7 @@
 
 Secrets are never stored: the config holds SHA-256 digests, compared in constant time.
 Every failure is the same bare 401, so a caller learns nothing about which part was wrong.
-Health checks are the only unauthenticated endpoints.
+Health checks and the published WSDLs are the only unauthenticated endpoints.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ def identify(settings: Settings) -> str | None:
     """The caller's partner id, ``admin``, or None when authentication is switched off."""
     auth = settings.auth
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer ") and len(header) < 512:
-        digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token and len(header) < 512:  # RFC 7235: any case
+        digest = hashlib.sha256(token.strip().encode()).hexdigest()
         if _matches(digest, auth.admin_token_hashes):
             return ADMIN
         for partner in settings.partners.values():

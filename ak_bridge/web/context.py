@@ -19,6 +19,12 @@ def body() -> bytes:
     if limit is not None and (request.content_length or 0) > limit:
         raise PayloadTooLarge(f"body larger than the {limit}-byte limit")
     try:
-        return request.get_data(cache=True)
+        data = request.get_data(cache=True)
     except RequestEntityTooLarge:
         raise PayloadTooLarge(f"body larger than the {limit}-byte limit") from None
+    # A streamed (chunked) body has no Content-Length: werkzeug stops reading it at the
+    # limit and returns the first ``limit`` bytes without a word. Reaching the limit is
+    # therefore refusing, or a 12 MB body would be judged on its first MiB.
+    if limit is not None and request.content_length is None and len(data) >= limit:
+        raise PayloadTooLarge(f"body larger than the {limit}-byte limit")
+    return data

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify
 from marshmallow import Schema, ValidationError, fields, validate
 
-from ..errors import MalformedXml, Rejected, SchemaViolation
+from ..errors import Rejected, SchemaViolation
 from ..exchange import Inbound
 from ..model import DocumentType, Envelope, MessageFunction
 from .auth import identify
@@ -51,15 +51,62 @@ def _error(exc: Rejected) -> Response:
     return resp
 
 
+MAX_JSON_DEPTH = 32  # a Form AK in any national JSON format is about 5 deep
+
+
+class _Refused(ValueError):
+    """Raised from the JSON decoder's hooks; becomes a schema violation."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Duplicate keys are ambiguous (first wins here, last wins there): refuse them."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Refused(f"duplicate key {key[:40]!r}")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not JSON")
+
+
+def _check_tree(data: Any) -> None:
+    """Bound the depth and refuse lone surrogates, without recursion.
+
+    A deep but parseable document would otherwise exhaust the stack later (canonical
+    JSON for the signature check, marshmallow), and a lone surrogate (``"\\ud800"``) is
+    valid JSON but no Unicode: it cannot be encoded, hashed or stored.
+    """
+    todo: list[tuple[Any, int]] = [(data, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Refused("a string is not valid Unicode (lone surrogate)") from None
+        elif isinstance(node, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise _Refused(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+            todo.extend((child, depth + 1) for child in children)
+
+
 def _parse_json(raw: bytes) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
+        data = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
+        )
+        _check_tree(data)
     except UnicodeDecodeError:
-        raise MalformedXml("the body is not UTF-8") from None
+        raise SchemaViolation("the body is not UTF-8 JSON", box="header") from None
     except (ValueError, RecursionError) as exc:
         raise SchemaViolation(
             f"the body is not valid JSON: {str(exc)[:120]}", box="header"
         ) from None
+    return data
 
 
 def _b64(text: str | None, what: str) -> bytes | None:
@@ -82,6 +129,9 @@ def submit() -> Response:
             raise SchemaViolation(f"invalid request: {exc.messages}", box="header") from None
         if msg is None:
             raise SchemaViolation("the body must be a JSON object", box="header")
+        if msg["documentXml"] is not None and msg["document"] is not None:
+            # One document per message: what is verified must be what is stored.
+            raise SchemaViolation("send either document or documentXml, not both", box="header")
         h = msg["header"]
         envelope = Envelope(
             sender=h["senderId"],

@@ -14,7 +14,7 @@ from functools import cache
 
 from lxml import etree
 
-from ..contracts import HEADER_ORDER, SoapContract
+from ..contracts import SoapContract
 from ..errors import BadEnvelope, Rejected, SchemaViolation
 from ..model import DocumentType, Envelope, MessageFunction, Receipt
 from ..xmlio import NS_SOAP11, NS_SOAP12, WSDL_DIR, parse_untrusted
@@ -22,6 +22,7 @@ from ..xmlio import NS_SOAP11, NS_SOAP12, WSDL_DIR, parse_untrusted
 NS_XS = "http://www.w3.org/2001/XMLSchema"
 NS_WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 CONTENT_TYPE = "text/xml; charset=utf-8"
+HEADER_FIELD_MAX = 128  # ids, references, country codes: no header value needs more
 
 
 def _body_schema(contract: SoapContract) -> etree.XMLSchema:
@@ -50,7 +51,12 @@ def unwrap(body: bytes, contract: SoapContract) -> etree._Element:
     if len(children) != 1:
         raise BadEnvelope(f"the Body needs exactly one element, found {len(children)}")
     element = children[0]
-    if etree.QName(element).namespace != contract.namespace:
+    qname = etree.QName(element)
+    # Checked before the schema, which would call an unknown operation a schema violation.
+    if qname.namespace != contract.namespace or qname.localname not in (
+        contract.submit,
+        contract.query,
+    ):
         raise BadEnvelope(f"unknown operation {element.tag} for this endpoint")
     schema = _body_schema(contract)
     try:
@@ -72,6 +78,13 @@ def read_envelope(request: etree._Element, contract: SoapContract) -> Envelope:
     """The message header of a submit request (already schema-valid)."""
     header = request.find(contract.q(contract.header))
     assert header is not None  # guaranteed by the WSDL schema
+    for field in header:
+        if len(field.text or "") > HEADER_FIELD_MAX:
+            raise SchemaViolation(
+                f"header field {etree.QName(field).localname} is longer than "
+                f"{HEADER_FIELD_MAX} characters",
+                box="header",
+            )
 
     def req(logical: str) -> str:
         value = _text(header, contract, logical)
@@ -91,13 +104,20 @@ def read_envelope(request: etree._Element, contract: SoapContract) -> Envelope:
         raise SchemaViolation(
             f"unknown message function {req('function')!r}", box="header"
         ) from None
+    try:
+        sent_at = datetime.fromisoformat(req("sent_at"))
+    except ValueError:
+        # xs:dateTime allows what Python does not (hour 24, years past 9999, before 1).
+        raise SchemaViolation(
+            f"header field {contract.f('sent_at')} is not a usable date-time", box="header"
+        ) from None
     return Envelope(
         sender=req("sender"),
         receiver=req("receiver"),
         document_type=document_type,
         function=function,
         message_id=req("message_id"),
-        sent_at=datetime.fromisoformat(req("sent_at")),
+        sent_at=sent_at,
         reference_no=_text(header, contract, "reference_no"),
         issuing_country=_text(header, contract, "issuing_country"),
         correlation_id=_text(header, contract, "correlation_id"),
@@ -200,18 +220,8 @@ def submit_request(contract: SoapContract, envelope: Envelope, document: bytes) 
     """A submit request built by hand (for tests and hostile-input corpora)."""
     req = etree.Element(contract.q(contract.submit), nsmap={None: contract.namespace})
     header = etree.SubElement(req, contract.q(contract.header))
-    values = {
-        "sender": envelope.sender,
-        "receiver": envelope.receiver,
-        "document_type": str(envelope.document_type),
-        "function": str(envelope.function),
-        "message_id": envelope.message_id,
-        "sent_at": envelope.sent_at.isoformat(),
-        "reference_no": envelope.reference_no,
-        "issuing_country": envelope.issuing_country,
-        "correlation_id": envelope.correlation_id,
-    }
-    for logical in HEADER_ORDER:
-        _sub(header, contract, logical, values[logical])
+    for local, value in contract.header_values(envelope).items():
+        text = value.isoformat() if isinstance(value, datetime) else value
+        etree.SubElement(header, contract.q(local)).text = text
     etree.SubElement(req, contract.q(contract.document)).text = base64.b64encode(document).decode()
     return _envelope(req)
