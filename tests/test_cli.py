@@ -494,3 +494,30 @@ def test_purge_removes_documents_of_old_finished_messages_only(bridge: Bridge) -
     assert bridge.store.message("M-WAITING")["raw"] == b"<CO/>"
     assert "purged    " in bridge.run("show", "M-DELIVERED").output
     assert bridge.run("audit", "verify").exit_code == 0
+
+
+def test_the_admin_scripts_run_the_cli(bridge: Bridge) -> None:
+    """scripts/retry-failed and scripts/admin are thin wrappers over the installed command."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "AK_BRIDGE_CONFIG": str(bridge.config)}
+    out = subprocess.run(
+        [str(root / "scripts" / "retry-failed"), "--all", "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "would be queued for retry (dry run)" in out.stdout
+    out = subprocess.run(
+        [str(root / "scripts" / "admin"), "messages", "--status", "dead"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "M-DEAD-ID" in out.stdout and "M-DELIVERED" not in out.stdout
