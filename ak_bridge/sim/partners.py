@@ -45,7 +45,7 @@ class Received:
 
     message_id: str
     envelope: Envelope
-    certificate: FormAK | LifecycleMessage  # what arrived: a CO or a message about one
+    certificate: FormAK | LifecycleMessage | None  # what arrived (None: not kept)
     raw: bytes
     at: datetime
 
@@ -69,7 +69,9 @@ class PartnerSystem:
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
     server: LiveServer | None = None
+    keep_documents: bool = True  # False: keep only what was received, not the bytes
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _seen: set[str] = field(default_factory=set, repr=False)
 
     # -- receiving ---------------------------------------------------------------------
 
@@ -184,10 +186,14 @@ class PartnerSystem:
     def _record(self, env: Envelope, co: FormAK | LifecycleMessage, raw: bytes) -> Receipt:
         now = datetime.now(UTC)
         with self._lock:
-            if env.message_id in self.unique_message_ids():
+            if env.message_id in self._seen:
                 self.duplicates += 1
                 return Receipt(env.message_id, "duplicate", now, co.reference_no)
-            self.received.append(Received(env.message_id, env, co, raw, now))
+            self._seen.add(env.message_id)
+            if self.keep_documents:
+                self.received.append(Received(env.message_id, env, co, raw, now))
+            else:
+                self.received.append(Received(env.message_id, env, None, b"", now))
         return Receipt(env.message_id, "accepted", now, co.reference_no)
 
     # -- sending -----------------------------------------------------------------------
