@@ -9,6 +9,7 @@ so a name is written once. A new AMS implements the AMS contract; it needs no co
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,3 +150,34 @@ HEADER_ORDER = (
     "issuing_country",
     "correlation_id",
 )
+
+
+def rest_header(envelope: Envelope) -> dict[str, str | None]:
+    """The REST contract's header: the SOAP header's fields under camelCase names."""
+    return {
+        "senderId": envelope.sender,
+        "receiverId": envelope.receiver,
+        "documentType": str(envelope.document_type),
+        "messageFunction": str(envelope.function),
+        "messageId": envelope.message_id,
+        "sentAt": envelope.sent_at.isoformat(),
+        "referenceNo": envelope.reference_no,
+        "issuingCountry": envelope.issuing_country,
+        "correlationId": envelope.correlation_id,
+    }
+
+
+def rest_body(
+    envelope: Envelope,
+    document: dict[str, Any] | None = None,
+    signature: bytes | None = None,
+    document_xml: bytes | None = None,
+) -> dict[str, Any]:
+    """A REST submit: a JSON document with its signed manifest, or signed XML as base64."""
+    body: dict[str, Any] = {"header": rest_header(envelope)}
+    if document is not None:
+        body["document"] = document
+        body["signature"] = base64.b64encode(signature or b"").decode()
+    if document_xml is not None:
+        body["documentXml"] = base64.b64encode(document_xml).decode()
+    return body

@@ -7,7 +7,6 @@ and REST. One ``Answer`` shape for both keeps the authorization matrix a table.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import requests
 from lxml import etree
 
-from ak_bridge.contracts import SoapContract
+from ak_bridge.contracts import SoapContract, rest_body
 from ak_bridge.model import Envelope
 from ak_bridge.web import soap
 
@@ -85,24 +84,7 @@ def rest_json(
     signature: bytes | None = None,
     document_xml: bytes | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "header": {
-            "senderId": envelope.sender,
-            "receiverId": envelope.receiver,
-            "documentType": str(envelope.document_type),
-            "messageFunction": str(envelope.function),
-            "messageId": envelope.message_id,
-            "sentAt": envelope.sent_at.isoformat(),
-            "referenceNo": envelope.reference_no,
-            "issuingCountry": envelope.issuing_country,
-        }
-    }
-    if document is not None:
-        body["document"] = document
-        body["signature"] = base64.b64encode(signature or b"").decode()
-    if document_xml is not None:
-        body["documentXml"] = base64.b64encode(document_xml).decode()
-    return body
+    return rest_body(envelope, document, signature, document_xml)
 
 
 def rest_submit(base_url: str, headers: dict[str, str], body: dict[str, Any]) -> Answer:

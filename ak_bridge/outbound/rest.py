@@ -8,24 +8,10 @@ import json
 import requests
 
 from ..config import PartnerConfig
+from ..contracts import rest_header
 from ..delivery import Outbound
 from ..errors import FailureClass, PartnerRejected, PartnerUnreachable
 from .http_errors import from_exception, from_status
-
-
-def header_json(message: Outbound) -> dict[str, str | None]:
-    env = message.envelope
-    return {
-        "senderId": env.sender,
-        "receiverId": env.receiver,
-        "documentType": str(env.document_type),
-        "messageFunction": str(env.function),
-        "messageId": env.message_id,
-        "sentAt": env.sent_at.isoformat(),
-        "referenceNo": env.reference_no,
-        "issuingCountry": env.issuing_country,
-        "correlationId": env.correlation_id,
-    }
 
 
 class RestSender:
@@ -39,7 +25,7 @@ class RestSender:
             body = json.loads(message.payload)
         else:  # an XML national format over REST: the signed bytes travel as base64
             body = {"documentXml": base64.b64encode(message.payload).decode()}
-        body["header"] = header_json(message)
+        body["header"] = rest_header(message.envelope)
         try:
             resp = self.session.post(
                 partner.endpoint,

@@ -22,7 +22,7 @@ from flask import Flask, Response, request
 from lxml import etree
 from zeep.transports import Transport
 
-from ..contracts import SoapContract
+from ..contracts import SoapContract, rest_body
 from ..errors import Rejected
 from ..formats import Codec
 from ..formats.lifecycle import LifecycleCodec, document_type_of, function_of
@@ -252,23 +252,7 @@ class PartnerSystem:
         signature: bytes | None = None,
         document_xml: bytes | None = None,
     ) -> requests.Response:
-        body: dict[str, Any] = {
-            "header": {
-                "senderId": envelope.sender,
-                "receiverId": envelope.receiver,
-                "documentType": str(envelope.document_type),
-                "messageFunction": str(envelope.function),
-                "messageId": envelope.message_id,
-                "sentAt": envelope.sent_at.isoformat(),
-                "referenceNo": envelope.reference_no,
-                "issuingCountry": envelope.issuing_country,
-            }
-        }
-        if document is not None:
-            body["document"] = document
-            body["signature"] = base64.b64encode(signature or b"").decode()
-        if document_xml is not None:
-            body["documentXml"] = base64.b64encode(document_xml).decode()
+        body = rest_body(envelope, document, signature, document_xml)
         return requests.post(
             bridge_url + "/rest/v1/documents", json=body, headers=self.auth_headers(), timeout=30
         )
