@@ -219,3 +219,23 @@ def test_two_workers_racing_never_send_the_same_delivery_concurrently(topo: Topo
     assert indonesia.duplicates == 0  # no delivery was claimed by both workers
     attempts = workers[0].store.db.execute("SELECT count(*) FROM attempts").fetchone()[0]
     assert attempts == 24
+
+
+def test_a_partner_that_cannot_verify_our_signature_gives_a_signature_dead_letter(
+    topo: Topology,
+) -> None:
+    """E.g. the partner pinned an old bridge certificate: not retried, classed 'signature'."""
+    from ak_bridge.signing import Verifier, load_trusted
+
+    topo.start_bridge()
+    worker = topo.worker_exchange()
+    kcs_cert = topo.settings.partners["KR-KCS"].certificates[0]
+    wrong_pin = Verifier(load_trusted([kcs_cert]))
+    topo.systems["ID-SKA"].bridge_verifier = wrong_pin  # SOAP partner
+    topo.systems["VN-ECOSYS"].bridge_verifier = wrong_pin  # REST partner
+    soap_id = send(topo, "KR-SIG-1", "ID")
+    rest_id = send(topo, "KR-SIG-2", "VN")
+    worker.deliver_due()
+    for mid in (soap_id, rest_id):
+        d = delivery(worker, mid)
+        assert (d["status"], d["attempts"], d["last_failure_class"]) == ("dead", 1, "signature")

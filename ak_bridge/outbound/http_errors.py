@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import requests
 
 from ..errors import DeliveryFailed, FailureClass, PartnerRejected, PartnerUnreachable
@@ -25,6 +27,35 @@ def from_status(status: int, body: str) -> DeliveryFailed:
         return PartnerUnreachable(
             f"HTTP {status}: {snippet}", failure_class=FailureClass.SERVER, status=status
         )
+    code = _json_error_code(body)
     return PartnerRejected(
-        f"HTTP {status}: {snippet}", failure_class=FailureClass.BUSINESS, status=status
+        f"HTTP {status}: {snippet}",
+        failure_class=class_of_refusal(code, FailureClass.BUSINESS),
+        status=status,
+        code=code,
     )
+
+
+def _json_error_code(body: str) -> str | None:
+    """The typed code of a JSON refusal (``{"error": {"code": …}}``), if it is one."""
+    try:
+        error = json.loads(body).get("error", {})
+    except (ValueError, AttributeError):
+        return None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
+
+
+# What a partner's typed refusal says about the failure, for the dead letter's class.
+CLASS_OF_CODE = {
+    "signature_invalid": FailureClass.SIGNATURE,
+    "schema_violation": FailureClass.SCHEMA,
+    "malformed_xml": FailureClass.SCHEMA,
+    "forbidden_xml": FailureClass.SCHEMA,
+    "bad_envelope": FailureClass.SCHEMA,
+}
+
+
+def class_of_refusal(code: str | None, default: FailureClass) -> FailureClass:
+    """A signature or schema refusal is our side's problem, not the partner's business."""
+    return CLASS_OF_CODE.get(code or "", default)

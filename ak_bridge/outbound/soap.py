@@ -19,7 +19,7 @@ from ..config import PartnerConfig, Settings
 from ..contracts import CONTRACTS, SoapContract
 from ..delivery import Outbound
 from ..errors import FailureClass, PartnerRejected, PartnerUnreachable
-from .http_errors import from_exception, from_status
+from .http_errors import class_of_refusal, from_exception, from_status
 
 
 def contract_for(partner: PartnerConfig) -> SoapContract:
@@ -82,7 +82,7 @@ class SoapSender:
                 ) from None
             raise PartnerRejected(
                 f"SOAP fault {code or fault.code}: {fault.message}",
-                failure_class=FailureClass.FAULT,
+                failure_class=class_of_refusal(code, FailureClass.FAULT),
                 status=500,
                 code=code,
             ) from None
