@@ -86,6 +86,7 @@ class Settings:
     claim_seconds: int = 120
     default_retry: RetryPolicy = field(default_factory=RetryPolicy)
     asw_partner: str | None = None
+    workers: int = 2  # web processes (gunicorn); about one per core
     auth: AuthSettings = field(default_factory=AuthSettings)
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
@@ -325,6 +326,7 @@ def load_settings(
         host=host,
         port=port,
         max_body_bytes=_opt(service, "max_body_bytes", int, 2 * 1024 * 1024, src, "service."),
+        workers=_opt(service, "workers", int, 2, src, "service."),
         identity_key=path(_get(identity, "key_file", str, src, "identity.")),
         identity_cert=path(_get(identity, "cert_file", str, src, "identity.")),
         identity_passphrase=_passphrase(

@@ -36,6 +36,7 @@ def start(topo: Topology, *args: str) -> subprocess.Popen:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: gunicorn's workers die with it
     )
 
 
@@ -53,7 +54,8 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
 
 
 def kill9(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGKILL)
+    """kill -9 of the whole service: the gunicorn master and every worker at once."""
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
 
 

@@ -59,18 +59,33 @@ def cli(ctx: click.Context, config: str, verbose: bool) -> None:
 @cli.command()
 @click.option("--host", default=None, help="Listen address (default: from config).")
 @click.option("--port", default=None, type=int, help="Listen port (default: from config).")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="gunicorn worker processes (default: service.workers, 2).",
+)
+@click.option("--dev", is_flag=True, help="werkzeug's single-process server, for development.")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Run the web service (SOAP for KCS and AMS, REST, health).
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, workers: int | None, dev: bool
+) -> None:
+    """Run the web service (SOAP for KCS and AMS, REST, health) under gunicorn.
 
-    For production run it under gunicorn instead: gunicorn 'ak_bridge:create_app()'.
+    Put a TLS-terminating reverse proxy in front of it. Run exactly one `worker` beside it.
     """
-    from werkzeug.serving import run_simple
-
     from .. import create_app
 
     settings = _settings(ctx)
-    run_simple(host or settings.host, port or settings.port, create_app(settings), threaded=True)
+    host, port = host or settings.host, port or settings.port
+    if dev:
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, create_app(settings), threaded=True)
+        return
+    from ..web.server import serve as serve_with_gunicorn
+
+    serve_with_gunicorn(lambda: create_app(settings), host, port, workers or settings.workers)
 
 
 @cli.command()
