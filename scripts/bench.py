@@ -22,6 +22,7 @@ from lxml import etree
 from ak_bridge.contracts import KCS
 from ak_bridge.signing import Verifier, load_trusted
 from ak_bridge.sim.certificates import sample_form_ak
+from ak_bridge.sim.server import free_port
 from ak_bridge.sim.topology import build_topology
 from ak_bridge.web import soap
 
@@ -78,6 +79,77 @@ def bench_accept(topo, n: int) -> None:
         f"store): {n / total:.0f} msg/s, median {statistics.median(latencies):.2f} ms, "
         f"p95 {pct(latencies, 0.95):.2f} ms"
     )
+
+
+def bench_accept_gunicorn(topo, n: int, workers: int = 2) -> None:
+    """The same submissions against `ak-bridge serve` (gunicorn) in its own processes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ak_bridge",
+            "--config",
+            str(topo.settings.root / "config"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                requests.get(url + "/healthz", timeout=0.5)
+                break
+            except requests.RequestException:
+                time.sleep(0.05)
+        kcs = topo.systems["KR-KCS"]
+        bodies = []
+        for i in range(n):
+            co = sample_form_ak(f"KR-GBENCH-{i:06d}", "KR", "ID", TODAY)
+            xml, _, _ = kcs.document_for(co)
+            bodies.append(soap.submit_request(KCS, kcs.envelope_for(co, f"G-{i}"), xml))
+        headers = {"Content-Type": soap.CONTENT_TYPE, **kcs.auth_headers()}
+
+        def post_all(chunk: list[bytes], out: list[float]) -> None:
+            session = requests.Session()
+            for body in chunk:
+                t = time.perf_counter()
+                resp = session.post(url + KCS.path, data=body, headers=headers, timeout=30)
+                out.append((time.perf_counter() - t) * 1000)
+                assert resp.status_code == 200, resp.text[:300]
+
+        import threading
+
+        latencies: list[float] = []
+        clients = 4
+        threads = [
+            threading.Thread(target=post_all, args=(bodies[i::clients], latencies))
+            for i in range(clients)
+        ]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        total = time.perf_counter() - start
+        print(
+            f"accept   {n} SOAP submissions to `ak-bridge serve` (gunicorn, {workers} workers, "
+            f"{clients} client connections): {n / total:.0f} msg/s, median "
+            f"{statistics.median(latencies):.2f} ms, p95 {pct(latencies, 0.95):.2f} ms"
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
 
 
 def bench_deliver(topo, worker, n: int) -> None:
@@ -141,11 +213,13 @@ def main() -> None:
             worker = topo.worker_exchange()
             bench_signing(topo)
             bench_accept(topo, args.messages)
+            bench_accept_gunicorn(topo, args.messages)
             bench_deliver(topo, worker, args.messages)
             size = Path(topo.settings.database).stat().st_size
+            stored = worker.store.db.execute("SELECT count(*) FROM messages").fetchone()[0]
             print(
-                f"store    {size / 1e6:.1f} MB SQLite for {args.messages} certificates "
-                f"({size / args.messages / 1e3:.1f} kB each: raw, canonical, signed outbound)"
+                f"store    {size / 1e6:.1f} MB SQLite for {stored} certificates "
+                f"({size / stored / 1e3:.1f} kB each: raw, canonical, signed outbound)"
             )
         finally:
             topo.stop()
