@@ -156,7 +156,8 @@ class AuditEvent:
     detail: str | None = None
 
 
-def _audit_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+def audit_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """The hash of an audit row: its content chained to the row before it."""
     body = {
         k: row.get(k)
         for k in ("at", "event", "message_id", "partner", "code", "box", "actor", "detail")
@@ -232,7 +233,7 @@ class Store:
             "detail": event.detail,
         }
         row["prev_hash"] = prev
-        row["hash"] = _audit_hash(prev, row)
+        row["hash"] = audit_hash(prev, row)
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         db.execute(f"INSERT INTO audit ({cols}) VALUES ({marks})", list(row.values()))
@@ -251,7 +252,7 @@ class Store:
                 problems.append(f"seq {expected_seq}..{row['seq'] - 1}: rows missing")
             if row["prev_hash"] != prev:
                 problems.append(f"seq {row['seq']}: does not follow the row before it")
-            if _audit_hash(row["prev_hash"], row) != row["hash"]:
+            if audit_hash(row["prev_hash"], row) != row["hash"]:
                 problems.append(f"seq {row['seq']}: content does not match its hash")
             prev = row["hash"]
             expected_seq = row["seq"] + 1
@@ -323,6 +324,22 @@ class Store:
                 " AND state = 'ISSUED'",
                 [iso(now), issuing_country, reference_no, message_id],
             )
+
+    def predecessors(self, issuing_country: str, reference_no: str) -> list[str]:
+        """The references of the COs this one replaced, directly or through a chain."""
+        out: list[str] = []
+        todo = [reference_no]
+        while todo:
+            rows = self.db.execute(
+                "SELECT reference_no FROM certificates WHERE issuing_country = ?"
+                " AND replaced_by = ?",
+                [issuing_country, todo.pop()],
+            ).fetchall()
+            for (ref,) in rows:
+                if ref not in out:
+                    out.append(ref)
+                    todo.append(ref)
+        return out
 
     def certificate(self, issuing_country: str, reference_no: str) -> dict | None:
         rows = self._rows(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ak_bridge.model import DeliveryStatus
-from ak_bridge.store import GENESIS, AuditEvent, Store, _audit_hash, iso
+from ak_bridge.store import GENESIS, AuditEvent, Store, audit_hash, iso
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CLAIM = timedelta(minutes=2)
@@ -511,7 +511,7 @@ def test_audit_detects_an_edited_detail(chained: Store) -> None:
 
 def test_audit_detects_an_edit_that_recomputes_its_own_hash(chained: Store) -> None:
     row = _row(chained.path, 3) | {"detail": "nothing happened"}
-    forged = _audit_hash(row["prev_hash"], row)
+    forged = audit_hash(row["prev_hash"], row)
     raw_sql(
         chained.path, "UPDATE audit SET detail = ?, hash = ? WHERE seq = 3", [row["detail"], forged]
     )
@@ -547,7 +547,7 @@ def test_audit_detects_a_well_hashed_row_slipped_into_a_gap(chained: Store) -> N
         chained.path,
         "INSERT INTO audit (seq, at, event, message_id, partner, actor, detail, prev_hash, hash)"
         " VALUES (3, ?, 'delivered', 'M1', 'KR-KCS', 'system', 'forged', ?, ?)",
-        [fake["at"], prev, _audit_hash(prev, fake)],
+        [fake["at"], prev, audit_hash(prev, fake)],
     )
     problems = chained.verify_audit()
     assert problems == ["seq 4: does not follow the row before it"]
