@@ -535,12 +535,20 @@ class Store:
         return changed
 
     def purgeable(self, before: datetime) -> list[str]:
-        """Messages older than ``before`` whose deliveries are all finished, not yet purged."""
+        """Messages older than ``before`` whose deliveries are all finished, not yet purged.
+
+        A CO under verification is on legal hold: its documents are evidence until the
+        verification is answered, whatever their age.
+        """
         finals = ", ".join(f"'{s}'" for s in FINAL_STATES)
         rows = self.db.execute(
             "SELECT m.id FROM messages m WHERE m.created_at < ? AND m.purged_at IS NULL"
             " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id"
-            f" AND d.status NOT IN ({finals})) ORDER BY m.created_at",
+            f" AND d.status NOT IN ({finals}))"
+            " AND NOT EXISTS (SELECT 1 FROM certificates c"
+            " WHERE c.issuing_country = m.issuing_country AND c.reference_no = m.reference_no"
+            " AND c.state = 'VERIFICATION_REQUESTED')"
+            " ORDER BY m.created_at",
             [iso(before)],
         ).fetchall()
         return [r[0] for r in rows]

@@ -521,3 +521,16 @@ def test_the_admin_scripts_run_the_cli(bridge: Bridge) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "M-DEAD-ID" in out.stdout and "M-DELIVERED" not in out.stdout
+
+
+def test_purge_keeps_a_co_under_verification_on_legal_hold(bridge: Bridge) -> None:
+    with closing(sqlite3.connect(bridge.store.path)) as db, db:
+        db.execute("UPDATE messages SET created_at = ?", [iso(bridge.now - timedelta(days=400))])
+        db.execute(
+            "INSERT INTO certificates (issuing_country, reference_no, state, updated_at)"
+            " VALUES ('KR', 'KR-2026-000001', 'VERIFICATION_REQUESTED', ?)",
+            [iso(bridge.now)],
+        )
+    result = bridge.run("purge", "--older-than-days", "365")
+    assert "2 message(s) purged" in result.output  # the two dead letters, not M-DELIVERED
+    assert bridge.store.message("M-DELIVERED")["purged_at"] is None
