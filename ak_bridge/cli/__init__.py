@@ -129,4 +129,4 @@ def main() -> None:
 
 
 # Command groups in their own modules register themselves on ``cli`` when imported.
-from . import admin, evidence, security, standard  # noqa: E402, F401
+from . import admin, evidence, onboarding, security, standard  # noqa: E402, F401
