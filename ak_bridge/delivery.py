@@ -82,16 +82,19 @@ class Deliverer:
             if not partner.enabled:
                 continue
             now = self.clock()
-            free = partner.max_in_flight - self.store.in_flight_count(partner.id, now)
-            allowed = self.store.breaker(partner.id).allowance(now, min(free, batch))
+            breaker = self.store.breaker(partner.id)
+            allowed = breaker.allowance(now, batch)
             if allowed <= 0:
-                continue  # breaker open, or the partner's concurrency is used up
-            claimed = self.store.claim_due(
+                continue  # breaker open
+            # Half-open: one probe in flight at a time, whichever worker sends it.
+            cap = partner.max_in_flight if breaker.state(now) == "closed" else 1
+            claimed = self.store.claim_due(  # counts what is in flight in the same transaction
                 now,
                 now + timedelta(seconds=self.settings.claim_seconds),
                 self.worker_id,
                 allowed,
                 destination=partner.id,
+                max_in_flight=cap,
             )
             for row in claimed:
                 self._attempt(partner, row, report)

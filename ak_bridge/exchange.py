@@ -13,6 +13,7 @@ imports zeep, requests or Flask. Time and randomness are injected.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import secrets
@@ -28,6 +29,7 @@ from . import lifecycle, routing, rules
 from .config import Channel, PartnerConfig, Settings
 from .delivery import Deliverer, DeliveryReport, Sender
 from .errors import (
+    CertificateStateConflict,
     DuplicateConflict,
     Finding,
     NotAuthorized,
@@ -50,7 +52,7 @@ from .model import (
 )
 from .schemas import canonical_from_dict, canonical_record
 from .signing import Signer, Verifier
-from .store import AuditEvent, Store, iso
+from .store import AuditEvent, StateChanged, Store, iso
 from .xmlio import parse_untrusted
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ log = logging.getLogger(__name__)
 ADMIN = "admin"  # the caller id of an authenticated administrator
 AUDIT_DETAIL_MAX = 1000
 PRIVATE_EVENTS = frozenset({"rejected", "conflict_kept", "warning"})  # the sender's own business
+STATE_RACE_RETRIES = 3  # decide again when another message about the CO committed first
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,15 @@ class Exchange:
     def accept(self, inbound: Inbound) -> Receipt:
         """Accept a message durably or refuse it with a typed, audited error."""
         try:
-            return self._accept(inbound)
+            for _ in range(STATE_RACE_RETRIES):
+                try:
+                    return self._accept(inbound)
+                except StateChanged:
+                    continue  # the CO moved on meanwhile: decide again on its fresh state
+            raise CertificateStateConflict(
+                "the certificate changed while this message was being accepted; send it again",
+                box="header",
+            )
         except Rejected as exc:
             self.audit_rejection(
                 exc, inbound.via, inbound.envelope.sender, inbound.envelope.message_id
@@ -207,6 +218,19 @@ class Exchange:
                 "(Issue is 9, Replace is 5)",
                 box="header",
             )
+        # Idempotency first: an identical resend gets its receipt even once the CO moved on.
+        key = f"{co.issuing_country}|{co.reference_no}|{env.function}"
+        canonical_json, digest = canonical_record(co)
+        existing = self.store.message_by_key(key)
+        if existing is not None:
+            return self._duplicate(inbound, existing, digest, now)
+        if self.store.certificate(co.issuing_country, co.reference_no) is not None:
+            raise DuplicateConflict(
+                f"reference number {co.issuing_country}/{co.reference_no} is already used by "
+                "another certificate; a new or corrected CO needs a new number",
+                box="header",
+            )
+
         route = routing.route_certificate(self.settings, co.importing_country)
         findings = rules.check(co, self._rule_context(now, env.function, co.importing_country))
         if rules.errors_in(findings):
@@ -214,6 +238,7 @@ class Exchange:
 
         order_key = f"{co.issuing_country}|{co.reference_no}"
         certificates: list[dict[str, Any]] = []
+        expect: dict[tuple[str, str], str | None] = {(co.issuing_country, co.reference_no): None}
         if co.is_replacement:
             replaced = self.store.certificate(co.issuing_country, co.replaces_reference_no or "")
             if replaced is None:
@@ -223,6 +248,7 @@ class Exchange:
                     box="header",
                 )
             lifecycle.replacement_allowed(CertificateState(replaced["state"]))
+            expect[(co.issuing_country, replaced["reference_no"])] = replaced["state"]
             order_key = replaced["order_key"] or order_key  # never overtake the original
             certificates.append(
                 {
@@ -233,12 +259,6 @@ class Exchange:
                     "updated_at": iso(now),
                 }
             )
-
-        key = f"{co.issuing_country}|{co.reference_no}|{env.function}"
-        canonical_json, digest = canonical_record(co)
-        existing = self.store.message_by_key(key)
-        if existing is not None:
-            return self._duplicate(inbound, existing, digest, now)
 
         message_id = _new_id(now)
         payload, content_type = self._render(co, route.destination)
@@ -282,7 +302,7 @@ class Exchange:
         )
         receipt = Receipt(message_id, "accepted", now, co.reference_no, findings)
         return self._store_accepted(
-            inbound, key, digest, now, (message, [delivery], events, certificates), receipt
+            inbound, key, digest, now, (message, [delivery], events, certificates), receipt, expect
         )
 
     def _accept_lifecycle(
@@ -312,17 +332,34 @@ class Exchange:
         cert = self.store.certificate(msg.issuing_country, msg.reference_no)
         if cert is None:
             raise NotFound(f"no certificate {msg.issuing_country}/{msg.reference_no}", box="header")
-        ctx = self._rule_context(now, env.function, msg.importing_country)
-        findings = rules.check_message(msg, ctx, self._stored_certificate(cert))
-        if rules.errors_in(findings):
-            raise ValidationFailed(findings)
-        new_state = lifecycle.next_state(msg, CertificateState(cert["state"]))
-
+        # Who the CO is addressed to comes from our own record, which a purge keeps.
+        if step.sender == "importer" and cert["importing_country"] != partner.country:
+            raise NotAuthorized(
+                f"{msg.issuing_country}/{msg.reference_no} is not addressed to {partner.country}",
+                box="header",
+            )
+        # Idempotency first: an identical resend gets its receipt even once the CO moved on.
         key = lifecycle.business_key(msg, str(env.function))
         body, digest = lifecycle.content_json(msg)
         existing = self.store.message_by_key(key)
         if existing is not None:
             return self._duplicate(inbound, existing, digest, now)
+
+        ctx = self._rule_context(now, env.function, msg.importing_country)
+        stored = self._stored_certificate(cert)
+        findings = rules.check_message(msg, ctx, stored)
+        if stored is None and msg.importing_country != cert["importing_country"]:
+            findings += (
+                Finding(
+                    "certificate_mismatch",
+                    "header",
+                    f"the message is about {msg.importing_country} as importing country, "
+                    f"the CO is for {cert['importing_country']}",
+                ),
+            )
+        if rules.errors_in(findings):
+            raise ValidationFailed(findings)
+        new_state = lifecycle.next_state(msg, CertificateState(cert["state"]))
 
         message_id = _new_id(now)
         order_key = cert["order_key"] or f"{msg.issuing_country}|{msg.reference_no}"
@@ -376,8 +413,9 @@ class Exchange:
             "updated_at": iso(now),
         }
         receipt = Receipt(message_id, "accepted", now, msg.reference_no, findings)
+        expect = {(msg.issuing_country, msg.reference_no): cert["state"]}
         return self._store_accepted(
-            inbound, key, digest, now, (message, deliveries, events, [certificate]), receipt
+            inbound, key, digest, now, (message, deliveries, events, [certificate]), receipt, expect
         )
 
     def _retransmission(
@@ -391,6 +429,10 @@ class Exchange:
         if not previous:
             raise NotFound("this CO was never sent to you through the bridge", box="header")
         last = previous[-1]
+        if not last["payload"]:
+            raise NotFound(
+                "this CO's documents were purged after the retention period", box="header"
+            )
         return [
             self._delivery_row(
                 last["message_id"],
@@ -472,11 +514,16 @@ class Exchange:
         now: datetime,
         rows: tuple[dict[str, Any], list[dict[str, Any]], list[AuditEvent], list[dict[str, Any]]],
         receipt: Receipt,
+        expect: Mapping[tuple[str, str], str | None],
     ) -> Receipt:
-        """Message, deliveries, audit and CO states in one transaction, or a duplicate."""
+        """Message, deliveries, audit and CO states in one transaction, or a duplicate.
+
+        ``expect``: the CO states this was decided on; if one changed meanwhile, the store
+        raises ``StateChanged`` and ``accept`` decides again.
+        """
         message, deliveries, events, certificates = rows
         try:
-            self.store.accept(message, deliveries, events, certificates)
+            self.store.accept(message, deliveries, events, certificates, expect)
         except sqlite3.IntegrityError:
             # An identical submission won the race between our check and our insert.
             existing = self.store.message_by_key(key)
@@ -536,35 +583,43 @@ class Exchange:
 
     def _forward_form_d(self, inbound: Inbound, partner: PartnerConfig, now: datetime) -> Receipt:
         asw = routing.form_d_destination(self.settings)  # raises FormDNotAccepted
-        message_id = _new_id(now)
         raw = inbound.xml if inbound.xml is not None else _json_bytes(inbound.json)
         env = inbound.envelope
-        self.store.accept(
-            {
-                "id": message_id,
-                "direction": "in",
-                "sender": partner.id,
-                "receiver": asw.id,
-                "via": inbound.via,
-                "document_type": str(DocumentType.FORM_D),
-                "function": str(env.function),
-                "partner_message_id": env.message_id,
-                "reference_no": env.reference_no,
-                "raw": raw,
-                "created_at": iso(now),
-            },
-            [self._delivery_row(message_id, asw, raw, "application/xml", message_id, now)],
-            [
-                AuditEvent(
-                    now,
-                    "form_d_forwarded",
-                    message_id,
-                    asw.id,
-                    detail="passed unchanged to the ASW gateway; not processed",
-                )
-            ],
+        # Never parsed, so no business key: the same bytes from the same sender again are
+        # a resend (its original receipt), not a second Form D for the ASW.
+        digest = hashlib.sha256(raw).hexdigest()
+        key = f"FORM_D|{partner.id}|{digest}"
+        existing = self.store.message_by_key(key)
+        if existing is not None:
+            return self._duplicate(inbound, existing, digest, now)
+        message_id = _new_id(now)
+        message = {
+            "id": message_id,
+            "direction": "in",
+            "sender": partner.id,
+            "receiver": asw.id,
+            "via": inbound.via,
+            "document_type": str(DocumentType.FORM_D),
+            "function": str(env.function),
+            "partner_message_id": env.message_id,
+            "reference_no": env.reference_no,
+            "business_key": key,
+            "content_hash": digest,
+            "raw": raw,
+            "created_at": iso(now),
+        }
+        delivery = self._delivery_row(message_id, asw, raw, "application/xml", message_id, now)
+        event = AuditEvent(
+            now,
+            "form_d_forwarded",
+            message_id,
+            asw.id,
+            detail="passed unchanged to the ASW gateway; not processed",
         )
-        return Receipt(message_id, "forwarded_to_asw", now, env.reference_no)
+        receipt = Receipt(message_id, "forwarded_to_asw", now, env.reference_no)
+        return self._store_accepted(
+            inbound, key, digest, now, (message, [delivery], [event], []), receipt, {}
+        )
 
     def _render(self, co: FormAK, destination: PartnerConfig) -> tuple[bytes, str]:
         """Translate to the destination's format and sign it there and then."""

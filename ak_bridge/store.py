@@ -142,6 +142,14 @@ CREATE TABLE IF NOT EXISTS heartbeats (
 """
 
 
+class StateChanged(Exception):
+    """A CO's state is no longer the one a decision was taken on; nothing was stored.
+
+    Raised by ``Store.accept`` when another message about the same CO committed between
+    the caller's read and its write. The caller decides again on the fresh state.
+    """
+
+
 @dataclass(frozen=True)
 class AuditEvent:
     """One line of the audit trail, before it is chained."""
@@ -280,16 +288,27 @@ class Store:
         deliveries: Sequence[Mapping[str, Any]],
         events: Sequence[AuditEvent],
         certificate: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        expect: Mapping[tuple[str, str], str | None] | None = None,
     ) -> None:
         """Store a received message, its deliveries, the CO states and the audit at once.
 
         ``certificate`` is one CO row to insert or update, or several (a replacement changes
-        the old CO and creates the new one). Raises ``sqlite3.IntegrityError`` when the
-        business key is already taken (a race between two identical submissions); the
-        caller re-reads and answers as a duplicate.
+        the old CO and creates the new one). ``expect`` maps (issuing country, reference)
+        to the state the caller decided on, None for "no such CO yet": checked inside the
+        transaction, so a CO's state never moves from a state it is no longer in
+        (``StateChanged``). Raises ``sqlite3.IntegrityError`` when the business key is
+        already taken (a race between two identical submissions); the caller re-reads and
+        answers as a duplicate.
         """
         certificates = [certificate] if isinstance(certificate, Mapping) else certificate or []
         with self.write() as db:
+            for (country, reference), wanted in (expect or {}).items():
+                row = db.execute(
+                    "SELECT state FROM certificates WHERE issuing_country = ? AND reference_no = ?",
+                    [country, reference],
+                ).fetchone()
+                if (row[0] if row else None) != wanted:
+                    raise StateChanged(f"{country}/{reference}: {row[0] if row else None}")
             db.table("messages").insert(dict(message))
             for d in deliveries:
                 db.table("deliveries").insert(dict(d))
@@ -357,12 +376,15 @@ class Store:
         worker: str,
         limit: int,
         destination: str | None = None,
+        max_in_flight: int | None = None,
     ) -> list[dict]:
         """Claim due deliveries in one statement, oldest first, never out of order.
 
         A delivery is due when it is pending or waiting and its time has come, or when an
         earlier claim expired (its worker died). It is not claimed while an earlier
         delivery of the same certificate to the same destination is unfinished.
+        ``max_in_flight`` (with ``destination``): the partner's concurrency limit, counted
+        in the same transaction as the claim, so two workers together never exceed it.
         """
         if limit <= 0:
             return []
@@ -393,6 +415,15 @@ class Store:
             "dest": destination,
         }
         with self.write() as db:
+            if max_in_flight is not None and destination is not None:
+                busy = db.execute(
+                    "SELECT count(*) FROM deliveries WHERE destination = ?"
+                    " AND status = 'in_flight' AND claimed_until >= ?",
+                    [destination, iso(now)],
+                ).fetchone()[0]
+                params["limit"] = min(limit, max_in_flight - int(busy))
+                if params["limit"] <= 0:
+                    return []
             cur = db.execute(sql, params)
             cols = [c[0] for c in cur.description]
             rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -474,13 +505,21 @@ class Store:
         """Make failed or waiting deliveries due now, with a fresh retry budget.
 
         The message id stays the same, so the partner can still de-duplicate. Delivered,
-        in-flight and cancelled deliveries are left alone. Returns the ones changed.
+        in-flight and cancelled deliveries are left alone, and so are purged ones (their
+        document is gone: sending it again would send nothing) and dead ones that a later
+        message about the same CO to the same partner already went past (a cancel or a
+        replacement that was delivered must not be overtaken by the CO it retired).
+        Returns the ones changed.
         """
         return self._transition(
             delivery_ids,
             (DeliveryStatus.PENDING, DeliveryStatus.WAITING_RETRY, DeliveryStatus.DEAD),
             "UPDATE deliveries SET status = 'pending', next_attempt_at = :now,"
-            " first_attempt_at = NULL, budget_start = attempts, updated_at = :now WHERE id = :id",
+            " first_attempt_at = NULL, budget_start = attempts, updated_at = :now"
+            " WHERE id = :id AND length(payload) > 0 AND NOT EXISTS ("
+            " SELECT 1 FROM deliveries e WHERE e.order_key = deliveries.order_key"
+            " AND e.destination = deliveries.destination AND e.id > deliveries.id"
+            " AND e.status IN ('delivered', 'in_flight'))",
             now,
             "requeued",
             actor,
@@ -519,7 +558,8 @@ class Store:
                 ).fetchone()
                 if row is None or row[1] not in allowed_from:
                     continue
-                db.execute(sql, {"now": iso(now), "id": did})
+                if not db.execute(sql, {"now": iso(now), "id": did}).rowcount:
+                    continue
                 self._append_audit(
                     db,
                     AuditEvent(

@@ -197,6 +197,8 @@ def test_document_signed_by_another_partner_is_refused(
         ind.submit_soap(topology.bridge_url, AMS, ind.envelope_for(co, "ID-5"), forged)
     assert fault_code(err.value) == "signature_invalid"
     assert counts(bridge) == before
+    rejection = last_rejection(bridge)
+    assert (rejection["code"], rejection["partner"]) == ("signature_invalid", "ID-SKA")
 
 
 def test_unknown_partner_is_refused(topology: Topology, bridge: Exchange) -> None:
@@ -239,9 +241,12 @@ def test_form_d_recognised_by_its_root_element_even_if_the_header_says_form_ak(
     etree.SubElement(form_d, "{urn:asean:atiga:eformd:1}ReferenceNo").text = "D-1"
     signed = ind.signer.sign(form_d)
     co = sample_form_ak("0008/SKA-D/JKT/2026", "ID", "KR", TODAY)
+    before = counts(bridge)
     with pytest.raises(zeep.exceptions.Fault) as err:
         ind.submit_soap(topology.bridge_url, AMS, ind.envelope_for(co, "ID-D2"), signed)
     assert fault_code(err.value) == "form_d_not_accepted"
+    assert counts(bridge) == before  # never decoded, translated or stored
+    assert last_rejection(bridge)["code"] == "form_d_not_accepted"
 
 
 @pytest.mark.parametrize(
