@@ -22,6 +22,7 @@ from ak_bridge.model import (
     VerificationRequest,
     VerificationResult,
 )
+from ak_bridge.reports import pilot_report
 from ak_bridge.rules import default_reply_due
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology
@@ -149,6 +150,11 @@ def test_customs_response_travels_back_to_the_issuing_side(
     kcs = topology.systems["KR-KCS"]
     assert kcs.received[-1].certificate == response
     assert state(bridge, issued.reference_no) == "PREFERENCE_NOT_GIVEN"
+    # the pilot report sees the lane and the time to the importing customs' decision
+    (lane,) = pilot_report(bridge.store, datetime.now(UTC) + timedelta(seconds=1)).lanes
+    assert (lane.issuing, lane.importing, lane.decisions) == ("KR", "VN", 1)
+    assert lane.by_state == {"PREFERENCE_NOT_GIVEN": 1}
+    assert lane.decision_p50_h is not None and lane.decision_p50_h < 1
 
 
 def test_only_the_importing_side_may_answer_for_a_co(
