@@ -37,14 +37,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import requests
 from lxml import etree
 
 from . import contract_drift
 from .config import Channel, PartnerConfig, Settings
-from .contracts import SoapContract
 from .delivery import BRIDGE_ID, Outbound, Sender
-from .errors import DeliveryFailed, MalformedXml, PartnerRejected, Rejected
+from .errors import DeliveryFailed, MalformedXml, PartnerRejected
 from .formats import Codec
 from .formats.lifecycle import LifecycleCodec, document_type_of, function_of
 from .model import CancellationNotice, Envelope, FormAK, LifecycleMessage
@@ -98,39 +96,6 @@ SampleFactory = Callable[[str, str, str, date], FormAK]
 # --------------------------------------------------------------------------- sending
 
 
-class _ReplyTap:
-    """Keeps the body of the last HTTP answer a sender's session received.
-
-    The Sender port returns only an HTTP status (a partner's ``accepted`` and ``duplicate``
-    are both success to the worker), but the idempotency check must tell them apart. A
-    ``requests`` response hook reads the receipt without changing the sender's behaviour.
-    """
-
-    def __init__(self) -> None:
-        self.body: bytes | None = None
-
-    def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.body = response.content
-
-
-def _session_of(sender: Sender, partner: PartnerConfig) -> requests.Session | None:
-    """The requests session a real sender posts with, to hang the reply tap on.
-
-    RestSender exposes ``session``; SoapSender keeps one zeep client per partner whose
-    transport holds it. None when a sender hides it (the idempotency check then SKIPs).
-    """
-    session = getattr(sender, "session", None)
-    if isinstance(session, requests.Session):
-        return session
-    service_of = getattr(sender, "_service", None)
-    if service_of is None:
-        return None
-    _, service = service_of(partner)
-    transport = getattr(getattr(service, "_client", None), "transport", None)
-    session = getattr(transport, "session", None)
-    return session if isinstance(session, requests.Session) else None
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What one send through the real sender came to."""
@@ -138,22 +103,6 @@ class Outcome:
     status: str  # accepted | duplicate | unknown (succeeded, receipt unreadable) | error
     seconds: float
     error: DeliveryFailed | None = None
-
-
-def _receipt_status(body: bytes | None, contract: SoapContract | None) -> str:
-    """``accepted`` / ``duplicate`` from the partner's receipt; ``unknown`` if unreadable."""
-    if not body:
-        return "unknown"
-    try:
-        if contract is None:
-            status = json.loads(body).get("status")
-        else:
-            root = parse_untrusted(body)
-            el = root.find(f".//{contract.q(contract.receipt)}/{contract.q(contract.f('status'))}")
-            status = el.text if el is not None else None
-    except (ValueError, AttributeError, Rejected):
-        return "unknown"
-    return status if status in ("accepted", "duplicate") else "unknown"
 
 
 # --------------------------------------------------------------------------- the kit
@@ -204,9 +153,6 @@ class ConformanceKit:
         self.started = clock()
         self.reference_prefix = f"CONF-{self.started:%Y%m%d%H%M%S}"
         self._count = 0
-        self._tap = _ReplyTap()
-        self._tapped = False
-        self._session: requests.Session | None = None
         self._accepted: tuple[FormAK, Outbound] | None = None
 
     # -- samples ----------------------------------------------------------------------------
@@ -274,26 +220,16 @@ class ConformanceKit:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _untap(self) -> None:
-        if self._session is not None and self._tap in self._session.hooks["response"]:
-            self._session.hooks["response"].remove(self._tap)
-
     def send(self, message: Outbound) -> Outcome:
         """Once through the bridge's real sender, with a fresh ``sent_at`` as a retry has."""
-        if not self._tapped:
-            self._session = _session_of(self.sender, self.partner)
-            if self._session is not None:
-                self._session.hooks["response"].append(self._tap)
-            self._tapped = True
         message = replace(message, envelope=replace(message.envelope, sent_at=self.clock()))
-        self._tap.body = None
         t0 = time.perf_counter()
         try:
-            self.sender.send(self.partner, message)
+            sent = self.sender.send(self.partner, message)
         except DeliveryFailed as exc:
             return Outcome("error", time.perf_counter() - t0, exc)
-        seconds = time.perf_counter() - t0
-        return Outcome(_receipt_status(self._tap.body, self.contract), seconds)
+        receipt = sent.receipt if sent.receipt in ("accepted", "duplicate") else "unknown"
+        return Outcome(receipt, time.perf_counter() - t0)
 
     # -- the checks -------------------------------------------------------------------------
 
@@ -404,17 +340,14 @@ class ConformanceKit:
     def run(self) -> list[CheckResult]:
         """Every check in order; a crash in one is that check's FAIL, never the run's end."""
         results = []
-        try:
-            for name, method in self.CHECKS:
-                t0 = time.perf_counter()
-                try:
-                    status, reason, data = getattr(self, method)()
-                except Exception as exc:  # reported, not raised: the other checks still run
-                    status, reason = Status.FAIL, f"kit error: {type(exc).__name__}: {exc}"
-                    data = {}
-                results.append(CheckResult(name, status, reason, time.perf_counter() - t0, data))
-        finally:
-            self._untap()
+        for name, method in self.CHECKS:
+            t0 = time.perf_counter()
+            try:
+                status, reason, data = getattr(self, method)()
+            except Exception as exc:  # reported, not raised: the other checks still run
+                status, reason = Status.FAIL, f"kit error: {type(exc).__name__}: {exc}"
+                data = {}
+            results.append(CheckResult(name, status, reason, time.perf_counter() - t0, data))
         return results
 
     def report(self, results: list[CheckResult]) -> dict[str, Any]:

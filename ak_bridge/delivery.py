@@ -37,9 +37,17 @@ class Outbound:
     content_type: str
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What the partner answered to one successful send."""
+
+    http_status: int | None
+    receipt: str | None = None  # the partner's receipt: accepted | duplicate (None: none)
+
+
 class Sender(Protocol):
-    def send(self, partner: PartnerConfig, message: Outbound) -> int | None:
-        """Deliver once; return the HTTP status, raise DeliveryFailed on failure."""
+    def send(self, partner: PartnerConfig, message: Outbound) -> Sent:
+        """Deliver once; say what the partner answered; raise DeliveryFailed on failure."""
 
 
 @dataclass
@@ -126,7 +134,7 @@ class Deliverer:
         t0 = time.perf_counter()
         sender = self.senders[Channel(row["channel"])]
         try:
-            status = sender.send(partner, outbound)
+            sent = sender.send(partner, outbound)
         except DeliveryFailed as exc:
             self._failed(
                 partner, row, message, exc, started, (time.perf_counter() - t0) * 1000, report
@@ -150,13 +158,19 @@ class Deliverer:
             duration_ms=(time.perf_counter() - t0) * 1000,
             outcome=DeliveryStatus.DELIVERED,
             now=now,
-            http_status=status,
+            http_status=sent.http_status,
+            detail=f"partner receipt: {sent.receipt}" if sent.receipt else None,
             event=AuditEvent(
                 now,
                 "delivered",
                 row["message_id"],
                 partner.id,
-                detail=f"attempt {row['attempts'] + 1}",
+                detail=f"attempt {row['attempts'] + 1}"
+                + (
+                    " (the partner already had it: duplicate)"
+                    if sent.receipt == "duplicate"
+                    else ""
+                ),
             ),
         )
         if not ok:

@@ -22,7 +22,7 @@ from ak_bridge.cli import cli
 from ak_bridge.config import PartnerConfig
 from ak_bridge.conformance import ConformanceKit
 from ak_bridge.contract_drift import Difference, compare_wsdl, wsdl_url
-from ak_bridge.delivery import Outbound
+from ak_bridge.delivery import Outbound, Sent
 from ak_bridge.errors import SignatureInvalid
 from ak_bridge.formats import build_codecs
 from ak_bridge.model import Receipt
@@ -201,14 +201,14 @@ def test_unknown_partner_is_refused(topo: Topology) -> None:
     assert result.exit_code == 1 and "no partner 'XX-NONE'" in result.output
 
 
-class HidesItsSession:
-    """A sender whose HTTP session the kit cannot reach: receipts cannot be read."""
+class NoReceipt:
+    """A sender that delivers but cannot say what the partner's receipt said."""
 
     def __init__(self, inner: RestSender) -> None:
         self._inner = inner
 
-    def send(self, partner: PartnerConfig, message: Outbound) -> int | None:
-        return self._inner.send(partner, message)
+    def send(self, partner: PartnerConfig, message: Outbound) -> Sent:
+        return Sent(self._inner.send(partner, message).http_status)
 
 
 def test_unreadable_receipts_skip_the_idempotency_check(topo: Topology) -> None:
@@ -218,7 +218,7 @@ def test_unreadable_receipts_skip_the_idempotency_check(topo: Topology) -> None:
     kit = ConformanceKit(
         settings,
         partner,
-        HidesItsSession(RestSender()),
+        NoReceipt(RestSender()),
         Signer(identity),
         build_codecs(settings.format_mappings)[partner.format],
         sample_form_ak,

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from ak_bridge.config import Channel, PartnerConfig, Settings
-from ak_bridge.delivery import Outbound
+from ak_bridge.delivery import Outbound, Sent
 from ak_bridge.errors import FailureClass, PartnerRejected, PartnerUnreachable
 from ak_bridge.exchange import Exchange
 from ak_bridge.model import DeliveryStatus
@@ -37,14 +37,14 @@ class ScriptedPartner:
     accepted: list[str] = field(default_factory=list)  # message ids, in arrival order
     calls: int = 0
 
-    def send(self, partner: PartnerConfig, message: Outbound) -> int:
+    def send(self, partner: PartnerConfig, message: Outbound) -> Sent:
         self.calls += 1
         if self.mode == "down":
             raise PartnerUnreachable("down", failure_class=FailureClass.TRANSPORT)
         if self.mode == "refuse":
             raise PartnerRejected("no", failure_class=FailureClass.FAULT)
         self.accepted.append(message.message_id)
-        return 200
+        return Sent(200, "accepted")
 
 
 def make_settings(db: Path) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 
 from ..config import PartnerConfig
-from ..delivery import Outbound
+from ..delivery import Outbound, Sent
 from .http_errors import from_exception, from_status
 
 
@@ -13,7 +13,7 @@ class AswForwarder:
     def __init__(self) -> None:
         self.session = requests.Session()
 
-    def send(self, partner: PartnerConfig, message: Outbound) -> int | None:
+    def send(self, partner: PartnerConfig, message: Outbound) -> Sent:
         try:
             resp = self.session.post(
                 partner.endpoint,
@@ -29,4 +29,4 @@ class AswForwarder:
             raise from_exception(exc) from None
         if resp.status_code >= 300:
             raise from_status(resp.status_code, resp.text)
-        return resp.status_code
+        return Sent(resp.status_code)  # the ASW gateway's own receipt is not ours to read

@@ -9,7 +9,7 @@ import requests
 
 from ..config import PartnerConfig
 from ..contracts import rest_header
-from ..delivery import Outbound
+from ..delivery import Outbound, Sent
 from ..errors import FailureClass, PartnerRejected, PartnerUnreachable
 from .http_errors import from_exception, from_status
 
@@ -20,7 +20,7 @@ class RestSender:
     def __init__(self) -> None:
         self.session = requests.Session()
 
-    def send(self, partner: PartnerConfig, message: Outbound) -> int | None:
+    def send(self, partner: PartnerConfig, message: Outbound) -> Sent:
         if message.content_type == "application/json":
             body = json.loads(message.payload)
         else:  # an XML national format over REST: the signed bytes travel as base64
@@ -51,4 +51,4 @@ class RestSender:
                 failure_class=FailureClass.BUSINESS,
                 status=resp.status_code,
             )
-        return resp.status_code
+        return Sent(resp.status_code, status)

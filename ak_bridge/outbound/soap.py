@@ -17,7 +17,7 @@ from zeep.transports import Transport
 
 from ..config import PartnerConfig, Settings
 from ..contracts import CONTRACTS, SoapContract
-from ..delivery import Outbound
+from ..delivery import Outbound, Sent
 from ..errors import FailureClass, PartnerRejected, PartnerUnreachable
 from .http_errors import class_of_refusal, from_exception, from_status
 
@@ -56,7 +56,7 @@ class SoapSender:
                 self._clients[partner.id] = (contract, service)
             return self._clients[partner.id]
 
-    def send(self, partner: PartnerConfig, message: Outbound) -> int | None:
+    def send(self, partner: PartnerConfig, message: Outbound) -> Sent:
         contract, service = self._service(partner)
         env = message.envelope
         header = contract.header_values(env)
@@ -105,7 +105,7 @@ class SoapSender:
             raise PartnerRejected(
                 f"partner answered status {status!r}", failure_class=FailureClass.BUSINESS
             )
-        return 200
+        return Sent(200, status)
 
 
 def _fault_code(fault: Fault, contract: SoapContract) -> str | None:
