@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -62,6 +63,13 @@ class DeliveryReport:
     def attempted(self) -> int:
         return self.delivered + self.retrying + self.dead
 
+    def merge(self, other: DeliveryReport) -> None:
+        self.delivered += other.delivered
+        self.retrying += other.retrying
+        self.dead += other.dead
+        self.lost_claims += other.lost_claims
+        self.details += other.details
+
 
 class Deliverer:
     """Sends due deliveries for one worker; every collaborator is injected."""
@@ -83,30 +91,50 @@ class Deliverer:
         self.worker_id = worker_id
 
     def deliver_due(self, limit: int | None = None) -> DeliveryReport:
-        """One sweep: claim what is due per partner (within its concurrency) and send it."""
-        report = DeliveryReport()
+        """One sweep: each partner's due deliveries, partners side by side.
+
+        Partners are served in parallel (one thread each) so that one partner timing out
+        does not hold back the deliveries to every other; within a partner, deliveries go
+        one after the other, oldest first, within its concurrency limit.
+        """
         batch = limit or self.settings.worker_batch_size
-        for partner in self.settings.partners.values():
-            if not partner.enabled:
-                continue
-            now = self.clock()
-            breaker = self.store.breaker(partner.id)
-            allowed = breaker.allowance(now, batch)
-            if allowed <= 0:
-                continue  # breaker open
-            # Half-open: one probe in flight at a time, whichever worker sends it.
-            cap = partner.max_in_flight if breaker.state(now) == "closed" else 1
-            claimed = self.store.claim_due(  # counts what is in flight in the same transaction
-                now,
-                now + timedelta(seconds=self.settings.claim_seconds),
-                self.worker_id,
-                allowed,
-                destination=partner.id,
-                max_in_flight=cap,
-            )
-            for row in claimed:
-                self._attempt(partner, row, report)
+        partners = [p for p in self.settings.partners.values() if p.enabled]
+        report = DeliveryReport()
+        if len(partners) == 1:
+            self._deliver_partner(partners[0], batch, report)
+            return report
+        with ThreadPoolExecutor(max_workers=len(partners), thread_name_prefix="deliver") as pool:
+            reports = list(pool.map(lambda p: self._partner_sweep(p, batch), partners))
+        for r in reports:
+            report.merge(r)
         return report
+
+    def _partner_sweep(self, partner: PartnerConfig, batch: int) -> DeliveryReport:
+        report = DeliveryReport()
+        try:
+            self._deliver_partner(partner, batch, report)
+        finally:
+            self.store.close()  # this thread's connection: the pool thread goes away
+        return report
+
+    def _deliver_partner(self, partner: PartnerConfig, batch: int, report: DeliveryReport) -> None:
+        now = self.clock()
+        breaker = self.store.breaker(partner.id)
+        allowed = breaker.allowance(now, batch)
+        if allowed <= 0:
+            return  # breaker open
+        # Half-open: one probe in flight at a time, whichever worker sends it.
+        cap = partner.max_in_flight if breaker.state(now) == "closed" else 1
+        claimed = self.store.claim_due(  # counts what is in flight in the same transaction
+            now,
+            now + timedelta(seconds=self.settings.claim_seconds),
+            self.worker_id,
+            allowed,
+            destination=partner.id,
+            max_in_flight=cap,
+        )
+        for row in claimed:
+            self._attempt(partner, row, report)
 
     def _attempt(
         self, partner: PartnerConfig, row: Mapping[str, Any], report: DeliveryReport

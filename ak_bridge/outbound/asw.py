@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import requests
 
 from ..config import PartnerConfig
@@ -11,7 +13,14 @@ from .http_errors import from_exception, from_status
 
 class AswForwarder:
     def __init__(self) -> None:
-        self.session = requests.Session()
+        self._local = threading.local()  # one session per delivering thread
+
+    @property
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
     def send(self, partner: PartnerConfig, message: Outbound) -> Sent:
         try:

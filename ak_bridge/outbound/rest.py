@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 
 import requests
 
@@ -18,7 +19,14 @@ class RestSender:
     """POST ``{"header", "document", "signature"}``; the message id is the idempotency key."""
 
     def __init__(self) -> None:
-        self.session = requests.Session()
+        self._local = threading.local()  # one session per delivering thread
+
+    @property
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
     def send(self, partner: PartnerConfig, message: Outbound) -> Sent:
         if message.content_type == "application/json":
