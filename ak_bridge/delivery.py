@@ -188,6 +188,11 @@ class Deliverer:
             now=now,
             http_status=sent.http_status,
             detail=f"partner receipt: {sent.receipt}" if sent.receipt else None,
+            transmitted=(
+                (message["issuing_country"], message["reference_no"], message["id"])
+                if message["issuing_country"]
+                else None
+            ),
             event=AuditEvent(
                 now,
                 "delivered",
@@ -208,10 +213,6 @@ class Deliverer:
             self.store.update_breaker(partner.id, lambda b: b.after_success(), now)
         report.delivered += 1
         report.details.append((row["id"], "delivered"))
-        if message["issuing_country"]:
-            self.store.mark_transmitted(
-                message["issuing_country"], message["reference_no"], message["id"], now
-            )
 
     def _failed(
         self,

@@ -205,6 +205,7 @@ class Exchange:
     ) -> Receipt:
         """An Issue (function 9) or a Replace (function 5) of a certificate."""
         env = inbound.envelope
+        _header_matches(env, co.issuing_country, co.reference_no)
         if co.issuing_country != partner.country:
             raise NotAuthorized(
                 f"{partner.id} may only submit certificates issued in {partner.country}, "
@@ -316,6 +317,7 @@ class Exchange:
                 f"a {type(msg).__name__} is not submitted: use the status query operation",
                 box="header",
             )
+        _header_matches(env, msg.issuing_country, msg.reference_no)
         travels_as = (self.lifecycle.document_type_of(msg), self.lifecycle.function_of(msg))
         if (env.document_type, env.function) != travels_as:
             raise SchemaViolation(
@@ -693,6 +695,21 @@ class Exchange:
     def deliver_due(self, limit: int | None = None) -> DeliveryReport:
         """One delivery sweep (see ``delivery.Deliverer``)."""
         return self.deliverer.deliver_due(limit)
+
+
+def _header_matches(env: Envelope, issuing_country: str, reference_no: str) -> None:
+    """The header, if it names the CO, names the one the signed document is about."""
+    if env.reference_no is not None and env.reference_no != reference_no:
+        raise SchemaViolation(
+            f"the header names CO {env.reference_no!r}, the signed document {reference_no!r}",
+            box="header",
+        )
+    if env.issuing_country is not None and env.issuing_country != issuing_country:
+        raise SchemaViolation(
+            f"the header names issuing country {env.issuing_country!r}, the signed document "
+            f"{issuing_country!r}",
+            box="header",
+        )
 
 
 def _json_bytes(obj: Mapping[str, Any] | None) -> bytes:

@@ -328,21 +328,25 @@ class Store:
             [cert[c] for c in cols],
         )
 
-    def mark_transmitted(
-        self, issuing_country: str, reference_no: str, message_id: str, now: datetime
+    def _mark_transmitted(
+        self,
+        db: sqlite_utils.Database,
+        issuing_country: str,
+        reference_no: str,
+        message_id: str,
+        now: datetime,
     ) -> None:
         """ISSUED -> TRANSMITTED once the CO's own document reached the importing side.
 
         Only the CO's latest document counts, and only from ISSUED: delivering a cancel or
         a customs response never moves a CO back to TRANSMITTED.
         """
-        with self.write() as db:
-            db.execute(
-                "UPDATE certificates SET state = 'TRANSMITTED', updated_at = ?"
-                " WHERE issuing_country = ? AND reference_no = ? AND last_message_id = ?"
-                " AND state = 'ISSUED'",
-                [iso(now), issuing_country, reference_no, message_id],
-            )
+        db.execute(
+            "UPDATE certificates SET state = 'TRANSMITTED', updated_at = ?"
+            " WHERE issuing_country = ? AND reference_no = ? AND last_message_id = ?"
+            " AND state = 'ISSUED'",
+            [iso(now), issuing_country, reference_no, message_id],
+        )
 
     def predecessors(self, issuing_country: str, reference_no: str) -> list[str]:
         """The references of the COs this one replaced, directly or through a chain."""
@@ -451,9 +455,12 @@ class Store:
         failure_class: str | None = None,
         detail: str | None = None,
         event: AuditEvent | None = None,
+        transmitted: tuple[str, str, str] | None = None,
     ) -> bool:
         """Record one attempt and move the delivery on, in one transaction.
 
+        ``transmitted`` (issuing country, reference, message id): the CO's own document
+        reached the importing side, so ISSUED becomes TRANSMITTED in the same transaction.
         Returns False (and records nothing) when this worker no longer holds the claim:
         it expired and another worker took the delivery over.
         """
@@ -497,6 +504,8 @@ class Store:
             )
             if event is not None:
                 self._append_audit(db, event)
+            if transmitted is not None and outcome is DeliveryStatus.DELIVERED:
+                self._mark_transmitted(db, *transmitted, now)
         return True
 
     def requeue(

@@ -6,6 +6,8 @@ servers that verify the bridge's signature themselves; the store is a real SQLit
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
 import time
 from datetime import UTC, datetime
 
@@ -363,3 +365,41 @@ def test_rest_refusal_is_typed_json(topology: Topology, bridge: Exchange) -> Non
     )
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "schema_violation"
+
+
+def test_a_header_that_names_another_co_than_the_signed_document_is_refused(
+    topology: Topology, bridge: Exchange
+) -> None:
+    kcs = topology.systems["KR-KCS"]
+    co = sample_form_ak("KR-2026-AK-000601", "KR", "ID", TODAY)
+    xml, _, _ = kcs.document_for(co)
+    env = dataclasses.replace(kcs.envelope_for(co, "K-hdr"), reference_no="KR-2026-AK-999999")
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        kcs.submit_soap(topology.bridge_url, KCS, env, xml)
+    assert fault_code(err.value, KCS) == "schema_violation"
+    assert "KR-2026-AK-999999" in err.value.message
+    assert counts(bridge) == (0, 0)
+
+
+def test_a_disk_failure_is_our_typed_500_and_stores_nothing(
+    topology: Topology, bridge: Exchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk is outside the machine's guarantees: make it fail and look at the answers."""
+
+    def disk_fails(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(bridge.store, "accept", disk_fails)
+    kcs, vn = topology.systems["KR-KCS"], topology.systems["VN-ECOSYS"]
+    co = sample_form_ak("KR-2026-AK-000701", "KR", "ID", TODAY)
+    xml, _, _ = kcs.document_for(co)
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        kcs.submit_soap(topology.bridge_url, KCS, kcs.envelope_for(co, "K-disk"), xml)
+    assert err.value.code.endswith("Server")
+    assert "not stored" in err.value.message
+    vco = sample_form_ak("VN-KR 26/01/00777", "VN", "KR", TODAY)
+    _, doc, sig = vn.document_for(vco)
+    resp = vn.submit_rest(topology.bridge_url, vn.envelope_for(vco, "VN-disk"), doc, sig)
+    assert resp.status_code == 500
+    assert resp.json()["error"]["code"] == "internal_error"
+    assert counts(bridge) == (0, 0)

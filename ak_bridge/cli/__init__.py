@@ -72,7 +72,7 @@ def serve(
 ) -> None:
     """Run the web service (SOAP for KCS and AMS, REST, health) under gunicorn.
 
-    Put a TLS-terminating reverse proxy in front of it. Run exactly one `worker` beside it.
+    Put a TLS-terminating reverse proxy in front of it, and run a `worker` beside it.
     """
     from .. import create_app
 
@@ -92,7 +92,7 @@ def serve(
 @click.option("--once", is_flag=True, help="Run one delivery sweep and exit.")
 @click.pass_context
 def worker(ctx: click.Context, once: bool) -> None:
-    """Run the scheduler that delivers and retries (exactly one process should)."""
+    """Run the scheduler that delivers and retries (one is enough; several are safe)."""
     from ..bootstrap import build_exchange
     from ..scheduler import build_scheduler, sweep
 

@@ -13,8 +13,9 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
+from werkzeug.exceptions import InternalServerError
 
 from ..errors import Rejected, SchemaViolation
 from ..exchange import Inbound
@@ -43,6 +44,23 @@ class SubmitSchema(Schema):
     document = fields.Dict(load_default=None, allow_none=True)
     documentXml = fields.String(load_default=None, allow_none=True)
     signature = fields.String(load_default=None, allow_none=True)
+
+
+@bp.errorhandler(InternalServerError)
+def _internal_error(exc: InternalServerError) -> Response:
+    """Our failure, never the partner's: typed JSON like every other answer, nothing stored."""
+    log.error("internal error on %s: %r", request.path, getattr(exc, "original_exception", exc))
+    resp = jsonify(
+        {
+            "error": {
+                "code": "internal_error",
+                "box": None,
+                "message": "internal error; the message was not stored",
+            }
+        }
+    )
+    resp.status_code = 500
+    return resp
 
 
 def _error(exc: Rejected) -> Response:
