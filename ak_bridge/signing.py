@@ -92,14 +92,8 @@ _MALFORMED = (SignXMLException, etree.Error, ValueError, TypeError, KeyError, Un
 
 
 def _hardened_parser() -> etree.XMLParser:
-    """The parser signxml uses for its internal re-parses: same guarantees as xmlio."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-    )
+    """The parser signxml uses for its internal re-parses: the same one as xmlio's."""
+    return xmlio.hardened_parser()
 
 
 # lxml serialises concurrent use of one parser internally, so one instance is enough.

@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-
-import requests
 
 from ..config import PartnerConfig
 from ..contracts import rest_header
 from ..delivery import Outbound, Sent
 from ..errors import FailureClass, PartnerRejected, PartnerUnreachable
-from .http_errors import from_exception, from_status
+from .http import HttpPoster
 
 
-class RestSender:
+class RestSender(HttpPoster):
     """POST ``{"header", "document", "signature"}``; the message id is the idempotency key."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()  # one session per delivering thread
-
-    @property
-    def session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
 
     def send(self, partner: PartnerConfig, message: Outbound) -> Sent:
         if message.content_type == "application/json":
@@ -34,17 +21,12 @@ class RestSender:
         else:  # an XML national format over REST: the signed bytes travel as base64
             body = {"documentXml": base64.b64encode(message.payload).decode()}
         body["header"] = rest_header(message.envelope)
-        try:
-            resp = self.session.post(
-                partner.endpoint,
-                json=body,
-                headers={"Idempotency-Key": message.message_id},
-                timeout=(min(5.0, partner.timeout_seconds), partner.timeout_seconds),
-            )
-        except requests.RequestException as exc:
-            raise from_exception(exc) from None
-        if resp.status_code >= 300:
-            raise from_status(resp.status_code, resp.text)
+        resp = self.post(
+            partner.endpoint,
+            partner.timeout_seconds,
+            json=body,
+            headers={"Idempotency-Key": message.message_id},
+        )
         try:
             status = resp.json().get("status")
         except ValueError:

@@ -19,7 +19,7 @@ from ..config import PartnerConfig, Settings
 from ..contracts import CONTRACTS, SoapContract
 from ..delivery import Outbound, Sent
 from ..errors import FailureClass, PartnerRejected, PartnerUnreachable
-from .http_errors import class_of_refusal, from_exception, from_status
+from .http import class_of_refusal, from_exception, from_status
 
 
 def contract_for(partner: PartnerConfig) -> SoapContract:

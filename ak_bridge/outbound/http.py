@@ -1,8 +1,14 @@
-"""Classify a requests failure or an HTTP status once, for every outbound channel."""
+"""Plain HTTP for the outbound channels: one session per thread, every failure classified.
+
+Classifying once here (transport, timeout, TLS, server: retried; a refusal: not) keeps the
+SOAP, REST and ASW senders from each deciding differently what deserves another try.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
+from typing import Any
 
 import requests
 
@@ -59,3 +65,27 @@ CLASS_OF_CODE = {
 def class_of_refusal(code: str | None, default: FailureClass) -> FailureClass:
     """A signature or schema refusal is our side's problem, not the partner's business."""
     return CLASS_OF_CODE.get(code or "", default)
+
+
+class HttpPoster:
+    """POSTs to partners with one ``requests`` session per delivering thread."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def post(self, url: str, timeout: float, **kwargs: Any) -> requests.Response:
+        """A 2xx response, or the classified DeliveryFailed."""
+        try:
+            resp = self.session.post(url, timeout=(min(5.0, timeout), timeout), **kwargs)
+        except requests.RequestException as exc:
+            raise from_exception(exc) from None
+        if resp.status_code >= 300:
+            raise from_status(resp.status_code, resp.text)
+        return resp
