@@ -8,9 +8,10 @@ preference (Box 4). Read-only SQL over the store; figures, not judgements.
 
 from __future__ import annotations
 
+import json
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .store import Store, from_iso, iso
@@ -47,12 +48,25 @@ class LaneFigures:
     decisions: int = 0
 
 
+@dataclass(frozen=True)
+class OverdueVerification:
+    """A retroactive check the issuing side has not answered by its due date (AKFTA: 2 months)."""
+
+    issuing: str
+    reference_no: str
+    importing: str
+    request_no: str
+    reply_due: str
+    days_late: int
+
+
 @dataclass
 class PilotReport:
     since: datetime | None
     until: datetime
     partners: list[PartnerFigures]
     lanes: list[LaneFigures]
+    overdue_verifications: list[OverdueVerification] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -62,6 +76,7 @@ class PilotReport:
             "until": iso(self.until),
             "partners": [asdict(p) for p in self.partners],
             "lanes": [asdict(lane) for lane in self.lanes],
+            "overdue_verifications": [asdict(v) for v in self.overdue_verifications],
         }
 
 
@@ -138,4 +153,27 @@ def pilot_report(store: Store, until: datetime, since: datetime | None = None) -
         until,
         sorted(partners.values(), key=lambda p: p.partner),
         sorted(lanes.values(), key=lambda lane: (lane.issuing, lane.importing)),
+        overdue_verifications(store, until),
     )
+
+
+def overdue_verifications(store: Store, now: datetime) -> list[OverdueVerification]:
+    """Verification requests still open (the CO is VERIFICATION_REQUESTED) past their due date."""
+    out = []
+    for issuing, ref, importing, canonical in store.db.execute(
+        "SELECT c.issuing_country, c.reference_no, c.importing_country, m.canonical"
+        " FROM certificates c JOIN messages m ON m.issuing_country = c.issuing_country"
+        " AND m.reference_no = c.reference_no AND m.document_type = 'VERIFICATION_REQUEST'"
+        " WHERE c.state = 'VERIFICATION_REQUESTED' AND m.canonical IS NOT NULL"
+        " ORDER BY m.created_at"
+    ).fetchall():
+        request = json.loads(canonical)
+        due = date.fromisoformat(request["reply_due"])
+        late = (now.date() - due).days
+        if late > 0:
+            out.append(
+                OverdueVerification(
+                    issuing, ref, importing or "?", request["request_no"], due.isoformat(), late
+                )
+            )
+    return out

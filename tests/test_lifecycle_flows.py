@@ -192,6 +192,12 @@ def test_verification_request_and_reply_round_trip(
     settle(worker)
     assert topology.systems["KR-KCS"].received[-1].certificate == request
     assert state(bridge, issued.reference_no) == "VERIFICATION_REQUESTED"
+    # not yet due today; three months on, the pilot report says the reply is late
+    assert pilot_report(bridge.store, datetime.now(UTC)).overdue_verifications == []
+    later = datetime.now(UTC) + timedelta(days=92)
+    (late,) = pilot_report(bridge.store, later).overdue_verifications
+    assert (late.reference_no, late.request_no) == (issued.reference_no, "VN-VR-2026-9")
+    assert late.days_late == (later.date() - request.reply_due).days
 
     reply = VerificationReply(
         issued.reference_no,

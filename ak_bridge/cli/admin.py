@@ -384,6 +384,13 @@ def report(
             f"{lane.issuing}→{lane.importing:5} {lane.certificates:>5} "
             f"{lane.decisions:>7} {_fmt(lane.decision_p50_h):>7}  {states}"
         )
+    if rep.overdue_verifications:
+        click.echo("\nverification replies overdue")
+        for v in rep.overdue_verifications:
+            click.echo(
+                f"  {v.issuing}/{v.reference_no} for {v.importing}: request "
+                f"{v.request_no} was due {v.reply_due}, {v.days_late} day(s) late"
+            )
     click.echo("\nbacklog now")
     for row in store.backlog():
         age = now - from_iso(row["oldest"])
