@@ -247,3 +247,36 @@ def test_status_shows_the_whole_timeline_to_both_sides(
         names = [e["name"] for e in st["events"]]
         assert names.count("received") == 2 and names.count("delivered") == 2
         assert "state_changed" in names
+
+
+def test_timeline_command_shows_a_corrected_co_with_where_it_came_from(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    from click.testing import CliRunner
+
+    from ak_bridge.cli import cli
+
+    fixed = dataclasses.replace(
+        issued,
+        reference_no="KR-2026-AK-007102",
+        replaces_reference_no=issued.reference_no,
+        original_issue_date=issued.issue_date,
+    )
+    kcs_sends(topology, fixed, "K-tl")
+    settle(worker)
+    config = str(topology.settings.root / "config")
+    out = CliRunner().invoke(cli, ["--config", config, "timeline", "KR", fixed.reference_no])
+    assert out.exit_code == 0, out.output
+    assert f"chain     {issued.reference_no} -> {fixed.reference_no}" in out.output
+    lines = [line.split() for line in out.output.splitlines() if line.startswith("  ")]
+    assert [(ln[1], ln[3]) for ln in lines] == [
+        (issued.reference_no, "received"),
+        (issued.reference_no, "queued"),
+        (issued.reference_no, "delivered"),
+        (fixed.reference_no, "received"),
+        (fixed.reference_no, "queued"),
+        (fixed.reference_no, "replaces"),
+        (fixed.reference_no, "delivered"),
+    ]
+    missing = CliRunner().invoke(cli, ["--config", config, "timeline", "KR", "NOPE"])
+    assert missing.exit_code == 1

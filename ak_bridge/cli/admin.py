@@ -216,6 +216,39 @@ def show(ctx: click.Context, message_id: str) -> None:
 
 
 @cli.command()
+@click.argument("issuing_country")
+@click.argument("reference_no")
+@click.pass_context
+def timeline(ctx: click.Context, issuing_country: str, reference_no: str) -> None:
+    """One CO's life: its state, then every event of every message about it, in order.
+
+    Includes the COs it replaced, so a corrected CO shows where it came from.
+    """
+    store = _store(ctx)
+    cert = store.certificate(issuing_country, reference_no)
+    if cert is None:
+        raise Failed(f"no certificate {issuing_country}/{reference_no}")
+    click.echo(f"CO        {issuing_country}/{reference_no} for {cert['importing_country']}")
+    click.echo(
+        f"state     {cert['state']}"
+        + (f" (replaced by {cert['replaced_by']})" if cert["replaced_by"] else "")
+    )
+    refs = [*reversed(store.predecessors(issuing_country, reference_no)), reference_no]
+    if len(refs) > 1:
+        click.echo(f"chain     {' -> '.join(refs)}")
+    events = []
+    for ref in refs:
+        for m in store.messages_for_certificate(issuing_country, ref):
+            for e in store.audit_for(m["id"]):
+                events.append((e["at"], ref, m["document_type"], e))
+    for at, ref, doc_type, e in sorted(events, key=lambda t: (t[0], t[3]["seq"])):
+        extra = f" [{e['code']}]" if e["code"] else ""
+        click.echo(
+            f"  {at} {ref:22} {doc_type:22} {e['event']}{extra} {e['detail'] or ''}".rstrip()
+        )
+
+
+@cli.command()
 @_selection_options
 @click.pass_context
 def retry(
