@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -165,12 +166,41 @@ def listed(result: Result) -> set[str]:
 # -- help ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "command",
-    [[], ["messages"], ["show"], ["retry"], ["audit"], ["audit", "verify"], ["report"]]
-    + [["serve"], ["worker"], ["demo"]],
-    ids=lambda c: " ".join(c) or "ak-bridge",
-)
+def _every_command(group: click.Group, prefix: tuple[str, ...] = ()) -> list[list[str]]:
+    out = [list(prefix)]
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            out += _every_command(command, (*prefix, name))
+        else:
+            out.append([*prefix, name])
+    return out
+
+
+EVERY_COMMAND = _every_command(cli)
+
+
+def test_every_command_the_issues_ask_for_exists() -> None:
+    names = {" ".join(c) for c in EVERY_COMMAND}
+    asked = {
+        "serve",
+        "worker",
+        "demo",
+        "messages",
+        "show",
+        "retry",
+        "validate",
+        "translate",
+        "certs",
+        "audit verify",
+        "cancel",
+        "export",
+        "purge",
+        "report",
+    }
+    assert asked <= names, asked - names
+
+
+@pytest.mark.parametrize("command", EVERY_COMMAND, ids=lambda c: " ".join(c) or "ak-bridge")
 def test_help(command: list[str]) -> None:
     for flag in ("--help", "-h"):
         result = CliRunner().invoke(cli, [*command, flag])
