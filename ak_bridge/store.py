@@ -266,6 +266,14 @@ class Store:
             expected_seq = row["seq"] + 1
         return problems
 
+    def audit_row(self, seq: int | None = None) -> dict | None:
+        """One audit row by number, or the newest (the head of the chain)."""
+        if seq is None:
+            rows = self._rows("SELECT * FROM audit ORDER BY seq DESC LIMIT 1")
+        else:
+            rows = self._rows("SELECT * FROM audit WHERE seq = ?", [seq])
+        return rows[0] if rows else None
+
     def audit_for(self, message_id: str) -> list[dict]:
         return self._rows("SELECT * FROM audit WHERE message_id = ? ORDER BY seq", [message_id])
 

@@ -73,3 +73,40 @@ def test_the_importer_does_not_see_the_issuers_refusals_in_the_timeline(
 def test_settings_repr_never_shows_the_key_passphrase(topology: Topology) -> None:
     settings = dataclasses.replace(topology.settings, identity_passphrase=b"s3cret-passphrase")
     assert "s3cret-passphrase" not in repr(settings)
+
+
+def test_an_anchor_catches_rows_cut_off_the_end_of_the_audit_trail(
+    topology: Topology, bridge: Exchange, tmp_path
+) -> None:
+    import json
+    import sqlite3
+    from contextlib import closing
+
+    from click.testing import CliRunner
+
+    from ak_bridge.cli import cli
+
+    kcs = topology.systems["KR-KCS"]
+    co = sample_form_ak("KR-2026-AK-008101", "KR", "VN", TODAY)
+    xml, _, _ = kcs.document_for(co)
+    kcs.submit_soap(topology.bridge_url, KCS, kcs.envelope_for(co, "K-anchor"), xml)
+    config = str(topology.settings.root / "config")
+
+    def run(*args: str):
+        return CliRunner().invoke(cli, ["--config", config, *args])
+
+    anchor = tmp_path / "anchor.json"
+    assert run("audit", "anchor", "--out", str(anchor)).exit_code == 0
+    assert run("audit", "verify", "--anchor", str(anchor)).exit_code == 0
+    head = json.loads(anchor.read_text())["seq"]
+
+    with closing(sqlite3.connect(topology.settings.database)) as db, db:
+        db.execute("DELETE FROM audit WHERE seq >= ?", [head])  # cut the tail off
+    assert run("audit", "verify").exit_code == 0  # the chain alone cannot tell
+    result = run("audit", "verify", "--anchor", str(anchor))
+    assert result.exit_code == 1 and "the trail was cut" in result.output
+
+    forged = json.loads(anchor.read_text()) | {"seq": 1}
+    anchor.write_text(json.dumps(forged))
+    result = run("audit", "verify", "--anchor", str(anchor))
+    assert result.exit_code == 1 and "not signed by this bridge" in result.output

@@ -12,10 +12,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 
+from ..config import Settings
+from ..errors import AkBridgeError
 from ..reports import pilot_report
+from ..signing import Signer, Verifier, load_identity, load_trusted
 from ..store import Store, from_iso
 from . import Failed, _settings, _store, cli
 
@@ -359,16 +363,76 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--anchor",
+    "anchor",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An anchor written earlier by `audit anchor`: the chain must still hold it.",
+)
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Check the hash chain: exit 1 if any row was edited, deleted or inserted."""
+def audit_verify(ctx: click.Context, anchor: Path | None) -> None:
+    """Check the hash chain: exit 1 if any row was edited, deleted or inserted.
+
+    The chain alone cannot see rows cut off at its very end; an anchor kept elsewhere can.
+    """
     assert ctx.parent is not None
-    problems = _store(ctx.parent).verify_audit()
+    store = _store(ctx.parent)
+    problems = store.verify_audit()
+    if anchor is not None:
+        problems += _check_anchor(_settings(ctx.parent), store, anchor)
     for p in problems:
         click.echo(p)
     if problems:
         raise Failed(f"audit trail broken in {len(problems)} place(s)")
-    click.echo("audit trail intact")
+    click.echo("audit trail intact" + (f", and it still holds {anchor}" if anchor else ""))
+
+
+@audit.command("anchor")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the anchor (and OUT.sig.xml, its signature).",
+)
+@click.pass_context
+def audit_anchor(ctx: click.Context, out: Path) -> None:
+    """Write the chain's head (seq and hash), signed by the bridge, to keep somewhere else.
+
+    Send it to both customs administrations (e.g. daily); `audit verify --anchor` later
+    proves that nothing up to that row was changed or cut off.
+    """
+    assert ctx.parent is not None
+    settings = _settings(ctx.parent)
+    head = _store(ctx.parent).audit_row()
+    if head is None:
+        raise Failed("the audit trail is empty")
+    body = {
+        "seq": head["seq"],
+        "hash": head["hash"],
+        "at": head["at"],
+        "database": str(settings.database),
+    }
+    identity = load_identity(
+        settings.identity_key, settings.identity_cert, settings.identity_passphrase
+    )
+    out.write_text(json.dumps(body, indent=1, sort_keys=True))
+    out.with_name(out.name + ".sig.xml").write_bytes(Signer(identity).sign_json(body))
+    click.echo(f"anchored audit row {head['seq']} ({head['hash'][:16]}…) in {out}")
+
+
+def _check_anchor(settings: Settings, store: Store, anchor: Path) -> list[str]:
+    body = json.loads(anchor.read_text())
+    signature = anchor.with_name(anchor.name + ".sig.xml")
+    try:
+        Verifier(load_trusted([settings.identity_cert])).verify_json(body, signature.read_bytes())
+    except (OSError, AkBridgeError) as exc:
+        return [f"{anchor}: not signed by this bridge: {exc}"]
+    row = store.audit_row(int(body["seq"]))
+    if row is None:
+        return [f"audit row {body['seq']} of the anchor is gone: the trail was cut"]
+    if row["hash"] != body["hash"]:
+        return [f"audit row {body['seq']} differs from the anchor: the trail was rewritten"]
+    return []
 
 
 @cli.command()
