@@ -84,3 +84,19 @@ def test_health_and_readiness(tmp_path: Path) -> None:
         assert bridge.store.last_heartbeat() is not None
     finally:
         topo.stop()
+
+
+def test_a_taken_port_is_an_error_not_an_exit() -> None:
+    """werkzeug calls sys.exit when it cannot bind; a test or the demo must get an error."""
+    import socket
+
+    import pytest
+    from flask import Flask
+
+    from ak_bridge.sim.server import LiveServer
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        with pytest.raises(OSError, match="already in use"):
+            LiveServer(Flask("x"), port=taken.getsockname()[1]).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 import threading
@@ -37,9 +38,12 @@ class LiveServer:
         """Start (or restart, on the same port) the server."""
         if self._server is not None:
             return self
-        self._server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=QuietHandler
-        )
+        try:
+            self._server = make_server(
+                self.host, self.port, self.app, threaded=True, request_handler=QuietHandler
+            )
+        except SystemExit:  # werkzeug exits the process when the port is taken
+            raise OSError(f"port {self.port} on {self.host} is already in use") from None
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -62,10 +66,40 @@ def serve_in_thread(app: object, host: str = "127.0.0.1", port: int = 0) -> Live
     return LiveServer(app, host, port).start()
 
 
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
+
+def _outside_ephemeral_range() -> range:
+    """Ports the OS never picks for outgoing connections, so a client cannot hold ours."""
+    try:
+        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(10000, max(10001, low))
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A free port for a loopback server, distinct from every other this process handed out.
+
+    Two traps avoided: the OS may offer the same free port twice in a row (it was only
+    probed, not kept), and a port from the ephemeral range may meanwhile be taken as the
+    local end of an outgoing connection, so a server started later could not bind it.
+    """
+    candidates = _outside_ephemeral_range()
+    with _handed_out_lock:
+        for _ in range(2000):
+            port = random.choice(candidates)
+            if port in _handed_out:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind((host, port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+    raise OSError("no free port found for a loopback server")
 
 
 class ResettingServer:
