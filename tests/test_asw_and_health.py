@@ -80,7 +80,7 @@ def test_health_and_readiness(tmp_path: Path) -> None:
         assert body["checks"]["worker_heartbeat_age_seconds"] < 60
         (backlog,) = body["checks"]["backlog"]
         assert (backlog["partner"], backlog["backlog"]) == ("VN-ECOSYS", 1)
-        assert backlog["oldest_pending_age_seconds"] >= 0
+        assert 0 <= backlog["oldest_pending_age_seconds"] < 60  # queued during this test
         assert bridge.store.last_heartbeat() is not None
     finally:
         topo.stop()
