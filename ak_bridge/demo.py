@@ -97,18 +97,14 @@ def _send_all(topo: Topology, echo: Callable[[str], None]) -> list[Sent]:
     ]
     sent = []
     for path, system, receiver, co in plan:
-        env = system.envelope_for(co, f"{system.partner_id}-{co.reference_no}")
-        xml, doc, sig = system.document_for(co)
-        if system.contract is not None:
-            assert xml is not None
-            contract = KCS if system.partner_id == "KR-KCS" else AMS
-            reply = system.submit_soap(topo.bridge_url, contract, env, xml)
+        reply = system.submit(topo.bridge_url, co, f"{system.partner_id}-{co.reference_no}")
+        if system.contract is None:  # REST
+            reply.raise_for_status()
+            message_id, status = reply.json()["messageId"], reply.json()["status"]
+        else:
+            contract = KCS if system.country == "KR" else AMS
             message_id = getattr(reply, contract.f("message_id"))
             status = getattr(reply, contract.f("status"))
-        else:
-            resp = system.submit_rest(topo.bridge_url, env, doc, sig)
-            resp.raise_for_status()
-            message_id, status = resp.json()["messageId"], resp.json()["status"]
         echo(f"{path}: {co.reference_no} {status} as {message_id}")
         sent.append(Sent(path, co, receiver, message_id))
     return sent

@@ -6,38 +6,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from flask import Flask, request
+from flask import Flask
 
 from ak_bridge.contracts import AMS
 from ak_bridge.model import DocumentType
 from ak_bridge.scheduler import sweep
 from ak_bridge.sim.certificates import sample_form_ak
-from ak_bridge.sim.server import LiveServer, free_port
+from ak_bridge.sim.server import LiveServer
 from ak_bridge.sim.topology import build_topology
 
 TODAY = datetime.now(UTC).date()
 
 
 def test_form_d_is_forwarded_byte_for_byte_to_a_configured_asw(tmp_path: Path) -> None:
-    received: list[tuple[bytes, str]] = []
-    asw_app = Flask("asw")
-
-    @asw_app.post("/asw")
-    def asw() -> str:
-        received.append((request.get_data(), request.headers.get("X-Message-Id", "")))
-        return "ok"
-
-    port = free_port()
-    asw_server = LiveServer(asw_app, port=port).start()
-    topo = build_topology(
-        tmp_path / "asw",
-        extra_partner_toml=f"""
-[partners.ASW]
-country = "ASEAN"
-channel = "asw"
-endpoint = "http://127.0.0.1:{port}/asw"
-""",
-    )
+    topo = build_topology(tmp_path / "asw", asw=True)
     try:
         topo.start_bridge()
         worker = topo.worker_exchange()
@@ -48,13 +30,13 @@ endpoint = "http://127.0.0.1:{port}/asw"
         reply = ind.submit_soap(topo.bridge_url, AMS, env, xml)
         assert reply.Status == "forwarded_to_asw"
         worker.deliver_due()
-        assert received == [(xml, reply.MessageId)]  # the very bytes, never re-signed
+        assert topo.asw is not None
+        assert topo.asw.received == [(xml, reply.MessageId)]  # the very bytes, never re-signed
         assert topo.systems["KR-KCS"].received == []  # and never translated or routed
         (event,) = [e for e in worker.store.audit_for(reply.MessageId) if e["event"] != "delivered"]
         assert event["event"] == "form_d_forwarded"
     finally:
         topo.stop()
-        asw_server.stop()
 
 
 def test_health_and_readiness(tmp_path: Path) -> None:
@@ -91,9 +73,6 @@ def test_a_taken_port_is_an_error_not_an_exit() -> None:
     import socket
 
     import pytest
-    from flask import Flask
-
-    from ak_bridge.sim.server import LiveServer
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

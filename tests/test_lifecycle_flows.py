@@ -31,19 +31,11 @@ TODAY = datetime.now(UTC).date()
 
 
 def kcs_sends(topo: Topology, doc, message_id: str):
-    kcs = topo.systems["KR-KCS"]
-    xml, _, _ = kcs.document_for(doc)
-    return kcs.submit_soap(topo.bridge_url, KCS, kcs.envelope_for(doc, message_id), xml)
+    return topo.systems["KR-KCS"].submit(topo.bridge_url, doc, message_id)
 
 
 def vn_sends(topo: Topology, doc, message_id: str):
-    vn = topo.systems["VN-ECOSYS"]
-    xml, json_doc, sig = vn.document_for(doc)
-    if json_doc is not None:
-        resp = vn.submit_rest(topo.bridge_url, vn.envelope_for(doc, message_id), json_doc, sig)
-    else:
-        resp = vn.submit_rest(topo.bridge_url, vn.envelope_for(doc, message_id), document_xml=xml)
-    return resp
+    return topo.systems["VN-ECOSYS"].submit(topo.bridge_url, doc, message_id)
 
 
 def settle(worker: Exchange) -> None:

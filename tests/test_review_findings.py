@@ -13,11 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import zeep
-from flask import Flask, request
 from lxml import etree
 
 from ak_bridge import rules
-from ak_bridge.contracts import AMS, KCS
+from ak_bridge.contracts import AMS
 from ak_bridge.exchange import Exchange
 from ak_bridge.model import (
     CancellationNotice,
@@ -28,24 +27,17 @@ from ak_bridge.model import (
     RetransmissionRequest,
 )
 from ak_bridge.sim.certificates import sample_form_ak
-from ak_bridge.sim.server import LiveServer, free_port
 from ak_bridge.sim.topology import Topology, build_topology
 
 TODAY = datetime.now(UTC).date()
 
 
 def kcs_sends(topo: Topology, doc, message_id: str):
-    kcs = topo.systems["KR-KCS"]
-    xml, _, _ = kcs.document_for(doc)
-    return kcs.submit_soap(topo.bridge_url, KCS, kcs.envelope_for(doc, message_id), xml)
+    return topo.systems["KR-KCS"].submit(topo.bridge_url, doc, message_id)
 
 
 def vn_sends(topo: Topology, doc, message_id: str):
-    vn = topo.systems["VN-ECOSYS"]
-    xml, json_doc, sig = vn.document_for(doc)
-    if json_doc is not None:
-        return vn.submit_rest(topo.bridge_url, vn.envelope_for(doc, message_id), json_doc, sig)
-    return vn.submit_rest(topo.bridge_url, vn.envelope_for(doc, message_id), document_xml=xml)
+    return topo.systems["VN-ECOSYS"].submit(topo.bridge_url, doc, message_id)
 
 
 def id_sends(topo: Topology, doc, message_id: str):
@@ -364,25 +356,9 @@ def test_retrying_a_dead_co_after_its_cancel_was_delivered_does_not_resend_it(
 
 
 def test_the_same_form_d_resent_is_forwarded_once(tmp_path) -> None:
-    received: list[str] = []
-    asw_app = Flask("asw")
-
-    @asw_app.post("/asw")
-    def asw() -> str:
-        received.append(request.headers.get("X-Message-Id", ""))
-        return "ok"
-
-    port = free_port()
-    asw_server = LiveServer(asw_app, port=port).start()
-    topo = build_topology(
-        tmp_path / "asw",
-        extra_partner_toml=f"""
-[partners.ASW]
-country = "ASEAN"
-channel = "asw"
-endpoint = "http://127.0.0.1:{port}/asw"
-""",
-    )
+    topo = build_topology(tmp_path / "asw", asw=True)
+    assert topo.asw is not None
+    received = topo.asw.received
     try:
         topo.start_bridge()
         worker = topo.worker_exchange()
@@ -401,7 +377,6 @@ endpoint = "http://127.0.0.1:{port}/asw"
         assert [r.Status for r in replies] == ["forwarded_to_asw", "duplicate"]
         assert replies[0].MessageId == replies[1].MessageId
         settle(worker)
-        assert received == [replies[0].MessageId]
+        assert [message_id for _, message_id in received] == [replies[0].MessageId]
     finally:
         topo.stop()
-        asw_server.stop()

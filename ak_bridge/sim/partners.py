@@ -22,7 +22,7 @@ from flask import Flask, Response, request
 from lxml import etree
 from zeep.transports import Transport
 
-from ..contracts import SoapContract, rest_body
+from ..contracts import AMS, KCS, SoapContract, rest_body
 from ..errors import Rejected
 from ..formats import Codec
 from ..formats.lifecycle import LifecycleCodec, document_type_of, function_of
@@ -228,6 +228,19 @@ class PartnerSystem:
             issuing_country=co.issuing_country,
         )
 
+    def submit(self, bridge_url: str, doc: FormAK | LifecycleMessage, message_id: str) -> Any:
+        """Send ``doc`` to the bridge the way this system does: zeep (KCS or AMS contract)
+        or REST; returns zeep's reply, or the requests response."""
+        xml, json_doc, signature = self.document_for(doc)
+        envelope = self.envelope_for(doc, message_id)
+        if self.contract is None:
+            if json_doc is not None:
+                return self.submit_rest(bridge_url, envelope, json_doc, signature)
+            return self.submit_rest(bridge_url, envelope, document_xml=xml)
+        assert xml is not None
+        contract = KCS if self.country == "KR" else AMS
+        return self.submit_soap(bridge_url, contract, envelope, xml)
+
     def submit_soap(
         self, bridge_url: str, contract: SoapContract, envelope: Envelope, document: bytes
     ) -> Any:
@@ -263,3 +276,26 @@ class PartnerSystem:
 
 def parse_soap_reply(data: bytes) -> etree._Element:
     return etree.fromstring(data)
+
+
+@dataclass
+class AswGateway:
+    """A stand-in for the national ASW gateway: records what the bridge forwards to it."""
+
+    received: list[tuple[bytes, str]] = field(default_factory=list)  # (body, message id)
+    server: LiveServer | None = None
+
+    def start(self, port: int) -> AswGateway:
+        app = Flask("sim-asw")
+
+        @app.post("/asw")
+        def receive() -> str:
+            self.received.append((request.get_data(), request.headers.get("X-Message-Id", "")))
+            return "ok"
+
+        self.server = LiveServer(app, port=port).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()

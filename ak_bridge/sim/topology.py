@@ -19,7 +19,7 @@ from ..contracts import AMS, KCS, SoapContract
 from ..exchange import Exchange
 from ..formats import build_codecs
 from ..signing import Signer, Verifier, load_identity, load_trusted
-from .partners import PartnerSystem
+from .partners import AswGateway, PartnerSystem
 from .pki import make_test_pki
 from .server import LiveServer, free_port
 
@@ -49,6 +49,7 @@ class Topology:
     settings: Settings
     systems: dict[str, PartnerSystem]
     admin_token: str = ""
+    asw: AswGateway | None = None
     bridge_server: LiveServer | None = None
     exchanges: list[Exchange] = field(default_factory=list)
 
@@ -78,6 +79,8 @@ class Topology:
             self.bridge_server.stop()
         for system in self.systems.values():
             system.stop()
+        if self.asw is not None:
+            self.asw.stop()
         for ex in self.exchanges:
             ex.store.close()
 
@@ -94,6 +97,7 @@ def build_topology(
     start_partners: tuple[str, ...] | None = None,
     timeout_seconds: float = 2.0,
     extra_partner_toml: str = "",
+    asw: bool = False,
 ) -> Topology:
     """Write a config directory for ``specs`` and create (and start) the partner systems.
 
@@ -161,6 +165,14 @@ timeout_seconds = {timeout_seconds}
 """
         )
         ports[spec.partner_id] = port
+    asw_gateway = None
+    if asw:  # the national ASW gateway a Form D is passed to, unchanged
+        asw_port = free_port()
+        asw_gateway = AswGateway().start(asw_port)
+        partner_toml.append(
+            f'[partners.ASW]\ncountry = "ASEAN"\nchannel = "asw"\n'
+            f'endpoint = "http://127.0.0.1:{asw_port}/asw"\n'
+        )
     (config_dir / "partners.toml").write_text("\n".join(partner_toml) + extra_partner_toml)
     settings = load_settings(config_dir, environ={})
     codecs = build_codecs(settings.format_mappings)
@@ -184,7 +196,11 @@ timeout_seconds = {timeout_seconds}
             system.start()
         systems[spec.partner_id] = system
     return Topology(
-        workdir=workdir, settings=settings, systems=systems, admin_token=tokens["admin"]
+        workdir=workdir,
+        settings=settings,
+        systems=systems,
+        admin_token=tokens["admin"],
+        asw=asw_gateway,
     )
 
 
