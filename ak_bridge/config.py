@@ -53,6 +53,7 @@ class PartnerConfig:
     timeout_seconds: float = 10.0
     max_in_flight: int = 4
     rules: Mapping[str, Any] = field(default_factory=dict)
+    shadow: bool = False  # build, sign and store its deliveries, but do not send them yet
     token_hashes: tuple[str, ...] = ()  # SHA-256 hex of the partner's bearer tokens
     client_cert_hashes: tuple[str, ...] = ()  # SHA-256 of client certs seen by a TLS proxy
 
@@ -298,6 +299,7 @@ def load_settings(
             wsdl=_wsdl(root, wsdl) if wsdl else None,
             binding=_opt(table, "binding", str, None, partners_src, pre),
             enabled=_opt(table, "enabled", bool, True, partners_src, pre),
+            shadow=_opt(table, "shadow", bool, False, partners_src, pre),
             timeout_seconds=_opt(table, "timeout_seconds", float, 10.0, partners_src, pre),
             max_in_flight=_opt(table, "max_in_flight", int, 4, partners_src, pre),
             retry=_retry(table.get("retry", {}), default_retry, partners_src, pre + "retry."),

@@ -134,7 +134,32 @@ class Deliverer:
             max_in_flight=cap,
         )
         for row in claimed:
-            self._attempt(partner, row, report)
+            if partner.shadow:
+                self._hold(partner, row, report)
+            else:
+                self._attempt(partner, row, report)
+
+    def _hold(self, partner: PartnerConfig, row: Mapping[str, Any], report: DeliveryReport) -> None:
+        """Shadow mode: everything but the send, so a new partner can run beside paper."""
+        now = self.clock()
+        ok = self.store.finish_attempt(
+            row["id"],
+            self.worker_id,
+            started_at=now,
+            duration_ms=0.0,
+            outcome=DeliveryStatus.HELD,
+            now=now,
+            detail="shadow mode: built and signed, not sent",
+            event=AuditEvent(
+                now,
+                "held",
+                row["message_id"],
+                partner.id,
+                detail="shadow mode: not sent; `ak-bridge retry` releases it",
+            ),
+        )
+        if ok:
+            report.details.append((row["id"], str(DeliveryStatus.HELD)))
 
     def _attempt(
         self, partner: PartnerConfig, row: Mapping[str, Any], report: DeliveryReport

@@ -245,6 +245,7 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"
     DEAD = "dead"
     CANCELLED = "cancelled"
+    HELD = "held"  # built and signed for a partner in shadow mode, not sent
 
 
 class CertificateState(StrEnum):

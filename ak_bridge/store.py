@@ -26,8 +26,20 @@ import sqlite_utils
 from .model import DeliveryStatus
 from .retry import Breaker
 
-FINAL_STATES = (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD, DeliveryStatus.CANCELLED)
+FINAL_STATES = (
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.CANCELLED,
+    DeliveryStatus.HELD,
+)
 GENESIS = "0" * 64
+# What an admin may retry or cancel: not delivered, not being sent, not already cancelled.
+OPEN_OR_FAILED = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.WAITING_RETRY,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.HELD,
+)
 
 
 def iso(moment: datetime) -> str:
@@ -519,7 +531,7 @@ class Store:
     def requeue(
         self, delivery_ids: Sequence[int], now: datetime, actor: str, reason: str
     ) -> list[int]:
-        """Make failed or waiting deliveries due now, with a fresh retry budget.
+        """Make failed, waiting or held deliveries due now, with a fresh retry budget.
 
         The message id stays the same, so the partner can still de-duplicate. Delivered,
         in-flight and cancelled deliveries are left alone, and so are purged ones (their
@@ -530,7 +542,7 @@ class Store:
         """
         return self._transition(
             delivery_ids,
-            (DeliveryStatus.PENDING, DeliveryStatus.WAITING_RETRY, DeliveryStatus.DEAD),
+            OPEN_OR_FAILED,
             "UPDATE deliveries SET status = 'pending', next_attempt_at = :now,"
             " first_attempt_at = NULL, budget_start = attempts, updated_at = :now"
             " WHERE id = :id AND length(payload) > 0 AND NOT EXISTS ("
@@ -549,7 +561,7 @@ class Store:
         """Stop deliveries that have not been delivered; they are kept, marked cancelled."""
         return self._transition(
             delivery_ids,
-            (DeliveryStatus.PENDING, DeliveryStatus.WAITING_RETRY, DeliveryStatus.DEAD),
+            OPEN_OR_FAILED,
             "UPDATE deliveries SET status = 'cancelled', updated_at = :now WHERE id = :id",
             now,
             "cancelled",

@@ -7,6 +7,7 @@ does: retry with the same message id, or a dead letter that keeps its failure cl
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -239,3 +240,30 @@ def test_a_partner_that_cannot_verify_our_signature_gives_a_signature_dead_lette
     for mid in (soap_id, rest_id):
         d = delivery(worker, mid)
         assert (d["status"], d["attempts"], d["last_failure_class"]) == ("dead", 1, "signature")
+
+
+def test_a_partner_in_shadow_mode_gets_nothing_until_released(topo: Topology) -> None:
+    """A new country can run beside paper: its COs are built, signed, stored, not sent."""
+    from ak_bridge.bootstrap import build_exchange
+
+    topo.start_bridge()
+    vn = topo.settings.partners["VN-ECOSYS"]
+    shadow = dataclasses.replace(
+        topo.settings,
+        partners={**topo.settings.partners, "VN-ECOSYS": dataclasses.replace(vn, shadow=True)},
+    )
+    worker = build_exchange(shadow, worker_id="shadow-worker")
+    topo.exchanges.append(worker)
+    to_vn, to_id = send(topo, "KR-SHADOW-1", "VN"), send(topo, "KR-SHADOW-2", "ID")
+    worker.deliver_due()
+    assert delivery(worker, to_vn)["status"] == "held"
+    assert delivery(worker, to_id)["status"] == "delivered"  # other partners are unaffected
+    assert topo.systems["VN-ECOSYS"].hits == 0
+    assert "held" in [e["event"] for e in worker.store.audit_for(to_vn)]
+
+    # Go-live: the partner leaves shadow mode and an admin releases what was held.
+    live = topo.worker_exchange("live-worker")
+    assert live.store.requeue([delivery(live, to_vn)["id"]], live.clock(), "admin", "go-live")
+    live.deliver_due()
+    assert delivery(live, to_vn)["status"] == "delivered"
+    assert topo.systems["VN-ECOSYS"].unique_message_ids() == [to_vn]

@@ -23,9 +23,9 @@ from ..signing import Signer, Verifier, load_identity, load_trusted
 from ..store import Store, from_iso
 from . import Failed, _settings, _store, cli
 
-FAILED_STATES = ("dead", "waiting_retry")
-OPEN_STATES = ("pending", "waiting_retry", "dead")
-ALL_STATES = ("pending", "in_flight", "waiting_retry", "delivered", "dead", "cancelled")
+FAILED_STATES = ("dead", "waiting_retry", "held")
+OPEN_STATES = ("pending", "waiting_retry", "dead", "held")
+ALL_STATES = ("pending", "in_flight", "waiting_retry", "delivered", "dead", "cancelled", "held")
 
 
 def _now() -> datetime:
@@ -266,7 +266,7 @@ def retry(
     """Retry failed deliveries now, with a fresh retry budget and the same message ids.
 
     IDS are message ids or delivery numbers. Without IDS, say --partner, --failure-class or
-    --all. Only dead and waiting deliveries are retried.
+    --all. Only dead, waiting and held (shadow mode) deliveries are retried.
     """
     _need_selection(ids, partner, failure_class, everything)
     store = _store(ctx)
