@@ -9,6 +9,7 @@ up; ``misfire_grace_time`` equals the interval so a slow sweep is not silently s
 from __future__ import annotations
 
 import logging
+import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -20,18 +21,30 @@ log = logging.getLogger(__name__)
 JOB_ID = "deliver-due"
 
 
-def sweep(exchange: Exchange) -> None:
-    """Heartbeat, then deliver everything due; never let an error stop the schedule."""
+SWEEP_SECONDS = 30.0  # one sweep keeps going while there is work, up to this long
+
+
+def sweep(exchange: Exchange, max_seconds: float = SWEEP_SECONDS) -> None:
+    """Heartbeat, then deliver until nothing is due (or the time is up); never raise.
+
+    One pass claims at most each partner's ``max_in_flight`` deliveries, so a sweep repeats
+    passes while they find work: a backlog drains at the partners' pace, not at one batch
+    per interval. The time bound keeps the heartbeat fresh and lets the schedule go on.
+    """
+    deadline = time.monotonic() + max_seconds
     try:
-        exchange.store.heartbeat(exchange.worker_id, exchange.clock())
-        report = exchange.deliver_due()
-        if report.attempted:
-            log.info(
-                "sweep: %d delivered, %d to retry, %d dead",
-                report.delivered,
-                report.retrying,
-                report.dead,
-            )
+        while True:
+            exchange.store.heartbeat(exchange.worker_id, exchange.clock())
+            report = exchange.deliver_due()
+            if report.attempted:
+                log.info(
+                    "sweep: %d delivered, %d to retry, %d dead",
+                    report.delivered,
+                    report.retrying,
+                    report.dead,
+                )
+            if not report.attempted or time.monotonic() >= deadline:
+                return
     except Exception:
         log.exception("delivery sweep failed; next sweep will try again")
 

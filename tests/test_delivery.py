@@ -267,3 +267,15 @@ def test_a_partner_in_shadow_mode_gets_nothing_until_released(topo: Topology) ->
     live.deliver_due()
     assert delivery(live, to_vn)["status"] == "delivered"
     assert topo.systems["VN-ECOSYS"].unique_message_ids() == [to_vn]
+
+
+def test_one_sweep_drains_a_backlog_larger_than_a_partners_concurrency(topo: Topology) -> None:
+    """max_in_flight bounds what is in flight, not how much one sweep delivers."""
+    from ak_bridge.scheduler import sweep
+
+    topo.start_bridge()
+    worker = topo.worker_exchange()
+    ids = [send(topo, f"KR-DRAIN-{i:02d}") for i in range(10)]  # ID-SKA: max_in_flight 4
+    sweep(worker)
+    assert sorted(topo.systems["ID-SKA"].unique_message_ids()) == sorted(ids)
+    assert worker.store.last_heartbeat() is not None
