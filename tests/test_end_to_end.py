@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 import zeep
+from flows import settle
 from lxml import etree
 
 from ak_bridge.contracts import AMS, KCS
@@ -25,13 +26,6 @@ from ak_bridge.sim.topology import Topology
 from ak_bridge.web import soap
 
 TODAY = datetime.now(UTC).date()
-
-
-def sweep_until_settled(worker: Exchange, sweeps: int = 20) -> None:
-    for _ in range(sweeps):
-        report = worker.deliver_due()
-        if not report.attempted:
-            return
 
 
 def counts(ex: Exchange) -> tuple[int, int]:
@@ -67,7 +61,7 @@ def test_kcs_to_indonesia_over_soap_arrives_signed_and_translated(
     assert reply.PrcsRsltCd == "accepted"
     message_id = reply.MsgId
 
-    sweep_until_settled(worker)
+    settle(worker)
 
     assert [r.message_id for r in indonesia.received] == [message_id]
     got = indonesia.received[0]
@@ -95,7 +89,7 @@ def test_viet_nam_to_korea_over_rest_arrives_at_kcs(
     resp = vn.submit_rest(topology.bridge_url, vn.envelope_for(co, "VN-1"), doc, sig)
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] == "accepted"
-    sweep_until_settled(worker)
+    settle(worker)
     assert len(kcs.received) == 1
     assert kcs.received[0].certificate == co
     assert kcs.received[0].message_id == resp.json()["messageId"]
@@ -109,7 +103,7 @@ def test_indonesia_to_korea_over_ams_soap(
     xml, _, _ = ind.document_for(co)
     reply = ind.submit_soap(topology.bridge_url, AMS, ind.envelope_for(co, "ID-1"), xml)
     assert reply.Status == "accepted"
-    sweep_until_settled(worker)
+    settle(worker)
     assert [r.certificate for r in kcs.received] == [co]
 
 
@@ -149,7 +143,7 @@ def test_business_rejection_by_partner_is_a_dead_letter_without_retry(
     co = sample_form_ak("KR-2026-AK-000900", "KR", "ID", TODAY)
     xml, _, _ = kcs.document_for(co)
     message_id = kcs.submit_soap(topology.bridge_url, KCS, kcs.envelope_for(co, "K9"), xml).MsgId
-    sweep_until_settled(worker)
+    settle(worker)
     (delivery,) = worker.store.deliveries_for(message_id)
     assert (delivery["status"], delivery["attempts"]) == ("dead", 1)
     assert delivery["last_failure_class"] == "fault"
@@ -291,7 +285,7 @@ def test_identical_resubmission_gets_the_original_receipt_and_is_delivered_once(
     assert (first.PrcsRsltCd, again.PrcsRsltCd) == ("accepted", "duplicate")
     assert again.MsgId == first.MsgId
     assert counts(bridge) == (1, 1)
-    sweep_until_settled(worker)
+    settle(worker)
     assert ind.unique_message_ids() == [first.MsgId]
 
 
@@ -321,7 +315,7 @@ def test_status_query_over_soap_and_rest(
     co = sample_form_ak("KR-2026-AK-000401", "KR", "VN", TODAY)
     xml, _, _ = kcs.document_for(co)
     kcs.submit_soap(topology.bridge_url, KCS, kcs.envelope_for(co, "K-s"), xml)
-    sweep_until_settled(worker)
+    settle(worker)
 
     def client_for(partner_id: str) -> zeep.Client:
         session = requests.Session()

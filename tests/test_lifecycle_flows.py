@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import zeep
+from flows import kcs_sends, settle, state, vn_sends
 
 from ak_bridge.contracts import AMS, KCS
 from ak_bridge.exchange import Exchange
@@ -28,24 +29,6 @@ from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology
 
 TODAY = datetime.now(UTC).date()
-
-
-def kcs_sends(topo: Topology, doc, message_id: str):
-    return topo.systems["KR-KCS"].submit(topo.bridge_url, doc, message_id)
-
-
-def vn_sends(topo: Topology, doc, message_id: str):
-    return topo.systems["VN-ECOSYS"].submit(topo.bridge_url, doc, message_id)
-
-
-def settle(worker: Exchange) -> None:
-    for _ in range(10):
-        if not worker.deliver_due().attempted:
-            return
-
-
-def state(bridge: Exchange, ref: str, country: str = "KR") -> str:
-    return bridge.status(country, ref)["state"]
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import zeep
+from flows import kcs_sends, settle, state, vn_sends
 from lxml import etree
 
 from ak_bridge import rules
@@ -32,28 +33,10 @@ from ak_bridge.sim.topology import Topology, build_topology
 TODAY = datetime.now(UTC).date()
 
 
-def kcs_sends(topo: Topology, doc, message_id: str):
-    return topo.systems["KR-KCS"].submit(topo.bridge_url, doc, message_id)
-
-
-def vn_sends(topo: Topology, doc, message_id: str):
-    return topo.systems["VN-ECOSYS"].submit(topo.bridge_url, doc, message_id)
-
-
 def id_sends(topo: Topology, doc, message_id: str):
     ind = topo.systems["ID-SKA"]
     xml, _, _ = ind.document_for(doc)
     return ind.submit_soap(topo.bridge_url, AMS, ind.envelope_for(doc, message_id), xml)
-
-
-def settle(worker: Exchange) -> None:
-    for _ in range(10):
-        if not worker.deliver_due().attempted:
-            return
-
-
-def state(bridge: Exchange, ref: str, country: str = "KR") -> str:
-    return bridge.status(country, ref)["state"]
 
 
 def rejections(bridge: Exchange) -> list[str]:

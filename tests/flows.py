@@ -1,0 +1,28 @@
+"""Small helpers the exchange tests share: send as a partner, let the worker settle, read a
+CO's state. Everything they touch is real (simulated partners on loopback, the bridge)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ak_bridge.exchange import Exchange
+from ak_bridge.sim.topology import Topology
+
+
+def kcs_sends(topo: Topology, doc: Any, message_id: str) -> Any:
+    return topo.systems["KR-KCS"].submit(topo.bridge_url, doc, message_id)
+
+
+def vn_sends(topo: Topology, doc: Any, message_id: str) -> Any:
+    return topo.systems["VN-ECOSYS"].submit(topo.bridge_url, doc, message_id)
+
+
+def settle(worker: Exchange, sweeps: int = 20) -> None:
+    """Deliver until a sweep finds nothing due (a retry scheduled later is left waiting)."""
+    for _ in range(sweeps):
+        if not worker.deliver_due().attempted:
+            return
+
+
+def state(bridge: Exchange, ref: str, country: str = "KR") -> str:
+    return bridge.status(country, ref)["state"]
