@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .config import Settings
+    from ak_bridge.core.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app; importing the package stays free of Flask and of the wiring."""
     from flask import Flask
 
-    from . import web
-    from .bootstrap import build_exchange
-    from .config import load_settings
+    from ak_bridge.adapters import web
+    from ak_bridge.bootstrap import build_exchange
+    from ak_bridge.config import load_settings
 
     settings = settings or load_settings()
     if not settings.auth.required:

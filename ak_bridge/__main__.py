@@ -1,5 +1,5 @@
 """``python -m ak_bridge`` is the ``ak-bridge`` command."""
 
-from .cli import main
+from ak_bridge.cli import main
 
 main()

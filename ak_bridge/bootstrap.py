@@ -7,11 +7,11 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from .config import Channel, Settings
-from .exchange import Exchange
-from .formats import build_codecs
-from .signing import Signer, Verifier, load_identity, load_trusted
-from .store import Store
+from ak_bridge.adapters.store import open_store
+from ak_bridge.core.settings import Channel, Settings
+from ak_bridge.formats import build_codecs
+from ak_bridge.security.signing import Signer, Verifier, load_identity, load_trusted
+from ak_bridge.service.exchange import Exchange
 
 
 def build_exchange(
@@ -19,9 +19,11 @@ def build_exchange(
     clock: Callable[[], datetime] | None = None,
     worker_id: str | None = None,
 ) -> Exchange:
-    from .outbound import build_senders  # outbound adapters are wired here and only here
+    from ak_bridge.adapters.outbound import (
+        build_senders,  # outbound adapters are wired here and only here
+    )
 
-    store = Store.open(settings.database)
+    store = open_store(settings.database)
     identity = load_identity(
         settings.identity_key, settings.identity_cert, settings.identity_passphrase
     )

@@ -19,86 +19,14 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from enum import StrEnum
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .retry import RetryPolicy
-from .xmlio import WSDL_DIR
-
-
-class Channel(StrEnum):
-    SOAP = "soap"
-    REST = "rest"
-    ASW = "asw"
-
-
-@dataclass(frozen=True)
-class PartnerConfig:
-    """One partner system (KCS, an AMS national CO system, or the ASW gateway)."""
-
-    id: str
-    country: str
-    channel: Channel
-    endpoint: str
-    format: str
-    certificates: tuple[Path, ...]
-    retry: RetryPolicy
-    name: str = ""
-    wsdl: Path | None = None
-    binding: str | None = None
-    enabled: bool = True
-    timeout_seconds: float = 10.0
-    max_in_flight: int = 4
-    rules: Mapping[str, Any] = field(default_factory=dict)
-    shadow: bool = False  # build, sign and store its deliveries, but do not send them yet
-    token_hashes: tuple[str, ...] = ()  # SHA-256 hex of the partner's bearer tokens
-    client_cert_hashes: tuple[str, ...] = ()  # SHA-256 of client certs seen by a TLS proxy
-
-
-@dataclass(frozen=True)
-class AuthSettings:
-    """Who may call: partners by token or client certificate, admins by their own token."""
-
-    required: bool = True
-    admin_token_hashes: tuple[str, ...] = ()
-    client_cert_header: str | None = None  # set by the TLS-terminating proxy
-    trusted_proxies: tuple[str, ...] = ()  # only their client_cert_header is believed
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything the bridge needs to run, resolved and checked."""
-
-    root: Path
-    database: Path
-    host: str
-    port: int
-    max_body_bytes: int
-    identity_key: Path
-    identity_cert: Path
-    identity_passphrase: bytes | None = field(repr=False)  # never in a log line
-    partners: Mapping[str, PartnerConfig]
-    format_mappings: Mapping[str, Mapping[str, Any]]
-    worker_interval_seconds: float = 2.0
-    worker_batch_size: int = 50
-    claim_seconds: int = 120
-    default_retry: RetryPolicy = field(default_factory=RetryPolicy)
-    asw_partner: str | None = None
-    workers: int = 2  # web processes (gunicorn); about one per core
-    auth: AuthSettings = field(default_factory=AuthSettings)
-
-    def partner(self, partner_id: str) -> PartnerConfig | None:
-        return self.partners.get(partner_id)
-
-    def partner_for_country(self, country: str) -> PartnerConfig | None:
-        """The enabled Form AK partner of a country (the ASW is never one)."""
-        for p in self.partners.values():
-            if p.country == country and p.channel is not Channel.ASW and p.enabled:
-                return p
-        return None
+from ak_bridge.core.errors import ConfigError
+from ak_bridge.core.retry import RetryPolicy
+from ak_bridge.core.settings import AuthSettings, Channel, PartnerConfig, Settings
+from ak_bridge.standard import WSDL_DIR
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -19,12 +19,12 @@ from pathlib import Path
 import requests
 from lxml import etree
 
-from ak_bridge.contracts import KCS
-from ak_bridge.signing import Verifier, load_trusted
+from ak_bridge.adapters.web import soap
+from ak_bridge.security.signing import Verifier, load_trusted
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.server import free_port
 from ak_bridge.sim.topology import build_topology
-from ak_bridge.web import soap
+from ak_bridge.standard.contracts import KCS
 
 TODAY = datetime.now(UTC).date()
 

@@ -16,10 +16,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ak_bridge.contracts import KCS
-from ak_bridge.scheduler import sweep
+from ak_bridge.adapters.scheduler import sweep
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import build_topology
+from ak_bridge.standard.contracts import KCS
 
 MODES = ["ok", "ok", "ok", "down", "http500", "slow", "server_fault"]
 

@@ -14,9 +14,9 @@ from typing import Any
 import requests
 from lxml import etree
 
-from ak_bridge.contracts import SoapContract, rest_body
-from ak_bridge.model import Envelope
-from ak_bridge.web import soap
+from ak_bridge.adapters.web import soap
+from ak_bridge.core.model import Envelope
+from ak_bridge.standard.contracts import SoapContract, rest_body
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ak_bridge.exchange import Exchange
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.topology import Topology, build_topology
 
 _real_connect = socket.socket.connect

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ak_bridge.exchange import Exchange
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.topology import Topology
 
 

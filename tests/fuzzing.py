@@ -42,13 +42,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from ak_bridge import create_app, xmlio
-from ak_bridge.contracts import AMS, KCS, SoapContract
-from ak_bridge.errors import Rejected
+from ak_bridge import create_app
+from ak_bridge.adapters.web import soap
+from ak_bridge.core.errors import Rejected
 from ak_bridge.formats import Codec, build_codecs
+from ak_bridge.security import xmlio
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology, build_topology
-from ak_bridge.web import soap
+from ak_bridge.standard.contracts import AMS, KCS, SoapContract
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile_corpus import (  # noqa: E402

@@ -26,15 +26,15 @@ from typing import Any, Literal
 from lxml import etree
 from signxml import DigestAlgorithm, SignatureMethod, XMLSigner
 
-from ak_bridge.contracts import AMS, KCS, SoapContract
-from ak_bridge.model import Envelope, FormAK
-from ak_bridge.signing import Signer, load_identity
+from ak_bridge.adapters.web import soap
+from ak_bridge.core.model import Envelope, FormAK
+from ak_bridge.security.signing import Signer, load_identity
+from ak_bridge.security.xmlio import NS_DSIG
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.partners import PartnerSystem
 from ak_bridge.sim.pki import make_rogue_cert
 from ak_bridge.sim.topology import Topology
-from ak_bridge.web import soap
-from ak_bridge.xmlio import NS_DSIG
+from ak_bridge.standard.contracts import AMS, KCS, SoapContract
 
 CORPUS_DIR = Path(__file__).resolve().parent / "hostile"
 MANIFEST = CORPUS_DIR / "manifest.toml"

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from hypothesis import strategies as st
 
-from ak_bridge.model import (
+from ak_bridge.core.model import (
     AKFTA_PARTIES,
     Certification,
     CriterionKind,

@@ -8,12 +8,12 @@ from pathlib import Path
 import requests
 from flask import Flask
 
-from ak_bridge.contracts import AMS
-from ak_bridge.model import DocumentType
-from ak_bridge.scheduler import sweep
+from ak_bridge.adapters.scheduler import sweep
+from ak_bridge.core.model import DocumentType
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.server import LiveServer
 from ak_bridge.sim.topology import build_topology
+from ak_bridge.standard.contracts import AMS
 
 TODAY = datetime.now(UTC).date()
 

@@ -25,15 +25,15 @@ from bridge_client import Answer, rest_json, rest_status, rest_submit, soap_quer
 from flask.testing import FlaskClient
 
 from ak_bridge import create_app
+from ak_bridge.adapters.web import soap
 from ak_bridge.config import load_settings
-from ak_bridge.contracts import AMS, KCS, SoapContract
-from ak_bridge.errors import ConfigError
-from ak_bridge.exchange import Exchange
-from ak_bridge.model import Envelope, FormAK
-from ak_bridge.signing import load_trusted
+from ak_bridge.core.errors import ConfigError
+from ak_bridge.core.model import Envelope, FormAK
+from ak_bridge.security.signing import load_trusted
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology, build_topology
-from ak_bridge.web import soap
+from ak_bridge.standard.contracts import AMS, KCS, SoapContract
 
 TODAY = datetime.now(UTC).date()
 PARTNERS = ("KR-KCS", "ID-SKA", "VN-ECOSYS")

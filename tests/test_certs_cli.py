@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 import ak_bridge.cli.security  # noqa: F401  (registers the command on ``cli``)
 from ak_bridge.cli import cli
 from ak_bridge.config import load_settings
-from ak_bridge.signing import load_trusted
+from ak_bridge.security.signing import load_trusted
 from ak_bridge.sim.pki import make_test_pki
 
 NOW = datetime.now(UTC).replace(microsecond=0)

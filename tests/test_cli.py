@@ -15,9 +15,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from ak_bridge.adapters.store.sqlite import AuditEvent, SqliteStore, iso
 from ak_bridge.cli import cli
-from ak_bridge.model import DeliveryStatus
-from ak_bridge.store import AuditEvent, Store, iso
+from ak_bridge.core.model import DeliveryStatus
 
 MAIN = """\
 [service]
@@ -50,7 +50,7 @@ max_attempts = 10
 @dataclass
 class Bridge:
     config: Path
-    store: Store
+    store: SqliteStore
     now: datetime
     delivery: dict[str, int]  # message id -> its one delivery
 
@@ -65,7 +65,7 @@ class Bridge:
         return self.store.delivery(self.delivery[mid])["status"]
 
 
-def _accept(store: Store, mid: str, dest: str, ref: str, created: datetime) -> int:
+def _accept(store: SqliteStore, mid: str, dest: str, ref: str, created: datetime) -> int:
     store.accept(
         {
             "id": mid,
@@ -115,7 +115,7 @@ def bridge(tmp_path: Path):
     for name in ("ID-SKA.pem", "VN-ECOSYS.pem"):
         (root / "var" / "pki" / name).write_text("-----BEGIN CERTIFICATE-----\n")
 
-    store = Store.open(root / "var" / "ak_bridge.db")
+    store = SqliteStore.open(root / "var" / "ak_bridge.db")
     now = datetime.now(UTC).replace(microsecond=0)
     t = now - timedelta(hours=1)
     ids = {

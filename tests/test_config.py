@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ak_bridge.config import Channel, Settings, load_settings
-from ak_bridge.errors import ConfigError
-from ak_bridge.retry import RetryPolicy
+from ak_bridge.config import load_settings
+from ak_bridge.core.errors import ConfigError
+from ak_bridge.core.retry import RetryPolicy
+from ak_bridge.core.settings import Channel, Settings
+from ak_bridge.standard import WSDL_DIR
 
 MAIN = """\
 [service]
@@ -161,7 +163,7 @@ def test_wsdl_falls_back_to_the_contracts_shipped_with_ak_bridge(tmp_path: Path)
     cfg = write_config(tmp_path)
     (cfg.parent / "wsdl" / "kcs" / "unipass-eco-1.0.wsdl").unlink()
     wsdl = load(cfg).partner("KR-KCS").wsdl
-    assert wsdl.parts[-3:] == ("wsdl", "kcs", "unipass-eco-1.0.wsdl")
+    assert wsdl == WSDL_DIR / "kcs" / "unipass-eco-1.0.wsdl" and wsdl.exists()
     assert not wsdl.is_relative_to(cfg.parent)
 
 

@@ -18,21 +18,21 @@ import pytest
 from click.testing import CliRunner, Result
 from lxml import etree
 
+from ak_bridge.adapters.outbound.rest import RestSender
 from ak_bridge.cli import cli
-from ak_bridge.config import PartnerConfig
-from ak_bridge.conformance import ConformanceKit
-from ak_bridge.contract_drift import Difference, compare_wsdl, wsdl_url
-from ak_bridge.delivery import Outbound, Sent
-from ak_bridge.errors import SignatureInvalid
+from ak_bridge.core.errors import SignatureInvalid
+from ak_bridge.core.model import Receipt
+from ak_bridge.core.settings import PartnerConfig
 from ak_bridge.formats import build_codecs
-from ak_bridge.model import Receipt
-from ak_bridge.outbound.rest import RestSender
-from ak_bridge.signing import Signer, Verifier, load_identity, load_trusted
+from ak_bridge.onboarding.conformance import ConformanceKit
+from ak_bridge.onboarding.contract_drift import Difference, compare_wsdl, wsdl_url
+from ak_bridge.security.signing import Signer, Verifier, load_identity, load_trusted
+from ak_bridge.security.xmlio import NS_DSIG, WSDL_DIR, parse_untrusted
+from ak_bridge.service.delivery import Outbound, Sent
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.partners import PartnerSystem
 from ak_bridge.sim.server import LiveServer
 from ak_bridge.sim.topology import Topology, build_topology
-from ak_bridge.xmlio import NS_DSIG, WSDL_DIR, parse_untrusted
 
 AMS_WSDL = (WSDL_DIR / "ams/akbridge-ams-1.0.wsdl").read_bytes()
 

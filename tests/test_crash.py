@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from ak_bridge.contracts import KCS
+from ak_bridge.adapters.store.sqlite import SqliteStore
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology, build_topology
-from ak_bridge.store import Store
+from ak_bridge.standard.contracts import KCS
 
 pytestmark = pytest.mark.slow
 TODAY = datetime.now(UTC).date()
@@ -143,14 +143,14 @@ def test_kill_9_of_the_worker_mid_delivery_resends_with_the_same_id(topo: Topolo
     while time.monotonic() < deadline and indonesia.hits == 0:
         time.sleep(0.05)
     kill9(worker)  # mid-delivery: the partner got a request, the worker never recorded it
-    in_flight = Store(topo.settings.database).find_deliveries(status=["in_flight"])
+    in_flight = SqliteStore(topo.settings.database).find_deliveries(status=["in_flight"])
     assert in_flight, "the kill should have left a claimed delivery behind"
 
     indonesia.mode = "ok"
     second = start(topo, "worker")
     try:
         deadline = time.monotonic() + 40
-        store = Store(topo.settings.database)
+        store = SqliteStore(topo.settings.database)
         while time.monotonic() < deadline:
             if all(d["status"] == "delivered" for d in store.find_deliveries()):
                 break

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from ak_bridge.contracts import KCS
-from ak_bridge.exchange import Exchange
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.server import ResettingServer
 from ak_bridge.sim.topology import Topology, build_topology
+from ak_bridge.standard.contracts import KCS
 
 TODAY = datetime.now(UTC).date()
 
@@ -226,7 +226,7 @@ def test_a_partner_that_cannot_verify_our_signature_gives_a_signature_dead_lette
     topo: Topology,
 ) -> None:
     """E.g. the partner pinned an old bridge certificate: not retried, classed 'signature'."""
-    from ak_bridge.signing import Verifier, load_trusted
+    from ak_bridge.security.signing import Verifier, load_trusted
 
     topo.start_bridge()
     worker = topo.worker_exchange()
@@ -271,7 +271,7 @@ def test_a_partner_in_shadow_mode_gets_nothing_until_released(topo: Topology) ->
 
 def test_one_sweep_drains_a_backlog_larger_than_a_partners_concurrency(topo: Topology) -> None:
     """max_in_flight bounds what is in flight, not how much one sweep delivers."""
-    from ak_bridge.scheduler import sweep
+    from ak_bridge.adapters.scheduler import sweep
 
     topo.start_bridge()
     worker = topo.worker_exchange()

@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ak_bridge.config import Channel, PartnerConfig, Settings
-from ak_bridge.delivery import Outbound, Sent
-from ak_bridge.errors import FailureClass, PartnerRejected, PartnerUnreachable
-from ak_bridge.exchange import Exchange
-from ak_bridge.model import DeliveryStatus
-from ak_bridge.retry import RetryPolicy
-from ak_bridge.store import AuditEvent, Store, iso
+from ak_bridge.adapters.store.sqlite import AuditEvent, SqliteStore, iso
+from ak_bridge.core.errors import FailureClass, PartnerRejected, PartnerUnreachable
+from ak_bridge.core.model import DeliveryStatus
+from ak_bridge.core.retry import RetryPolicy
+from ak_bridge.core.settings import Channel, PartnerConfig, Settings
+from ak_bridge.service.delivery import Outbound, Sent
+from ak_bridge.service.exchange import Exchange
 
 FINAL = {"delivered", "dead", "cancelled"}
 ALL = FINAL | {"pending", "in_flight", "waiting_retry"}
@@ -88,7 +88,7 @@ class DeliveryMachine(RuleBasedStateMachine):
         super().__init__()
         self.dir = tempfile.TemporaryDirectory()
         db = Path(self.dir.name) / "s.db"
-        self.store = Store.open(db)
+        self.store = SqliteStore.open(db)
         self.now = datetime(2026, 1, 1, tzinfo=UTC)
         self.partner = ScriptedPartner()
         cfg = make_settings(db)

@@ -17,13 +17,13 @@ import zeep
 from flows import settle
 from lxml import etree
 
-from ak_bridge.contracts import AMS, KCS
-from ak_bridge.exchange import Exchange
-from ak_bridge.model import DocumentType
-from ak_bridge.signing import Verifier, load_trusted
+from ak_bridge.adapters.web import soap
+from ak_bridge.core.model import DocumentType
+from ak_bridge.security.signing import Verifier, load_trusted
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology
-from ak_bridge.web import soap
+from ak_bridge.standard.contracts import AMS, KCS
 
 TODAY = datetime.now(UTC).date()
 

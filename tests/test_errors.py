@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ak_bridge import errors
-from ak_bridge.errors import (
+from ak_bridge.core import errors
+from ak_bridge.core.errors import (
     ConfigError,
     Finding,
     PartnerRejected,

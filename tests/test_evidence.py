@@ -12,12 +12,12 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ak_bridge.cli import cli
-from ak_bridge.contracts import KCS
-from ak_bridge.evidence import verify_pack
-from ak_bridge.exchange import Exchange
-from ak_bridge.model import CustomsResponse, ItemDecision, PreferenceDecision
+from ak_bridge.core.model import CustomsResponse, ItemDecision, PreferenceDecision
+from ak_bridge.ops.evidence import verify_pack
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology
+from ak_bridge.standard.contracts import KCS
 
 TODAY = datetime.now(UTC).date()
 

@@ -23,8 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from lxml import etree
 from strategies import form_aks
 
-from ak_bridge import xmlio
-from ak_bridge.errors import ConfigError, SchemaViolation, TranslationFailed
+from ak_bridge.core.canonical import (
+    box_of_path,
+    canonical_from_dict,
+    canonical_to_dict,
+    content_hash,
+)
+from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed
+from ak_bridge.core.model import CriterionKind, FormAK, OriginCriterion, Party
 from ak_bridge.formats import (
     Codec,
     MappedCodec,
@@ -34,13 +40,7 @@ from ak_bridge.formats import (
 )
 from ak_bridge.formats.akstd import AKSTD_NS
 from ak_bridge.formats.unipass import UNIPASS_NS, format_criterion, parse_criterion
-from ak_bridge.model import CriterionKind, FormAK, OriginCriterion, Party
-from ak_bridge.schemas import (
-    box_of_path,
-    canonical_from_dict,
-    canonical_to_dict,
-    content_hash,
-)
+from ak_bridge.security import xmlio
 from ak_bridge.sim.certificates import sample_form_ak
 
 FORMATS_DIR = Path(__file__).resolve().parent.parent / "config" / "formats"

@@ -30,9 +30,9 @@ from hostile_corpus import (
     load_manifest,
 )
 
-from ak_bridge import xmlio
-from ak_bridge.errors import MalformedXml, rejection_classes
-from ak_bridge.exchange import Exchange
+from ak_bridge.core.errors import MalformedXml, rejection_classes
+from ak_bridge.security import xmlio
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.topology import Topology, build_topology
 
 ITEMS = load_manifest()

@@ -18,10 +18,8 @@ from hypothesis import strategies as st
 from lxml import etree
 from strategies import dates, optional, parties, texts
 
-from ak_bridge import xmlio
-from ak_bridge.errors import Finding, SchemaViolation, Severity, TranslationFailed
-from ak_bridge.formats.lifecycle import MESSAGES_NS, LifecycleCodec, document_type_of, function_of
-from ak_bridge.model import (
+from ak_bridge.core.errors import Finding, SchemaViolation, Severity, TranslationFailed
+from ak_bridge.core.model import (
     LIFECYCLE_TYPES,
     Ack,
     AckStatus,
@@ -41,6 +39,8 @@ from ak_bridge.model import (
     VerificationRequest,
     VerificationResult,
 )
+from ak_bridge.formats.lifecycle import MESSAGES_NS, LifecycleCodec, document_type_of, function_of
+from ak_bridge.security import xmlio
 from ak_bridge.sim.certificates import sample_form_ak
 
 PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,9 +10,7 @@ import pytest
 import zeep
 from flows import kcs_sends, settle, state, vn_sends
 
-from ak_bridge.contracts import AMS, KCS
-from ak_bridge.exchange import Exchange
-from ak_bridge.model import (
+from ak_bridge.core.model import (
     CancellationNotice,
     CustomsResponse,
     ItemDecision,
@@ -23,10 +21,12 @@ from ak_bridge.model import (
     VerificationRequest,
     VerificationResult,
 )
-from ak_bridge.reports import pilot_report
-from ak_bridge.rules import default_reply_due
+from ak_bridge.core.rules import default_reply_due
+from ak_bridge.ops.reports import pilot_report
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology
+from ak_bridge.standard.contracts import AMS, KCS
 
 TODAY = datetime.now(UTC).date()
 

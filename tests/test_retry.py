@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ak_bridge.retry import RetryPolicy
+from ak_bridge.core.retry import RetryPolicy
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NO_JITTER = RetryPolicy(base_delay=5, factor=2, max_delay=3600, jitter=0)

@@ -16,10 +16,8 @@ import zeep
 from flows import kcs_sends, settle, state, vn_sends
 from lxml import etree
 
-from ak_bridge import rules
-from ak_bridge.contracts import AMS
-from ak_bridge.exchange import Exchange
-from ak_bridge.model import (
+from ak_bridge.core import rules
+from ak_bridge.core.model import (
     CancellationNotice,
     CustomsResponse,
     DocumentType,
@@ -27,8 +25,10 @@ from ak_bridge.model import (
     PreferenceDecision,
     RetransmissionRequest,
 )
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology, build_topology
+from ak_bridge.standard.contracts import AMS
 
 TODAY = datetime.now(UTC).date()
 

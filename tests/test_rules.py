@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from ak_bridge.errors import Finding, Severity
-from ak_bridge.model import (
+from ak_bridge.core.errors import Finding, Severity
+from ak_bridge.core.model import (
     Ack,
     AckStatus,
     CancellationNotice,
@@ -37,7 +37,7 @@ from ak_bridge.model import (
     VerificationRequest,
     VerificationResult,
 )
-from ak_bridge.rules import (
+from ak_bridge.core.rules import (
     MESSAGE_RULES,
     RULES,
     RuleContext,

@@ -29,13 +29,13 @@ from cryptography.hazmat.primitives.serialization import (
 
 from ak_bridge.bootstrap import build_exchange
 from ak_bridge.config import load_settings
-from ak_bridge.contracts import AMS, KCS
-from ak_bridge.errors import ConfigError
-from ak_bridge.exchange import Exchange
-from ak_bridge.signing import Verifier, load_trusted
+from ak_bridge.core.errors import ConfigError
+from ak_bridge.security.signing import Verifier, load_trusted
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.pki import make_test_pki
 from ak_bridge.sim.topology import Topology, build_topology
+from ak_bridge.standard.contracts import AMS, KCS
 
 TODAY = datetime.now(UTC).date()
 PASSPHRASE_ENV = "AK_BRIDGE_KEY_PASSPHRASE"

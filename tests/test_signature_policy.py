@@ -16,12 +16,12 @@ import pytest
 from bridge_client import Answer, rest_json, rest_submit, soap_submit
 
 from ak_bridge.config import load_settings
-from ak_bridge.contracts import AMS, KCS
-from ak_bridge.exchange import Exchange
-from ak_bridge.signing import Signer, load_identity
+from ak_bridge.security.signing import Signer, load_identity
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.pki import PkiEntry, make_test_pki
 from ak_bridge.sim.topology import Topology
+from ak_bridge.standard.contracts import AMS, KCS
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()

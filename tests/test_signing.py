@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from signxml import DigestAlgorithm, SignatureMethod, XMLSigner
 
-from ak_bridge import signing
-from ak_bridge.errors import ConfigError, ForbiddenXml, MalformedXml, SignatureInvalid
+from ak_bridge.core.errors import ConfigError, ForbiddenXml, MalformedXml, SignatureInvalid
+from ak_bridge.security import signing
 from ak_bridge.sim.pki import CA_CERT_FILE, PkiEntry, make_rogue_cert, make_test_pki
 
 NS = "urn:example:form-ak:1"

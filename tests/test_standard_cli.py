@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 import ak_bridge.cli.standard  # noqa: F401  (registers validate and translate)
 from ak_bridge.cli import cli
 from ak_bridge.cli.standard import bridge_today
-from ak_bridge.rules import MESSAGE_RULES, RULES
+from ak_bridge.core.rules import MESSAGE_RULES, RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "wsdl" / "samples"

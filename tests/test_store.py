@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ak_bridge.model import DeliveryStatus
-from ak_bridge.store import GENESIS, AuditEvent, Store, audit_hash, iso
+from ak_bridge.adapters.store.sqlite import GENESIS, AuditEvent, SqliteStore, audit_hash, iso
+from ak_bridge.core.model import DeliveryStatus
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CLAIM = timedelta(minutes=2)
@@ -70,7 +70,7 @@ def delivery_row(
     }
 
 
-def put(store: Store, mid: str, *deliveries: dict, ref: str = "KR-2026-000001") -> list[int]:
+def put(store: SqliteStore, mid: str, *deliveries: dict, ref: str = "KR-2026-000001") -> list[int]:
     """Accept one message with its deliveries (default: one pending to ID-SKA); their ids."""
     store.accept(
         message_row(mid, ref=ref),
@@ -94,7 +94,7 @@ def count(path: Path, table: str) -> int:
     return raw_sql(path, f"SELECT count(*) FROM {table}")[0][0]
 
 
-def finish(store: Store, did: int, worker: str, outcome: DeliveryStatus, now: datetime, **kw):
+def finish(store: SqliteStore, did: int, worker: str, outcome: DeliveryStatus, now: datetime, **kw):
     return store.finish_attempt(
         did, worker, started_at=now, duration_ms=12.5, outcome=outcome, now=now, **kw
     )
@@ -107,7 +107,7 @@ def path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(path: Path):
-    s = Store.open(path)
+    s = SqliteStore.open(path)
     yield s
     s.close()
 
@@ -116,8 +116,8 @@ def store(path: Path):
 
 
 def test_fresh_connection_is_wal_with_synchronous_normal_and_foreign_keys(path: Path) -> None:
-    Store.open(path).close()
-    fresh = Store(path)  # a new object, a new connection
+    SqliteStore.open(path).close()
+    fresh = SqliteStore(path)  # a new object, a new connection
     assert fresh.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert fresh.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     assert fresh.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -126,7 +126,7 @@ def test_fresh_connection_is_wal_with_synchronous_normal_and_foreign_keys(path: 
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_every_thread_gets_its_own_connection_with_synchronous_normal(store: Store) -> None:
+def test_every_thread_gets_its_own_connection_with_synchronous_normal(store: SqliteStore) -> None:
     seen: dict[str, object] = {}
 
     def probe() -> None:
@@ -144,7 +144,7 @@ def test_every_thread_gets_its_own_connection_with_synchronous_normal(store: Sto
 # -- accepting -----------------------------------------------------------------------------
 
 
-def test_accept_stores_message_deliveries_certificate_and_audit(store: Store) -> None:
+def test_accept_stores_message_deliveries_certificate_and_audit(store: SqliteStore) -> None:
     store.accept(
         message_row("M1"),
         [delivery_row("M1"), delivery_row("M1", destination="VN-ECOSYS")],
@@ -167,7 +167,7 @@ def test_accept_stores_message_deliveries_certificate_and_audit(store: Store) ->
     "breakage",
     ["second delivery lacks its payload", "delivery of an unknown message", "audit lacks actor"],
 )
-def test_accept_stores_nothing_when_any_part_fails(store: Store, breakage: str) -> None:
+def test_accept_stores_nothing_when_any_part_fails(store: SqliteStore, breakage: str) -> None:
     put(store, "M0")  # something already there, so "nothing" is measurable
     before = {t: count(store.path, t) for t in ("messages", "deliveries", "audit", "certificates")}
     bad = delivery_row("M1", destination="VN-ECOSYS")
@@ -191,7 +191,7 @@ def test_accept_stores_nothing_when_any_part_fails(store: Store, breakage: str) 
     assert store.verify_audit() == []
 
 
-def test_business_key_is_unique(store: Store) -> None:
+def test_business_key_is_unique(store: SqliteStore) -> None:
     first = message_row("M1", key="KR|KR-2026-000001|9")
     store.accept(first, [delivery_row("M1")], [AuditEvent(T0, "received", "M1")])
     twin = message_row("M2", key="KR|KR-2026-000001|9")
@@ -203,7 +203,7 @@ def test_business_key_is_unique(store: Store) -> None:
     assert store.message_by_key("KR|KR-2026-000099|9") is None
 
 
-def test_messages_without_business_key_do_not_collide(store: Store) -> None:
+def test_messages_without_business_key_do_not_collide(store: SqliteStore) -> None:
     for mid in ("OUT-1", "OUT-2"):
         store.accept(message_row(mid, key=None), [delivery_row(mid)], [])
     assert store.message("OUT-1") and store.message("OUT-2")
@@ -212,7 +212,7 @@ def test_messages_without_business_key_do_not_collide(store: Store) -> None:
 # -- claiming ------------------------------------------------------------------------------
 
 
-def test_claim_due_claims_only_due_rows_oldest_first(store: Store) -> None:
+def test_claim_due_claims_only_due_rows_oldest_first(store: SqliteStore) -> None:
     ids = {}
     for mid, next_at, status in [  # inserted so that id order is not time order
         ("NOW", at(0), "pending"),  # due exactly now
@@ -242,7 +242,7 @@ def test_claim_due_claims_only_due_rows_oldest_first(store: Store) -> None:
     assert [r["id"] for r in store.claim_due(at(10), at(10) + CLAIM, "w1", 10)] == [ids["FUTURE"]]
 
 
-def test_claim_due_filters_by_destination(store: Store) -> None:
+def test_claim_due_filters_by_destination(store: SqliteStore) -> None:
     [to_id] = put(store, "A", delivery_row("A", destination="ID-SKA"))
     [to_vn] = put(store, "B", delivery_row("B", destination="VN-ECOSYS"))
     got = store.claim_due(T0, T0 + CLAIM, "w", 10, destination="VN-ECOSYS")
@@ -254,7 +254,7 @@ def test_claim_due_filters_by_destination(store: Store) -> None:
 
 @pytest.mark.parametrize("earlier_ends", [DeliveryStatus.DELIVERED, DeliveryStatus.DEAD])
 def test_later_delivery_of_same_certificate_waits_for_the_earlier(
-    store: Store, earlier_ends: DeliveryStatus
+    store: SqliteStore, earlier_ends: DeliveryStatus
 ) -> None:
     key = "KR|KR-2026-000007"
     [first] = put(store, "ORIG", delivery_row("ORIG", order_key=key))
@@ -279,7 +279,7 @@ def test_later_delivery_of_same_certificate_waits_for_the_earlier(
     assert later["id"] == second
 
 
-def test_expired_claim_is_taken_over_and_the_old_worker_loses_it(store: Store) -> None:
+def test_expired_claim_is_taken_over_and_the_old_worker_loses_it(store: SqliteStore) -> None:
     [did] = put(store, "M1")
     [row] = store.claim_due(T0, T0 + CLAIM, "w1", 10)
     assert row["id"] == did
@@ -302,7 +302,9 @@ def test_expired_claim_is_taken_over_and_the_old_worker_loses_it(store: Store) -
     assert [a["number"] for a in store.attempts_for(did)] == [1]
 
 
-def _claim_all(store: Store, worker: str, start: threading.Barrier | None = None) -> list[int]:
+def _claim_all(
+    store: SqliteStore, worker: str, start: threading.Barrier | None = None
+) -> list[int]:
     if start is not None:
         start.wait()
     got: list[int] = []
@@ -312,7 +314,7 @@ def _claim_all(store: Store, worker: str, start: threading.Barrier | None = None
     return got
 
 
-def _many_due(store: Store, n: int) -> set[int]:
+def _many_due(store: SqliteStore, n: int) -> set[int]:
     with store.write() as db:
         for i in range(n):
             db.table("messages").insert(message_row(f"M{i}"))
@@ -321,12 +323,12 @@ def _many_due(store: Store, n: int) -> set[int]:
 
 
 def test_racing_threads_never_claim_the_same_row(path: Path) -> None:
-    all_ids = _many_due(Store.open(path), 300)
+    all_ids = _many_due(SqliteStore.open(path), 300)
     start = threading.Barrier(6)
     results: dict[str, list[int]] = {}
 
     def run(worker: str) -> None:
-        own = Store(path)  # its own Store object, its own connection
+        own = SqliteStore(path)  # its own Store object, its own connection
         own.db.execute("SELECT 1")  # connect before the start, so all start together
         try:
             results[worker] = _claim_all(own, worker, start)
@@ -350,9 +352,10 @@ CHILD = """
 import json, sys, time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from ak_bridge.store import Store
+from ak_bridge.adapters.store.sqlite import SqliteStore
+from ak_bridge.service.ports import Store
 db, go, worker = sys.argv[1:]
-store = Store(db)
+store = SqliteStore(db)
 store.db.execute("SELECT 1")
 while not Path(go).exists():
     time.sleep(0.002)
@@ -366,7 +369,7 @@ print(json.dumps(got))
 
 
 def test_racing_processes_never_claim_the_same_row(path: Path, tmp_path: Path) -> None:
-    all_ids = _many_due(Store.open(path), 300)
+    all_ids = _many_due(SqliteStore.open(path), 300)
     go = tmp_path / "go"
     root = Path(__file__).resolve().parents[1]
     procs = [
@@ -395,7 +398,7 @@ def test_racing_processes_never_claim_the_same_row(path: Path, tmp_path: Path) -
 # -- finishing and requeueing --------------------------------------------------------------
 
 
-def test_finish_attempt_records_attempts_and_moves_the_status(store: Store) -> None:
+def test_finish_attempt_records_attempts_and_moves_the_status(store: SqliteStore) -> None:
     [did] = put(store, "M1")
     store.claim_due(T0, T0 + CLAIM, "w", 10)
     assert finish(
@@ -441,7 +444,7 @@ def test_finish_attempt_records_attempts_and_moves_the_status(store: Store) -> N
     assert not finish(store, 999_999, "w", DeliveryStatus.DELIVERED, at(32))
 
 
-def test_requeue_makes_failed_rows_due_keeps_ids_and_skips_delivered(store: Store) -> None:
+def test_requeue_makes_failed_rows_due_keeps_ids_and_skips_delivered(store: SqliteStore) -> None:
     dead, waiting, done, flying = put(
         store,
         "M1",
@@ -481,13 +484,13 @@ def test_requeue_makes_failed_rows_due_keeps_ids_and_skips_delivered(store: Stor
 
 
 @pytest.fixture
-def chained(store: Store) -> Store:
+def chained(store: SqliteStore) -> SqliteStore:
     for i in range(5):
         store.audit(AuditEvent(at(i), f"event{i}", "M1", "KR-KCS", detail=f"detail {i}"))
     return store
 
 
-def test_audit_chain_intact(store: Store, chained: Store) -> None:
+def test_audit_chain_intact(store: SqliteStore, chained: SqliteStore) -> None:
     assert chained.verify_audit() == []
     rows = chained.audit_events(limit=10)[::-1]
     assert rows[0]["prev_hash"] == GENESIS
@@ -495,7 +498,7 @@ def test_audit_chain_intact(store: Store, chained: Store) -> None:
     assert [r["event"] for r in chained.audit_events("event3")] == ["event3"]
 
 
-def test_empty_audit_chain_is_intact(store: Store) -> None:
+def test_empty_audit_chain_is_intact(store: SqliteStore) -> None:
     assert store.verify_audit() == []
 
 
@@ -503,13 +506,13 @@ def _row(path: Path, seq: int) -> dict:
     return dict(raw_sql(path, "SELECT * FROM audit WHERE seq = ?", [seq])[0])
 
 
-def test_audit_detects_an_edited_detail(chained: Store) -> None:
+def test_audit_detects_an_edited_detail(chained: SqliteStore) -> None:
     raw_sql(chained.path, "UPDATE audit SET detail = 'nothing happened' WHERE seq = 3")
     problems = chained.verify_audit()
     assert problems and any("seq 3" in p for p in problems)
 
 
-def test_audit_detects_an_edit_that_recomputes_its_own_hash(chained: Store) -> None:
+def test_audit_detects_an_edit_that_recomputes_its_own_hash(chained: SqliteStore) -> None:
     row = _row(chained.path, 3) | {"detail": "nothing happened"}
     forged = audit_hash(row["prev_hash"], row)
     raw_sql(
@@ -519,14 +522,14 @@ def test_audit_detects_an_edit_that_recomputes_its_own_hash(chained: Store) -> N
     assert any("seq 4" in p for p in problems)  # the next row no longer follows it
 
 
-def test_audit_detects_a_deleted_middle_row(chained: Store) -> None:
+def test_audit_detects_a_deleted_middle_row(chained: SqliteStore) -> None:
     raw_sql(chained.path, "DELETE FROM audit WHERE seq = 3")
     problems = chained.verify_audit()
     assert any("missing" in p for p in problems)
     assert any("seq 4" in p for p in problems)
 
 
-def test_audit_detects_a_forged_row(chained: Store) -> None:
+def test_audit_detects_a_forged_row(chained: SqliteStore) -> None:
     raw_sql(
         chained.path,
         "INSERT INTO audit (at, event, message_id, actor, detail, prev_hash, hash)"
@@ -537,7 +540,7 @@ def test_audit_detects_a_forged_row(chained: Store) -> None:
     assert any("seq 6" in p for p in problems)
 
 
-def test_audit_detects_a_well_hashed_row_slipped_into_a_gap(chained: Store) -> None:
+def test_audit_detects_a_well_hashed_row_slipped_into_a_gap(chained: SqliteStore) -> None:
     """Replace row 3 by a forged one with a correct hash: row 4 still gives it away."""
     prev = _row(chained.path, 2)["hash"]
     raw_sql(chained.path, "DELETE FROM audit WHERE seq = 3")

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ak_bridge.contracts import AMS, KCS
-from ak_bridge.exchange import Exchange
-from ak_bridge.signing import Verifier, load_trusted
+from ak_bridge.security.signing import Verifier, load_trusted
+from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import PILOT, THAILAND, Topology, build_topology
+from ak_bridge.standard.contracts import AMS, KCS
 
 TODAY = datetime.now(UTC).date()
 PACKAGE = Path(__file__).resolve().parent.parent / "ak_bridge"

@@ -11,10 +11,10 @@ import requests
 import zeep
 from bridge_client import soap_submit
 
-from ak_bridge.contracts import AMS, KCS
-from ak_bridge.exchange import AUDIT_DETAIL_MAX, Exchange
+from ak_bridge.service.exchange import AUDIT_DETAIL_MAX, Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology
+from ak_bridge.standard.contracts import AMS, KCS
 
 TODAY = datetime.now(UTC).date()
 

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import click
 
-from ..config import Settings, load_settings
-from ..errors import ConfigError
-from ..store import Store
+from ak_bridge.adapters.store import open_store
+from ak_bridge.config import load_settings
+from ak_bridge.core.errors import ConfigError
+from ak_bridge.core.settings import Settings
+from ak_bridge.service.ports import Store
 
 
 class Failed(click.ClickException):
@@ -31,7 +33,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _store(ctx: click.Context) -> Store:
-    return Store.open(_settings(ctx).database)
+    return open_store(_settings(ctx).database)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,7 +76,7 @@ def serve(
 
     Put a TLS-terminating reverse proxy in front of it, and run a `worker` beside it.
     """
-    from .. import create_app
+    from ak_bridge import create_app
 
     settings = _settings(ctx)
     host, port = host or settings.host, port or settings.port
@@ -83,7 +85,7 @@ def serve(
 
         run_simple(host, port, create_app(settings), threaded=True)
         return
-    from ..web.server import serve as serve_with_gunicorn
+    from ak_bridge.adapters.web.server import serve as serve_with_gunicorn
 
     serve_with_gunicorn(lambda: create_app(settings), host, port, workers or settings.workers)
 
@@ -93,8 +95,8 @@ def serve(
 @click.pass_context
 def worker(ctx: click.Context, once: bool) -> None:
     """Run the scheduler that delivers and retries (one is enough; several are safe)."""
-    from ..bootstrap import build_exchange
-    from ..scheduler import build_scheduler, sweep
+    from ak_bridge.adapters.scheduler import build_scheduler, sweep
+    from ak_bridge.bootstrap import build_exchange
 
     settings = _settings(ctx)
     exchange = build_exchange(settings)
@@ -114,7 +116,7 @@ def worker(ctx: click.Context, once: bool) -> None:
 )
 def demo(workdir: str | None) -> None:
     """Run a real exchange: simulated KCS, Indonesia (SOAP) and Viet Nam (REST) on loopback."""
-    from ..demo import run_demo
+    from ak_bridge.sim.demo import run_demo
 
     if workdir:
         code = run_demo(Path(workdir), click.echo)
@@ -129,4 +131,4 @@ def main() -> None:
 
 
 # Command groups in their own modules register themselves on ``cli`` when imported.
-from . import admin, evidence, onboarding, security, standard  # noqa: E402, F401
+from ak_bridge.cli import admin, evidence, onboarding, security, standard  # noqa: E402, F401

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import click
 
-from ..config import Settings
-from ..errors import AkBridgeError
-from ..reports import pilot_report
-from ..signing import Signer, Verifier, load_identity, load_trusted
-from ..store import Store, from_iso
-from . import Failed, _settings, _store, cli
+from ak_bridge.adapters.store import open_store
+from ak_bridge.cli import Failed, _settings, _store, cli
+from ak_bridge.core.errors import AkBridgeError
+from ak_bridge.core.settings import Settings
+from ak_bridge.ops.reports import pilot_report
+from ak_bridge.security.signing import Signer, Verifier, load_identity, load_trusted
+from ak_bridge.service.ports import Store, from_iso
 
 FAILED_STATES = ("dead", "waiting_retry", "held")
 OPEN_STATES = ("pending", "waiting_retry", "dead", "held")
@@ -169,7 +170,7 @@ def messages(
 def show(ctx: click.Context, message_id: str) -> None:
     """One message with its deliveries, every attempt, why it waits, and its audit events."""
     settings = _settings(ctx)
-    store = Store.open(settings.database)
+    store = open_store(settings.database)
     m = store.message(message_id)
     if m is None:
         raise Failed(f"no message {message_id}")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..config import Channel
-from ..evidence import build_pack, verify_pack
-from ..signing import Signer, load_identity
-from ..store import Store
-from . import Failed, _settings, cli
+from ak_bridge.adapters.store import open_store
+from ak_bridge.cli import Failed, _settings, cli
+from ak_bridge.core.settings import Channel
+from ak_bridge.ops.evidence import build_pack, verify_pack
+from ak_bridge.security.signing import Signer, load_identity
 
 
 @cli.group()
@@ -28,7 +28,7 @@ def export_pack(ctx: click.Context, issuing_country: str, reference_no: str, out
     """Write the evidence pack of one CO (and of the COs it replaced) to OUT (a zip)."""
     assert ctx.parent is not None
     settings = _settings(ctx.parent)
-    store = Store.open(settings.database)
+    store = open_store(settings.database)
     if store.certificate(issuing_country, reference_no) is None:
         raise Failed(f"no certificate {issuing_country}/{reference_no}")
     identity = load_identity(

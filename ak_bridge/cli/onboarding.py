@@ -13,15 +13,15 @@ from pathlib import Path
 
 import click
 
-from ..config import Channel
-from ..conformance import Status, run_conformance, write_signed_report
-from ..contract_drift import ContractState, check_partner
-from ..errors import ConfigError
-from ..formats import build_codecs
-from ..outbound import build_senders
-from ..signing import Signer, load_identity
-from ..sim.certificates import sample_form_ak
-from . import Failed, _settings, cli
+from ak_bridge.adapters.outbound import build_senders
+from ak_bridge.cli import Failed, _settings, cli
+from ak_bridge.core.errors import ConfigError
+from ak_bridge.core.settings import Channel
+from ak_bridge.formats import build_codecs
+from ak_bridge.onboarding.conformance import Status, run_conformance, write_signed_report
+from ak_bridge.onboarding.contract_drift import ContractState, check_partner
+from ak_bridge.security.signing import Signer, load_identity
+from ak_bridge.sim.certificates import sample_form_ak
 
 __all__ = ["conformance", "contracts_group"]
 

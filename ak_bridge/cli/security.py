@@ -22,11 +22,11 @@ import click
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ..config import Settings
-from ..delivery import BRIDGE_ID
-from ..errors import ConfigError
-from ..signing import TrustedCert, load_trusted
-from . import Failed, _settings, cli
+from ak_bridge.cli import Failed, _settings, cli
+from ak_bridge.core.errors import ConfigError
+from ak_bridge.core.settings import Settings
+from ak_bridge.security.signing import TrustedCert, load_trusted
+from ak_bridge.service.delivery import BRIDGE_ID
 
 __all__ = ["CertRow", "certificate_report", "certs"]
 

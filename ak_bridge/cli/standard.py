@@ -23,13 +23,13 @@ from typing import Any
 import click
 from lxml import etree
 
-from .. import rules
-from ..config import load_format_mappings, load_partner_rules
-from ..errors import ConfigError, Finding, Rejected, Severity
-from ..formats import Codec, build_codecs, detect_format, parse_document
-from ..formats.lifecycle import LifecycleCodec, function_of
-from ..model import FormAK
-from . import Failed, cli
+from ak_bridge.cli import Failed, cli
+from ak_bridge.config import load_format_mappings, load_partner_rules
+from ak_bridge.core import rules
+from ak_bridge.core.errors import ConfigError, Finding, Rejected, Severity
+from ak_bridge.core.model import FormAK
+from ak_bridge.formats import Codec, build_codecs, detect_format, parse_document
+from ak_bridge.formats.lifecycle import LifecycleCodec, function_of
 
 __all__ = ["render", "validate", "translate"]
 

@@ -9,7 +9,7 @@ so a new country needs a TOML file, not Python.
 Contract of every codec:
 
 * ``decode`` validates first (XSD, mapping, canonical schema) and raises
-  :class:`~ak_bridge.errors.SchemaViolation` (or ``TranslationFailed``) naming the Form AK box;
+  :class:`~ak_bridge.core.errors.SchemaViolation` (or ``TranslationFailed``) naming the Form AK box;
 * ``encode`` raises ``TranslationFailed`` with the box when the target cannot carry a value;
 * ``decode(encode(co)) == co`` for every valid ``co`` the format can carry.
 
@@ -25,12 +25,12 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from lxml import etree
 
-from .. import xmlio
-from ..errors import ConfigError, SchemaViolation
-from ..model import FormAK
-from .akstd import AkStdCodec
-from .mapped import MappedCodec
-from .unipass import UnipassCodec
+from ak_bridge.core.errors import ConfigError, SchemaViolation
+from ak_bridge.core.model import FormAK
+from ak_bridge.formats.akstd import AkStdCodec
+from ak_bridge.formats.mapped import MappedCodec
+from ak_bridge.formats.unipass import UnipassCodec
+from ak_bridge.security import xmlio
 
 __all__ = [
     "AkStdCodec",

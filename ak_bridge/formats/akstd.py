@@ -1,11 +1,11 @@
-"""Codec for the agreed e-Form AK standard (``wsdl/akstd/eformak-1.0.xsd``).
+"""Codec for the agreed e-Form AK standard (``ak_bridge/standard/akstd/eformak-1.0.xsd``).
 
 Why: this is the neutral format every partner can be offered; its element names follow the
 WCO Data Model / UN/CEFACT vocabulary (see ``wsdl/README.md`` for the box-by-box table).
 Decoding validates against the XSD first, then builds the canonical dict and loads it with
-:mod:`ak_bridge.schemas`, so a bad document is always a ``SchemaViolation`` naming its box.
+:mod:`ak_bridge.core.canonical`, so a bad document is always a ``SchemaViolation`` naming its box.
 
-Pure: no I/O beyond reading the XSD once through :mod:`ak_bridge.xmlio`, no clock.
+Pure: no I/O beyond reading the XSD once through :mod:`ak_bridge.security.xmlio`, no clock.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from .. import xmlio
-from ..errors import SchemaViolation
-from ..model import FormAK
-from ..schemas import canonical_from_dict, canonical_to_dict
+from ak_bridge.core.canonical import canonical_from_dict, canonical_to_dict
+from ak_bridge.core.errors import SchemaViolation
+from ak_bridge.core.model import FormAK
+from ak_bridge.security import xmlio
 
 __all__ = ["AKSTD_NS", "AKSTD_ROOT", "AKSTD_XSD", "AkStdCodec", "validate_with_boxes"]
 

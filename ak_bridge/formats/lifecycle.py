@@ -15,7 +15,7 @@ Decoding validates against the XSD first and raises ``SchemaViolation`` naming t
 built and raises ``TranslationFailed`` for a value the standard cannot carry (an over-long
 reason, a timestamp without a time zone), so an invalid message never leaves the bridge.
 
-Pure: no I/O beyond reading the XSD once through :mod:`ak_bridge.xmlio`, no clock.
+Pure: no I/O beyond reading the XSD once through :mod:`ak_bridge.security.xmlio`, no clock.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from ..errors import Finding, SchemaViolation, Severity, TranslationFailed
-from ..model import (
+from ak_bridge.core.errors import Finding, SchemaViolation, Severity, TranslationFailed
+from ak_bridge.core.model import (
     Ack,
     AckStatus,
     CancellationNotice,
@@ -50,7 +50,7 @@ from ..model import (
     VerificationRequest,
     VerificationResult,
 )
-from .akstd import require_element, validate_with_boxes
+from ak_bridge.formats.akstd import require_element, validate_with_boxes
 
 __all__ = [
     "MESSAGES_NS",

@@ -8,8 +8,8 @@ is built (``ConfigError(source, key, problem)``), so a bad file stops start-up i
 failing on the first certificate.
 
 How it works: a document is translated to and from the *canonical dict* of
-:mod:`ak_bridge.schemas` (ISO dates, decimal strings, enum values); converters handle the
-national spelling, and :func:`~ak_bridge.schemas.canonical_from_dict` does the typed checks.
+:mod:`ak_bridge.core.canonical` (ISO dates, decimal strings, enum values); converters handle the
+national spelling, and :func:`~ak_bridge.core.canonical.canonical_from_dict` does the typed checks.
 So every decode error is a ``SchemaViolation`` with a box, and an encode of a value the
 format cannot carry is a ``TranslationFailed`` with a box (never a silent drop).
 
@@ -93,16 +93,16 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from ..errors import ConfigError, SchemaViolation, TranslationFailed
-from ..model import FormAK
-from ..schemas import (
+from ak_bridge.core.canonical import (
     FieldInfo,
     GroupInfo,
     canonical_catalogue,
     canonical_from_dict,
     canonical_to_dict,
 )
-from .akstd import require_element
+from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed
+from ak_bridge.core.model import FormAK
+from ak_bridge.formats.akstd import require_element
 
 __all__ = ["MappedCodec"]
 

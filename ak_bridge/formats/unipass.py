@@ -1,4 +1,4 @@
-"""Codec for KCS UNI-PASS certificate-of-origin documents (``wsdl/kcs/unipass-co-1.0.xsd``).
+"""Codec for KCS UNI-PASS certificate-of-origin documents (``ak_bridge/standard/kcs/unipass-co-1.0.xsd``).
 
 Why a hand-written codec: Korea is one end of every exchange, and its format differs from the
 agreed standard in ways a generic mapping should not have to express (the origin criterion is
@@ -6,7 +6,7 @@ one coded string such as ``CTH+RVC(40.00)``, the HS edition is a year). No publi
 specification exists; the format here is our model of it, kept behind this one module so the
 real one can replace it without touching anything else. It is lossless for every model field.
 
-Decoding validates against the XSD, then loads through :mod:`ak_bridge.schemas`, so errors
+Decoding validates against the XSD, then loads through :mod:`ak_bridge.core.canonical`, so errors
 always carry a box. Pure: no network, no clock.
 """
 
@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from ..errors import SchemaViolation
-from ..model import FormAK
-from ..schemas import canonical_from_dict, canonical_to_dict
-from .akstd import require_element, validate_with_boxes
+from ak_bridge.core.canonical import canonical_from_dict, canonical_to_dict
+from ak_bridge.core.errors import SchemaViolation
+from ak_bridge.core.model import FormAK
+from ak_bridge.formats.akstd import require_element, validate_with_boxes
 
 __all__ = [
     "UNIPASS_NS",

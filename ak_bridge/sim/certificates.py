@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from ..model import (
+from ak_bridge.core.model import (
     AKFTA_PARTIES,
     Certification,
     CriterionKind,

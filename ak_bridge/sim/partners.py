@@ -22,11 +22,9 @@ from flask import Flask, Response, request
 from lxml import etree
 from zeep.transports import Transport
 
-from ..contracts import AMS, KCS, SoapContract, rest_body
-from ..errors import Rejected
-from ..formats import Codec
-from ..formats.lifecycle import LifecycleCodec, document_type_of, function_of
-from ..model import (
+from ak_bridge.adapters.web import soap
+from ak_bridge.core.errors import Rejected
+from ak_bridge.core.model import (
     DocumentType,
     Envelope,
     FormAK,
@@ -34,9 +32,11 @@ from ..model import (
     MessageFunction,
     Receipt,
 )
-from ..signing import Signer, Verifier
-from ..web import soap
-from .server import LiveServer
+from ak_bridge.formats import Codec
+from ak_bridge.formats.lifecycle import LifecycleCodec, document_type_of, function_of
+from ak_bridge.security.signing import Signer, Verifier
+from ak_bridge.sim.server import LiveServer
+from ak_bridge.standard.contracts import AMS, KCS, SoapContract, rest_body
 
 
 @dataclass

@@ -13,15 +13,16 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..bootstrap import build_exchange
-from ..config import Settings, load_settings
-from ..contracts import AMS, KCS, SoapContract
-from ..exchange import Exchange
-from ..formats import build_codecs
-from ..signing import Signer, Verifier, load_identity, load_trusted
-from .partners import AswGateway, PartnerSystem
-from .pki import make_test_pki
-from .server import LiveServer, free_port
+from ak_bridge.bootstrap import build_exchange
+from ak_bridge.config import load_settings
+from ak_bridge.core.settings import Settings
+from ak_bridge.formats import build_codecs
+from ak_bridge.security.signing import Signer, Verifier, load_identity, load_trusted
+from ak_bridge.service.exchange import Exchange
+from ak_bridge.sim.partners import AswGateway, PartnerSystem
+from ak_bridge.sim.pki import make_test_pki
+from ak_bridge.sim.server import LiveServer, free_port
+from ak_bridge.standard.contracts import AMS, KCS, SoapContract
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 
@@ -60,7 +61,7 @@ class Topology:
 
     def start_bridge(self) -> Exchange:
         """The bridge's real Flask app on a free loopback port."""
-        from .. import create_app
+        from ak_bridge import create_app
 
         app = create_app(self.settings)
         self.bridge_server = LiveServer(app, port=self.settings.port).start()

@@ -1,0 +1,1 @@
+"""The edges: stores, the web (SOAP, REST, health), outbound senders, the scheduler."""

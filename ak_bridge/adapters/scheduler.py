@@ -1,0 +1,72 @@
+"""APScheduler wiring for the worker process only (never inside web workers).
+
+One interval job sweeps due deliveries; the durable retry state lives in our own
+``deliveries`` table, not in APScheduler's memory job store, so a restarted worker simply
+picks up where the table says. ``max_instances=1`` and ``coalesce`` keep sweeps from piling
+up; ``misfire_grace_time`` equals the interval so a slow sweep is not silently skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from ak_bridge.service.exchange import Exchange
+
+log = logging.getLogger(__name__)
+JOB_ID = "deliver-due"
+
+
+SWEEP_SECONDS = 30.0  # one sweep keeps going while there is work, up to this long
+
+
+def sweep(exchange: Exchange, max_seconds: float = SWEEP_SECONDS) -> None:
+    """Heartbeat, then deliver until nothing is due (or the time is up); never raise.
+
+    One pass claims at most each partner's ``max_in_flight`` deliveries, so a sweep repeats
+    passes while they find work: a backlog drains at the partners' pace, not at one batch
+    per interval. The time bound keeps the heartbeat fresh and lets the schedule go on.
+    """
+    deadline = time.monotonic() + max_seconds
+    try:
+        while True:
+            exchange.store.heartbeat(exchange.worker_id, exchange.clock())
+            report = exchange.deliver_due()
+            if report.attempted:
+                log.info(
+                    "sweep: %d delivered, %d to retry, %d dead",
+                    report.delivered,
+                    report.retrying,
+                    report.dead,
+                )
+            if not report.attempted or time.monotonic() >= deadline:
+                return
+    except Exception:
+        log.exception("delivery sweep failed; next sweep will try again")
+
+
+def build_scheduler(exchange: Exchange, interval: float, *, blocking: bool = True) -> BaseScheduler:
+    scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
+    scheduler.add_job(
+        sweep,
+        "interval",
+        args=[exchange],
+        seconds=interval,
+        id=JOB_ID,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=max(1, int(interval)),
+        next_run_time=exchange.clock(),
+    )
+    return scheduler
+
+
+def wake(scheduler: BaseScheduler, exchange: Exchange) -> None:
+    """Run the sweep as soon as possible (e.g. right after a message was accepted)."""
+    job = scheduler.get_job(JOB_ID)
+    if job is not None:
+        job.modify(next_run_time=exchange.clock())

@@ -1,0 +1,29 @@
+"""Storage adapters behind the service's ``Store`` port, chosen by the database setting.
+
+A path is the embedded SQLite file (the one-box default, no server); a ``postgresql://`` URL
+is a shared PostgreSQL database, for two or more boxes. The PostgreSQL driver is an optional
+extra (``pip install ak-bridge[postgresql]``) and is imported only when a URL asks for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ak_bridge.service.ports import Store
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres(database: str | Path) -> bool:
+    return str(database).startswith(POSTGRES_SCHEMES)
+
+
+def open_store(database: str | Path) -> Store:
+    """Open (and create, for SQLite) the store a ``service.database`` value names."""
+    if is_postgres(database):
+        from ak_bridge.adapters.store.postgres import PostgresStore
+
+        return PostgresStore.open(str(database))
+    from ak_bridge.adapters.store.sqlite import SqliteStore
+
+    return SqliteStore.open(Path(database))

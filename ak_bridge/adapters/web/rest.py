@@ -1,0 +1,202 @@
+"""REST/JSON endpoint for AMS systems that prefer JSON: the same operations as SOAP.
+
+POST /rest/v1/documents   {"header": {...}, "document": {...}, "signature": "<base64>"}
+                          or {"header": {...}, "documentXml": "<base64 of signed XML>"}
+GET  /rest/v1/certificates/<issuing country>/<reference no>   status and timeline
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from marshmallow import Schema, ValidationError, fields, validate
+from werkzeug.exceptions import InternalServerError
+
+from ak_bridge.adapters.web.auth import identify
+from ak_bridge.adapters.web.context import body, exchange
+from ak_bridge.core.errors import Rejected, SchemaViolation
+from ak_bridge.core.model import DocumentType, Envelope, MessageFunction
+from ak_bridge.service.exchange import Inbound
+
+log = logging.getLogger(__name__)
+bp = Blueprint("rest", __name__, url_prefix="/rest/v1")
+
+
+class HeaderSchema(Schema):
+    senderId = fields.String(required=True, validate=validate.Length(1, 64))
+    receiverId = fields.String(required=True, validate=validate.Length(1, 64))
+    documentType = fields.Enum(DocumentType, by_value=True, required=True)
+    messageFunction = fields.Enum(MessageFunction, by_value=True, required=True)
+    messageId = fields.String(required=True, validate=validate.Length(1, 128))
+    sentAt = fields.AwareDateTime(required=True)
+    referenceNo = fields.String(load_default=None, allow_none=True)
+    issuingCountry = fields.String(load_default=None, allow_none=True)
+    correlationId = fields.String(load_default=None, allow_none=True)
+
+
+class SubmitSchema(Schema):
+    header = fields.Nested(HeaderSchema, required=True)
+    document = fields.Dict(load_default=None, allow_none=True)
+    documentXml = fields.String(load_default=None, allow_none=True)
+    signature = fields.String(load_default=None, allow_none=True)
+
+
+@bp.errorhandler(InternalServerError)
+def _internal_error(exc: InternalServerError) -> Response:
+    """Our failure, never the partner's: typed JSON like every other answer, nothing stored."""
+    log.error("internal error on %s: %r", request.path, getattr(exc, "original_exception", exc))
+    resp = jsonify(
+        {
+            "error": {
+                "code": "internal_error",
+                "box": None,
+                "message": "internal error; the message was not stored",
+            }
+        }
+    )
+    resp.status_code = 500
+    return resp
+
+
+def _error(exc: Rejected) -> Response:
+    resp = jsonify({"error": exc.as_dict()})
+    resp.status_code = exc.http_status
+    return resp
+
+
+MAX_JSON_DEPTH = 32  # a Form AK in any national JSON format is about 5 deep
+
+
+class _Refused(ValueError):
+    """Raised from the JSON decoder's hooks; becomes a schema violation."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Duplicate keys are ambiguous (first wins here, last wins there): refuse them."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Refused(f"duplicate key {key[:40]!r}")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not JSON")
+
+
+def _check_tree(data: Any) -> None:
+    """Bound the depth and refuse lone surrogates, without recursion.
+
+    A deep but parseable document would otherwise exhaust the stack later (canonical
+    JSON for the signature check, marshmallow), and a lone surrogate (``"\\ud800"``) is
+    valid JSON but no Unicode: it cannot be encoded, hashed or stored.
+    """
+    todo: list[tuple[Any, int]] = [(data, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Refused("a string is not valid Unicode (lone surrogate)") from None
+        elif isinstance(node, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise _Refused(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+            todo.extend((child, depth + 1) for child in children)
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        data = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
+        )
+        _check_tree(data)
+    except UnicodeDecodeError:
+        raise SchemaViolation("the body is not UTF-8 JSON", box="header") from None
+    except (ValueError, RecursionError) as exc:
+        raise SchemaViolation(
+            f"the body is not valid JSON: {str(exc)[:120]}", box="header"
+        ) from None
+    return data
+
+
+def _b64(text: str | None, what: str) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise SchemaViolation(f"{what} is not valid base64", box="header") from None
+
+
+@bp.post("/documents")
+def submit() -> Response:
+    try:
+        g.caller = identify(exchange().settings)
+        data = _parse_json(body())
+        try:
+            msg = SubmitSchema().load(data) if isinstance(data, dict) else None
+        except ValidationError as exc:
+            raise SchemaViolation(f"invalid request: {exc.messages}", box="header") from None
+        if msg is None:
+            raise SchemaViolation("the body must be a JSON object", box="header")
+        if msg["documentXml"] is not None and msg["document"] is not None:
+            # One document per message: what is verified must be what is stored.
+            raise SchemaViolation("send either document or documentXml, not both", box="header")
+        h = msg["header"]
+        envelope = Envelope(
+            sender=h["senderId"],
+            receiver=h["receiverId"],
+            document_type=h["documentType"],
+            function=h["messageFunction"],
+            message_id=h["messageId"],
+            sent_at=h["sentAt"],
+            reference_no=h["referenceNo"],
+            issuing_country=h["issuingCountry"],
+            correlation_id=h["correlationId"],
+        )
+        inbound = Inbound(
+            via="rest",
+            envelope=envelope,
+            xml=_b64(msg["documentXml"], "documentXml"),
+            json=msg["document"],
+            json_signature=_b64(msg["signature"], "signature"),
+            caller=g.caller,
+        )
+        receipt = exchange().accept(inbound)
+    except Rejected as exc:
+        exchange().audit_rejection(exc, "rest")
+        return _error(exc)
+    return jsonify(
+        {
+            "messageId": receipt.message_id,
+            "status": receipt.status,
+            "receivedAt": receipt.received_at.isoformat(),
+            "referenceNo": receipt.reference_no,
+            "findings": [f.as_dict() for f in receipt.findings],
+        }
+    )
+
+
+@bp.get("/certificates/<country>/<path:reference_no>")
+def certificate_status(country: str, reference_no: str) -> Response:
+    try:
+        st = exchange().status(country, reference_no, caller=identify(exchange().settings))
+    except Rejected as exc:
+        exchange().audit_rejection(exc, "rest")
+        return _error(exc)
+    return jsonify(
+        {
+            "issuingCountry": country,
+            "referenceNo": reference_no,
+            "state": st["state"],
+            "events": st["events"],
+        }
+    )

@@ -1,0 +1,125 @@
+"""The life of a CO across the exchange: who may say what about it, where it goes, what follows.
+
+Pure: no I/O, no clock. The exchange asks three questions of every message about a CO —
+which side may send it (the issuing or the importing Party), which way it travels, and which
+business state it moves the CO to from the state it is in — and refuses what does not fit
+with ``certificate_state_conflict`` (e.g. a customs response for a cancelled CO).
+
+    ISSUED → TRANSMITTED → ACKNOWLEDGED → PREFERENCE_GIVEN | PREFERENCE_NOT_GIVEN
+       ╰──── REPLACED | CANCELLED (before use)            ╰→ VERIFICATION_REQUESTED → VERIFIED
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from ak_bridge.core.errors import CertificateStateConflict
+from ak_bridge.core.model import (
+    Ack,
+    CancellationNotice,
+    CertificateState,
+    CustomsResponse,
+    LifecycleMessage,
+    PreferenceDecision,
+    RetransmissionRequest,
+    VerificationReply,
+    VerificationRequest,
+)
+
+S = CertificateState
+Side = Literal["issuer", "importer"]
+
+BEFORE_USE = frozenset({S.ISSUED, S.TRANSMITTED, S.ACKNOWLEDGED})
+LIVE = BEFORE_USE | {
+    S.PREFERENCE_GIVEN,
+    S.PREFERENCE_NOT_GIVEN,
+    S.VERIFICATION_REQUESTED,
+    S.VERIFIED,
+}
+USED = frozenset({S.PREFERENCE_GIVEN, S.PREFERENCE_NOT_GIVEN, S.VERIFIED})
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one kind of message does to a CO."""
+
+    sender: Side  # who may send it
+    allowed_from: frozenset[CertificateState]
+    forward: bool = True  # False: the bridge answers it itself (retransmission)
+
+
+STEPS: dict[type, Step] = {
+    CancellationNotice: Step("issuer", BEFORE_USE),
+    CustomsResponse: Step("importer", BEFORE_USE | {S.PREFERENCE_GIVEN, S.PREFERENCE_NOT_GIVEN}),
+    Ack: Step("importer", LIVE),
+    RetransmissionRequest: Step("importer", LIVE, forward=False),
+    VerificationRequest: Step("importer", BEFORE_USE | USED),
+    VerificationReply: Step("issuer", frozenset({S.VERIFICATION_REQUESTED})),
+}
+
+
+def step_for(msg: LifecycleMessage) -> Step | None:
+    """None for messages that are not sent through the exchange (status is a query)."""
+    return STEPS.get(type(msg))
+
+
+def next_state(msg: LifecycleMessage, current: CertificateState) -> CertificateState:
+    """The CO's state once ``msg`` is accepted; refuses a message the state does not allow."""
+    step = STEPS[type(msg)]
+    if current not in step.allowed_from:
+        raise CertificateStateConflict(
+            f"a {type(msg).__name__} is not possible for a CO that is {current}",
+            box="header",
+        )
+    if isinstance(msg, CancellationNotice):
+        return S.CANCELLED
+    if isinstance(msg, CustomsResponse):
+        given = all(d.decision is PreferenceDecision.GIVEN for d in msg.decisions)
+        return S.PREFERENCE_GIVEN if given else S.PREFERENCE_NOT_GIVEN
+    if isinstance(msg, Ack):
+        return S.ACKNOWLEDGED if current in (S.ISSUED, S.TRANSMITTED) else current
+    if isinstance(msg, VerificationRequest):
+        return S.VERIFICATION_REQUESTED
+    if isinstance(msg, VerificationReply):
+        return S.VERIFIED
+    return current  # a retransmission request changes nothing
+
+
+def replacement_allowed(current: CertificateState) -> None:
+    """A CO can be replaced by a corrected one only before it was used."""
+    if current not in BEFORE_USE:
+        raise CertificateStateConflict(f"a CO that is {current} cannot be replaced", box="header")
+
+
+def sending_country(msg: LifecycleMessage) -> str:
+    step = STEPS[type(msg)]
+    return msg.issuing_country if step.sender == "issuer" else msg.importing_country
+
+
+def receiving_country(msg: LifecycleMessage) -> str:
+    step = STEPS[type(msg)]
+    return msg.importing_country if step.sender == "issuer" else msg.issuing_country
+
+
+def business_key(msg: LifecycleMessage, function: str) -> str:
+    """Issuing country + reference + message + what tells two such messages apart."""
+    discriminator = {
+        CustomsResponse: "import_declaration_no",
+        VerificationRequest: "request_no",
+        VerificationReply: "request_no",
+        Ack: "message_id",
+    }.get(type(msg))
+    extra = getattr(msg, discriminator) if discriminator else ""
+    if isinstance(msg, RetransmissionRequest):
+        extra = msg.requested_on.isoformat()
+    return f"{msg.issuing_country}|{msg.reference_no}|{type(msg).__name__}|{function}|{extra}"
+
+
+def content_json(msg: LifecycleMessage) -> tuple[str, str]:
+    """Canonical JSON of a message and its sha256, for storage and idempotency."""
+    body = json.dumps(dataclasses.asdict(msg), sort_keys=True, default=str, ensure_ascii=False)
+    return body, hashlib.sha256(body.encode()).hexdigest()

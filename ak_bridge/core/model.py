@@ -1,0 +1,441 @@
+"""Canonical e-Form AK: the one in-memory shape every wire format translates to and from.
+
+Pure: no I/O, no clock, no Flask. Organised by the boxes of the paper Form AK (see
+shared/domain.md, section a) so that an error can always name its box. Values are plain
+strings, ints, Decimals and dates; code lists (countries, currencies, units) are checked by
+the XSD and the business rules, not by the types, so that a partner's unknown code is
+reported with its box instead of crashing a constructor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import TypeAlias
+
+from ak_bridge.core.errors import Finding
+
+AKFTA_PARTIES = frozenset({"BN", "KH", "ID", "KR", "LA", "MY", "MM", "PH", "SG", "TH", "VN"})
+
+
+class DocumentType(StrEnum):
+    """What a message carries. FORM_D is recognised only in order to refuse or forward it."""
+
+    FORM_AK = "FORM_AK"
+    FORM_D = "FORM_D"
+    CUSTOMS_RESPONSE = "CUSTOMS_RESPONSE"
+    RETRANSMISSION_REQUEST = "RETRANSMISSION_REQUEST"
+    VERIFICATION_REQUEST = "VERIFICATION_REQUEST"
+    VERIFICATION_REPLY = "VERIFICATION_REPLY"
+    ACK = "ACK"
+    STATUS_QUERY = "STATUS_QUERY"
+    STATUS_RESPONSE = "STATUS_RESPONSE"
+
+
+class MessageFunction(StrEnum):
+    """UN/EDIFACT 1225 message function codes, as used by the e-Form AK envelope."""
+
+    ORIGINAL = "9"
+    REPLACE = "5"
+    CANCEL = "1"
+    RESPONSE = "11"
+
+
+class CriterionKind(StrEnum):
+    """Box 8 origin criteria (Form AK overleaf note 3)."""
+
+    WO = "WO"
+    WO_AK = "WO-AK"
+    CTH = "CTH"
+    CTC = "CTC"
+    RVC = "RVC"
+    CTH_RVC = "CTH+RVC"
+    CTC_RVC = "CTC+RVC"
+    SP = "SP"
+
+    @property
+    def involves_rvc(self) -> bool:
+        return "RVC" in self.value
+
+
+class CtcLevel(StrEnum):
+    CC = "CC"
+    CTH = "CTH"
+    CTSH = "CTSH"
+
+
+@dataclass(frozen=True)
+class Party:
+    """Boxes 1 and 2 (and the third-country invoicing company): who, where."""
+
+    name: str
+    address: str
+    country: str
+
+
+@dataclass(frozen=True)
+class Quantity:
+    value: Decimal
+    unit: str  # UN/ECE Rec 20
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str  # ISO 4217
+
+
+@dataclass(frozen=True)
+class Transport:
+    """Box 3, every sub-field "as far as known"."""
+
+    departure_date: date | None = None
+    vessel: str | None = None
+    port_of_loading: str | None = None
+    port_of_discharge: str | None = None
+
+
+@dataclass(frozen=True)
+class OriginCriterion:
+    """Box 8 as a structured value, not free text."""
+
+    kind: CriterionKind
+    rvc_percent: Decimal | None = None
+    ctc_level: CtcLevel | None = None
+
+    def as_text(self) -> str:
+        """The printed form, e.g. ``CTH + RVC 40%``."""
+        parts = [self.kind.value.replace("+RVC", "")] if self.kind.value != "RVC" else []
+        if self.kind is CriterionKind.CTC and self.ctc_level:
+            parts = [f"CTC({self.ctc_level.value})"]
+        if self.kind.involves_rvc:
+            parts.append(f"RVC {self.rvc_percent}%")
+        return " + ".join(parts)
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """Box 10."""
+
+    number: str
+    date: date
+
+
+@dataclass(frozen=True)
+class GoodsItem:
+    """Boxes 5 to 10 for one line of goods."""
+
+    item_no: int
+    marks: str
+    package_count: int
+    package_type: str  # UN/ECE Rec 21
+    description: str
+    hs_code: str
+    origin: OriginCriterion
+    gross_weight: Quantity
+    quantity: Quantity | None = None
+    fob: Money | None = None
+    invoices: tuple[Invoice, ...] = ()
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """Box 11: the exporter's declaration."""
+
+    producing_country: str
+    importing_country: str
+    place: str
+    date: date
+    signatory_name: str
+    signatory_title: str | None = None
+
+
+@dataclass(frozen=True)
+class Certification:
+    """Box 12: the issuing authority's certification.
+
+    The visual signature and seal data live here; the message's cryptographic signature is
+    separate (an XMLDSig on the whole document) and never modelled as a box.
+    """
+
+    authority_id: str
+    authority_name: str
+    place: str
+    issue_date: date
+    officer_name: str
+    seal_id: str | None = None
+    signed_electronically: bool = True
+
+
+@dataclass(frozen=True)
+class OriginalCertificate:
+    """The CO another one refers to (back-to-back, certified true copy)."""
+
+    reference_no: str
+    issue_date: date
+    issuing_country: str | None = None
+
+
+@dataclass(frozen=True)
+class FormAK:
+    """One certificate of origin, header plus boxes 1 to 13 and the markings."""
+
+    reference_no: str
+    issuing_country: str
+    exporter: Party
+    consignee: Party
+    transport: Transport
+    items: tuple[GoodsItem, ...]
+    declaration: Declaration
+    certification: Certification
+    hs_edition: str = "HS2022"
+    # Box 13 tick boxes
+    third_country_invoicing: bool = False
+    exhibition: bool = False
+    back_to_back: bool = False
+    # markings
+    issued_retroactively: bool = False
+    certified_true_copy: bool = False
+    # related certificates
+    third_country_invoicer: Party | None = None
+    original_certificate: OriginalCertificate | None = None
+    replaces_reference_no: str | None = None
+    original_issue_date: date | None = None
+    remarks: str | None = None
+
+    @property
+    def importing_country(self) -> str:
+        return self.declaration.importing_country
+
+    @property
+    def issue_date(self) -> date:
+        return self.certification.issue_date
+
+    @property
+    def is_replacement(self) -> bool:
+        """Whether the document says it replaces another CO, so travels with function 5.
+
+        Either replacement field is enough: a document with an original issue date but no
+        replaced reference is a broken replacement (a rule says so), not an original.
+        """
+        return self.replaces_reference_no is not None or self.original_issue_date is not None
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Who sends what to whom: kept apart from the business document (ePhyto-style header)."""
+
+    sender: str  # partner id of the sender
+    receiver: str  # ISO country code (or partner id) of the receiver
+    document_type: DocumentType
+    function: MessageFunction
+    message_id: str  # the sender's own id for this message
+    sent_at: datetime
+    reference_no: str | None = None
+    issuing_country: str | None = None
+    correlation_id: str | None = None
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    WAITING_RETRY = "waiting_retry"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+    HELD = "held"  # built and signed for a partner in shadow mode, not sent
+
+
+class CertificateState(StrEnum):
+    """Business state of a CO, beside the delivery state of each message about it."""
+
+    ISSUED = "ISSUED"
+    TRANSMITTED = "TRANSMITTED"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    PREFERENCE_GIVEN = "PREFERENCE_GIVEN"
+    PREFERENCE_NOT_GIVEN = "PREFERENCE_NOT_GIVEN"
+    REPLACED = "REPLACED"
+    CANCELLED = "CANCELLED"
+    VERIFICATION_REQUESTED = "VERIFICATION_REQUESTED"
+    VERIFIED = "VERIFIED"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the sender gets back once a message is durably accepted."""
+
+    message_id: str
+    status: str  # "accepted" | "duplicate"
+    received_at: datetime
+    reference_no: str | None = None
+    findings: tuple = field(default=())
+
+
+# -- lifecycle messages ---------------------------------------------------------------------
+#
+# Everything said about a CO after it is issued (design.md, message catalogue). Each message
+# names its CO by the same three keys, reference number + issuing country + importing
+# country, so the bridge can route it and file it under the CO's timeline without decoding
+# anything else. They travel in the agreed XML only (ak_bridge/standard/akstd/eformak-messages-1.0.xsd);
+# national formats cover the certificate itself.
+
+
+class PreferenceDecision(StrEnum):
+    """Box 4, per item: what importing customs decided (ATIGA Rule 16(3): one bad item does
+    not block the others, so a decision is per item, never per CO)."""
+
+    GIVEN = "GIVEN"
+    NOT_GIVEN = "NOT_GIVEN"
+    SUSPENDED = "SUSPENDED"  # pending a verification; goods released (ATIGA Rule 18)
+
+
+class VerificationResult(StrEnum):
+    ORIGINATING = "ORIGINATING"
+    NOT_ORIGINATING = "NOT_ORIGINATING"
+
+
+class AckStatus(StrEnum):
+    """Technical receipt of a message (Indonesia-China e-Form E "ACK"; ePhyto tracking)."""
+
+    RECEIVED = "received"
+    RECEIVED_WITH_WARNINGS = "received_with_warnings"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class CancellationNotice:
+    """The issuing authority revokes a CO (function 1). A correction is not a cancellation:
+    it is a new CO that replaces the old one."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    reason: str
+    cancelled_on: date
+
+
+@dataclass(frozen=True)
+class ItemDecision:
+    """Box 4 for one goods item (Box 5 number)."""
+
+    item_no: int
+    decision: PreferenceDecision
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomsResponse:
+    """Importing customs' decision on preference (Box 4 equivalent, function 11)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    import_declaration_no: str
+    decision_date: date
+    decisions: tuple[ItemDecision, ...]
+    officer: str | None = None
+
+
+@dataclass(frozen=True)
+class RetransmissionRequest:
+    """The receiving side asks for a CO again, e.g. after data loss (ATIGA Rule 29(3))."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    reason: str
+    requested_on: date
+
+
+@dataclass(frozen=True)
+class VerificationRequest:
+    """Retroactive check sent by importing customs to the issuing authority (AKFTA: indirect
+    verification, reply due in 2 months)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    request_no: str
+    reasons: str
+    requested_on: date
+    reply_due: date
+
+
+@dataclass(frozen=True)
+class VerificationReply:
+    """The issuing authority's answer to a VerificationRequest (same ``request_no``)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    request_no: str
+    result: VerificationResult
+    replied_on: date
+    remarks: str | None = None
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Technical receipt of one message (``message_id``), with every finding at once."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    message_id: str
+    status: AckStatus
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    """Either side asks for the state and timeline of a CO (pull fallback)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """One line of a CO's timeline."""
+
+    at: datetime  # timezone-aware
+    name: str
+    message_id: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusResponse:
+    """The answer to a StatusQuery: the CO's business state and its timeline."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    state: CertificateState
+    events: tuple[StatusEvent, ...] = ()
+
+
+LifecycleMessage: TypeAlias = (
+    CancellationNotice
+    | CustomsResponse
+    | RetransmissionRequest
+    | VerificationRequest
+    | VerificationReply
+    | Ack
+    | StatusQuery
+    | StatusResponse
+)
+
+LIFECYCLE_TYPES: tuple[type, ...] = (
+    CancellationNotice,
+    CustomsResponse,
+    RetransmissionRequest,
+    VerificationRequest,
+    VerificationReply,
+    Ack,
+    StatusQuery,
+    StatusResponse,
+)

@@ -1,0 +1,76 @@
+"""Where a message goes: pure decisions over the envelope, the document and the partners.
+
+Form D is recognised here, before any translation, and either refused with an error that
+names the ASW or handed to the configured ASW partner as the raw bytes received.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from ak_bridge.core.errors import FormDNotAccepted, UnknownPartner
+from ak_bridge.core.model import DocumentType, Envelope
+from ak_bridge.core.settings import Channel, PartnerConfig, Settings
+
+# Root element names under which ATIGA e-Form D documents are known to travel.
+FORM_D_ROOTS = frozenset(
+    {"FormD", "EFormD", "ATIGAFormD", "ATIGA_FormD", "CertificateOfOriginFormD"}
+)
+
+FORM_D_MESSAGE = (
+    "ATIGA Form D is not exchanged through ak-bridge: send it over the ASEAN Single Window "
+    "(ASW) through your national single window gateway. ak-bridge carries Form AK only."
+)
+
+
+def is_form_d(envelope: Envelope, root: etree._Element | None) -> bool:
+    """True when the header or the document's root element says Form D."""
+    if envelope.document_type is DocumentType.FORM_D:
+        return True
+    if root is None:
+        return False
+    qname = etree.QName(root)
+    return qname.localname in FORM_D_ROOTS or "atiga" in (qname.namespace or "").lower()
+
+
+def form_d_destination(settings: Settings) -> PartnerConfig:
+    """The ASW partner a Form D is passed to, or the refusal that points to the ASW."""
+    if settings.asw_partner:
+        asw = settings.partners[settings.asw_partner]
+        if asw.enabled:
+            return asw
+    raise FormDNotAccepted(FORM_D_MESSAGE, box="header")
+
+
+def sender_partner(settings: Settings, envelope: Envelope) -> PartnerConfig:
+    partner = settings.partner(envelope.sender)
+    if partner is None or not partner.enabled or partner.channel is Channel.ASW:
+        raise UnknownPartner(
+            f"sender {envelope.sender!r} is not a configured partner", box="header"
+        )
+    return partner
+
+
+@dataclass(frozen=True)
+class Route:
+    destination: PartnerConfig
+
+
+def route_certificate(settings: Settings, importing_country: str) -> Route:
+    """A Form AK goes to the partner of its importing country (Box 11)."""
+    partner = settings.partner_for_country(importing_country)
+    if partner is None:
+        raise UnknownPartner(
+            f"no partner is configured for importing country {importing_country!r}", box="11"
+        )
+    return Route(partner)
+
+
+def route_country(settings: Settings, country: str) -> PartnerConfig:
+    """A message about a CO goes to the partner of the country on the other side."""
+    partner = settings.partner_for_country(country)
+    if partner is None:
+        raise UnknownPartner(f"no partner is configured for {country!r}", box="header")
+    return partner

@@ -1,0 +1,463 @@
+"""Form AK business rules beyond the XSD: pure, table-driven, every finding at once.
+
+Each rule has a stable code (what partners see), a default box and a severity. A rule may
+name another box for one finding by yielding ``(box, message)`` instead of a message: a
+future departure date is box 3, a future declaration date box 11, the same rule. ``check``
+runs them all and returns every finding, so a partner fixes a certificate in one round trip
+instead of one error at a time; warnings (``Severity.WARNING``) never make a document
+invalid, ``errors_in`` picks what does.
+
+Rules that differ per importing country (how many HS digits it requires, the RVC threshold,
+the verification reply time) come from the partner's ``rules`` table in
+``config/partners.toml``, passed in as ``RuleContext.importer_rules``. Nothing here reads the
+clock: ``today`` is passed in (the bridge uses the date in the earliest time zone, UTC+14, so
+that nobody's "today" is "in the future").
+
+Lifecycle messages have their own, smaller table (``MESSAGE_RULES``, run by
+``check_message``), with the CO they refer to when the caller has it.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ak_bridge.core.errors import Finding, Severity
+from ak_bridge.core.model import (
+    AKFTA_PARTIES,
+    Ack,
+    AckStatus,
+    CancellationNotice,
+    CustomsResponse,
+    FormAK,
+    LifecycleMessage,
+    MessageFunction,
+    PreferenceDecision,
+    RetransmissionRequest,
+    VerificationReply,
+    VerificationRequest,
+)
+
+W = Severity.WARNING
+
+RETROACTIVE_WORKING_DAYS = 3  # revised AKFTA OCP: issue within 3 working days of shipment
+RETROACTIVE_MAX_MONTHS = 12  # ATIGA / IK-CEPA pattern; AKFTA value to confirm (domain.md)
+VALIDITY_MONTHS = 12  # AKFTA, from the (original) issue date
+VERIFICATION_REPLY_MONTHS = 2  # AKFTA indirect verification (KCS)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    today: date
+    function: MessageFunction = MessageFunction.ORIGINAL
+    importer_rules: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def hs_min_digits(self) -> int:
+        return int(self.importer_rules.get("hs_min_digits", 6))
+
+    @property
+    def rvc_min_percent(self) -> Decimal:
+        return Decimal(str(self.importer_rules.get("rvc_min_percent", 40)))
+
+    @property
+    def verification_reply_months(self) -> int:
+        return int(self.importer_rules.get("verification_reply_months", VERIFICATION_REPLY_MONTHS))
+
+
+# What a rule yields: a message (about the rule's own box) or (box, message).
+Yielded = str | tuple[str, str]
+Rule = Callable[[FormAK, RuleContext], Iterator[Finding]]
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    code: str
+    box: str  # the default box; one finding may name another
+    summary: str
+    check: Rule
+    severity: Severity = Severity.ERROR
+
+
+RULES: list[RuleSpec] = []
+
+
+def _findings(code: str, box: str, severity: Severity, out: Iterator[Yielded]) -> Iterator[Finding]:
+    for item in out:
+        where, message = item if isinstance(item, tuple) else (box, item)
+        yield Finding(code, where, message, severity)
+
+
+def rule(code: str, box: str, summary: str, severity: Severity = Severity.ERROR):
+    """Register a certificate rule; the decorated generator yields messages or (box, message)."""
+
+    def register(fn: Callable[[FormAK, RuleContext], Iterator[Yielded]]) -> Rule:
+        def run(co: FormAK, ctx: RuleContext) -> Iterator[Finding]:
+            return _findings(code, box, severity, fn(co, ctx))
+
+        RULES.append(RuleSpec(code, box, summary, run, severity))
+        return run
+
+    return register
+
+
+def add_working_days(start: date, days: int) -> date:
+    """``start`` plus ``days`` working days (Monday to Friday; public holidays not known)."""
+    current = start
+    while days > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+def add_months(start: date, months: int) -> date:
+    """Same day ``months`` later, clamped to the month's end (29 Feb + 12 = 28 Feb)."""
+    month = start.month - 1 + months
+    year = start.year + month // 12
+    month = month % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def default_reply_due(requested_on: date, months: int = VERIFICATION_REPLY_MONTHS) -> date:
+    """When a verification reply is due under AKFTA: two months after the request."""
+    return add_months(requested_on, months)
+
+
+def implied_function(co: FormAK) -> MessageFunction:
+    """The function a certificate travels with when no envelope says: 5 if it replaces a CO."""
+    return MessageFunction.REPLACE if co.is_replacement else MessageFunction.ORIGINAL
+
+
+# -- certificate rules ----------------------------------------------------------------------
+
+
+@rule("issuing_country_not_party", "header", "the issuing country is one of the 11 AKFTA Parties")
+def _issuing_party(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    if co.issuing_country not in AKFTA_PARTIES:
+        yield f"{co.issuing_country} is not an AKFTA Party"
+
+
+@rule("importing_country_not_party", "11", "the importing country is an AKFTA Party")
+def _importing_party(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    if co.importing_country not in AKFTA_PARTIES:
+        yield f"{co.importing_country} is not an AKFTA Party"
+
+
+@rule("same_exporting_importing", "11", "exporting and importing Parties differ")
+def _different_parties(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    if co.importing_country == co.issuing_country:
+        yield f"exporting and importing Party are both {co.issuing_country}"
+
+
+@rule("hs_too_short", "7", "the HS code has at least the digits the importing Party requires")
+def _hs_digits(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    for item in co.items:
+        if len(item.hs_code) < ctx.hs_min_digits or not item.hs_code.isdigit():
+            yield (
+                f"item {item.item_no}: HS code {item.hs_code!r} has fewer than the "
+                f"{ctx.hs_min_digits} digits {co.importing_country} requires"
+            )
+
+
+@rule("fob_required_for_rvc", "9", "an FOB value is given when the criterion involves RVC")
+def _fob_required(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    for item in co.items:
+        if item.origin.kind.involves_rvc and item.fob is None:
+            yield f"item {item.item_no}: criterion {item.origin.kind} needs an FOB value"
+
+
+@rule("fob_without_rvc", "9", "no FOB value is given when the criterion does not involve RVC")
+def _fob_forbidden(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    for item in co.items:
+        if not item.origin.kind.involves_rvc and item.fob is not None:
+            yield f"item {item.item_no}: FOB value shown although criterion is {item.origin.kind}"
+
+
+@rule("rvc_below_minimum", "8", "the RVC percentage meets the general rule (40%)")
+def _rvc_min(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    for item in co.items:
+        pct = item.origin.rvc_percent
+        if item.origin.kind.involves_rvc and (pct is None or pct < ctx.rvc_min_percent):
+            shown = "no percentage" if pct is None else f"RVC {pct}%"
+            yield f"item {item.item_no}: {shown}, the general rule needs {ctx.rvc_min_percent}%"
+
+
+@rule("item_numbering", "5", "items are numbered 1..n without gaps")
+def _numbering(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    numbers = [i.item_no for i in co.items]
+    if numbers != list(range(1, len(numbers) + 1)):
+        yield f"item numbers are {numbers}, expected 1..{len(numbers)}"
+
+
+@rule("date_in_future", "12", "no date lies in the future")
+def _future(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    dates: list[tuple[str, str, date | None]] = [
+        ("3", "departure date", co.transport.departure_date),
+        ("11", "declaration date", co.declaration.date),
+        ("12", "issue date", co.issue_date),
+        ("header", "original issue date", co.original_issue_date),
+        (
+            "7",
+            "original CO's issue date",
+            co.original_certificate.issue_date if co.original_certificate else None,
+        ),
+    ]
+    for item in co.items:
+        for inv in item.invoices:
+            dates.append(("10", f"item {item.item_no} invoice {inv.number} date", inv.date))
+    for box, name, d in dates:
+        if d is not None and d > ctx.today:
+            yield box, f"{name} {d} is after today ({ctx.today})"
+
+
+def _first_issued(co: FormAK) -> date:
+    """When the CO was first issued: a replacement keeps its original's issue date, so a
+    correction made a week after shipment is not "issued retroactively"."""
+    return min(co.original_issue_date or co.issue_date, co.issue_date)
+
+
+@rule("retroactive_marking_missing", "marking", "issued > 3 working days after shipment ⇒ marked")
+def _retro_missing(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    shipped, issued = co.transport.departure_date, _first_issued(co)
+    if shipped and not co.issued_retroactively:
+        if issued > add_working_days(shipped, RETROACTIVE_WORKING_DAYS):
+            yield (
+                f"issued {issued}, more than {RETROACTIVE_WORKING_DAYS} working days "
+                f"after shipment on {shipped}: mark it ISSUED RETROACTIVELY"
+            )
+
+
+@rule("retroactive_too_late", "marking", "issued retroactively within one year of shipment")
+def _retro_late(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    shipped, issued = co.transport.departure_date, _first_issued(co)
+    if shipped and issued > add_months(shipped, RETROACTIVE_MAX_MONTHS):
+        yield f"issued {issued}, more than one year after shipment on {shipped}"
+
+
+@rule("certificate_expired", "12", "the CO is within its 12-month validity")
+def _expired(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    start = co.original_issue_date or co.issue_date
+    until = add_months(start, VALIDITY_MONTHS)
+    if ctx.today > until:
+        origin = "original issue date" if co.original_issue_date else "issue date"
+        yield f"valid until {until} (12 months from the {origin} {start})"
+
+
+@rule("replacement_without_reference", "header", "a replacement names the CO it replaces")
+def _replace_ref(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    if ctx.function is not MessageFunction.REPLACE:
+        return
+    if not co.replaces_reference_no:
+        yield "a replacement must name the reference number of the CO it replaces"
+    elif co.replaces_reference_no == co.reference_no:
+        yield "a replacement needs a new reference number (numbers are never reused)"
+    if not co.original_issue_date:
+        yield "a replacement must keep the original CO's issue date (validity runs from it)"
+    elif co.original_issue_date > co.issue_date:
+        yield (
+            f"original issue date {co.original_issue_date} is after this CO's issue date "
+            f"{co.issue_date}"
+        )
+
+
+@rule("back_to_back_without_original", "7", "a back-to-back CO names the original CO", severity=W)
+def _b2b(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    if co.back_to_back and co.original_certificate is None:
+        yield (
+            "back-to-back CO (box 13) without the original CO's reference number and issue "
+            "date (box 7); accepted pending the OCP amendment"
+        )
+
+
+@rule("third_country_invoicer_missing", "7", "third-country invoicing names the invoicing company")
+def _tci(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    if co.third_country_invoicing and co.third_country_invoicer is None:
+        yield "third-country invoicing is ticked (box 13) but the invoicing company is not given"
+
+
+def check(co: FormAK, ctx: RuleContext) -> tuple[Finding, ...]:
+    """Every finding of every rule, errors and warnings together."""
+    return tuple(f for spec in RULES for f in spec.check(co, ctx))
+
+
+def errors_in(findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
+    return tuple(f for f in findings if f.severity is Severity.ERROR)
+
+
+# -- lifecycle message rules ----------------------------------------------------------------
+
+MessageRule = Callable[[Any, RuleContext, FormAK | None], Iterator[Finding]]
+
+
+@dataclass(frozen=True)
+class MessageRuleSpec:
+    code: str
+    box: str
+    summary: str
+    applies_to: tuple[type, ...]
+    check: MessageRule
+    severity: Severity = Severity.ERROR
+    needs_certificate: bool = False  # skipped when the caller does not have the CO
+
+
+MESSAGE_RULES: list[MessageRuleSpec] = []
+
+
+def message_rule(
+    code: str,
+    box: str,
+    summary: str,
+    applies_to: tuple[type, ...],
+    *,
+    severity: Severity = Severity.ERROR,
+    needs_certificate: bool = False,
+):
+    """Register a lifecycle-message rule; the generator gets (msg, ctx, certificate)."""
+
+    def register(fn: Callable[[Any, RuleContext, Any], Iterator[Yielded]]) -> MessageRule:
+        def run(msg: Any, ctx: RuleContext, co: FormAK | None) -> Iterator[Finding]:
+            return _findings(code, box, severity, fn(msg, ctx, co))
+
+        MESSAGE_RULES.append(
+            MessageRuleSpec(code, box, summary, applies_to, run, severity, needs_certificate)
+        )
+        return run
+
+    return register
+
+
+_ROUTED = (
+    CancellationNotice,
+    CustomsResponse,
+    RetransmissionRequest,
+    VerificationRequest,
+    VerificationReply,
+)
+
+
+@message_rule(
+    "same_exporting_importing", "header", "exporting and importing Parties differ", _ROUTED
+)
+def _msg_parties(msg: Any, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
+    if msg.issuing_country == msg.importing_country:
+        yield f"exporting and importing Party are both {msg.issuing_country}"
+
+
+@message_rule(
+    "certificate_mismatch",
+    "header",
+    "the message names the CO's own issuing and importing countries",
+    _ROUTED,
+    needs_certificate=True,
+)
+def _msg_matches(msg: Any, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
+    assert co is not None
+    theirs = (msg.reference_no, msg.issuing_country, msg.importing_country)
+    ours = (co.reference_no, co.issuing_country, co.importing_country)
+    if theirs != ours:
+        yield f"the message is about {'/'.join(theirs)}, the CO is {'/'.join(ours)}"
+
+
+_MESSAGE_DATES: dict[type, tuple[tuple[str, str, str], ...]] = {
+    CancellationNotice: (("header", "cancellation date", "cancelled_on"),),
+    CustomsResponse: (("4", "decision date", "decision_date"),),
+    RetransmissionRequest: (("header", "request date", "requested_on"),),
+    VerificationRequest: (("header", "request date", "requested_on"),),
+    VerificationReply: (("header", "reply date", "replied_on"),),
+}
+
+
+@message_rule("date_in_future", "header", "no date lies in the future", tuple(_MESSAGE_DATES))
+def _msg_future(msg: Any, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
+    for box, name, attr in _MESSAGE_DATES[type(msg)]:
+        d = getattr(msg, attr)
+        if d > ctx.today:
+            yield box, f"{name} {d} is after today ({ctx.today})"
+
+
+@message_rule(
+    "response_item_repeated", "4", "each goods item is decided at most once", (CustomsResponse,)
+)
+def _repeated(msg: CustomsResponse, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
+    seen: set[int] = set()
+    for d in msg.decisions:
+        if d.item_no in seen:
+            yield f"item {d.item_no} is decided more than once"
+        seen.add(d.item_no)
+
+
+@message_rule(
+    "response_reason_missing",
+    "4",
+    "preference not given or suspended states the reason (Box 4)",
+    (CustomsResponse,),
+)
+def _reason(msg: CustomsResponse, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
+    for d in msg.decisions:
+        if d.decision is not PreferenceDecision.GIVEN and not d.reason:
+            yield f"item {d.item_no}: {d.decision} needs a reason"
+
+
+@message_rule(
+    "response_item_unknown",
+    "4",
+    "every decided item is an item of the CO",
+    (CustomsResponse,),
+    needs_certificate=True,
+)
+def _unknown(msg: CustomsResponse, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
+    assert co is not None
+    known = {i.item_no for i in co.items}
+    for d in msg.decisions:
+        if d.item_no not in known:
+            yield f"item {d.item_no} is not on CO {co.reference_no} (items {sorted(known)})"
+
+
+@message_rule(
+    "verification_reply_due",
+    "header",
+    "the reply is due no earlier than 2 months after the request (AKFTA)",
+    (VerificationRequest,),
+)
+def _reply_due(msg: VerificationRequest, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
+    earliest = default_reply_due(msg.requested_on, ctx.verification_reply_months)
+    if msg.reply_due < earliest:
+        yield (
+            f"reply due {msg.reply_due}, but the issuing authority has "
+            f"{ctx.verification_reply_months} months: not before {earliest}"
+        )
+
+
+@message_rule("ack_status_mismatch", "header", "an Ack's status agrees with its findings", (Ack,))
+def _ack(msg: Ack, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
+    errors = [f for f in msg.findings if f.severity is Severity.ERROR]
+    warnings = [f for f in msg.findings if f.severity is Severity.WARNING]
+    expected = (
+        AckStatus.REJECTED
+        if errors
+        else AckStatus.RECEIVED_WITH_WARNINGS
+        if warnings
+        else AckStatus.RECEIVED
+    )
+    if msg.status is not expected:
+        yield (
+            f"status {msg.status} with {len(errors)} error(s) and {len(warnings)} warning(s); "
+            f"expected {expected}"
+        )
+
+
+def check_message(
+    msg: LifecycleMessage, ctx: RuleContext, certificate: FormAK | None = None
+) -> tuple[Finding, ...]:
+    """Every finding about a lifecycle message; rules needing the CO run only when given it."""
+    return tuple(
+        f
+        for spec in MESSAGE_RULES
+        if isinstance(msg, spec.applies_to) and (certificate or not spec.needs_certificate)
+        for f in spec.check(msg, ctx, certificate)
+    )

@@ -1,0 +1,1 @@
+"""Bringing a partner in: its conformance run and the drift of its published contract."""

@@ -1,0 +1,1 @@
+"""Operator tools: the pilot report and evidence packs."""

@@ -1,0 +1,1 @@
+"""Trust at the edge: the one hardened parse of untrusted XML, and XML signatures."""

@@ -1,0 +1,1 @@
+"""The use cases (accept, deliver, status) and the ports the adapters satisfy."""

@@ -1,0 +1,228 @@
+"""The ports the services own, and the vocabulary they share with the adapters behind them.
+
+A store adapter (SQLite, PostgreSQL) satisfies ``Store``; an outbound adapter satisfies
+``delivery.Sender``. Neither port names a driver: no ``sqlite3`` or ``psycopg`` exception
+crosses it, only the errors below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ak_bridge.core.model import DeliveryStatus
+from ak_bridge.core.retry import Breaker
+
+FINAL_STATES = (
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.CANCELLED,
+    DeliveryStatus.HELD,
+)
+GENESIS = "0" * 64
+# What an admin may retry or cancel: not delivered, not being sent, not already cancelled.
+OPEN_OR_FAILED = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.WAITING_RETRY,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.HELD,
+)
+
+
+def iso(moment: datetime) -> str:
+    """One fixed, sortable text form for every stored timestamp (UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (connection lost, disk full, schema too old)."""
+
+
+class DuplicateKey(StoreError):
+    """A business key is already taken: another submission of the same message won the race."""
+
+
+class StateChanged(Exception):
+    """A CO's state is no longer the one a decision was taken on; nothing was stored.
+
+    Raised by ``Store.accept`` when another message about the same CO committed between
+    the caller's read and its write. The caller decides again on the fresh state.
+    """
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One line of the audit trail, before it is chained."""
+
+    at: datetime
+    event: str
+    message_id: str | None = None
+    partner: str | None = None
+    code: str | None = None
+    box: str | None = None
+    actor: str = "system"
+    detail: str | None = None
+
+
+def audit_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """The hash of an audit row: its content chained to the row before it."""
+    body = {
+        k: row.get(k)
+        for k in ("at", "event", "message_id", "partner", "code", "box", "actor", "detail")
+    }
+    text = prev_hash + json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Store(Protocol):
+    """What the services need of storage; SQLite and PostgreSQL adapters satisfy it.
+
+    Every multi-step write is one transaction; timestamps come from the caller (the store
+    never reads the clock); rows come back as plain mappings of column to value.
+    """
+
+    def close(self) -> None:
+        """Release this thread's connection (pool threads call it when they finish)."""
+
+    def ping(self) -> None:
+        """Open and commit an empty write transaction; raise StoreError when it cannot."""
+
+    def audit(self, event: AuditEvent) -> None:
+        """Append one event to the hash chain."""
+
+    def verify_audit(self) -> list[str]:
+        """Walk the chain; return one line per break (empty: intact)."""
+
+    def audit_row(self, seq: int | None = None) -> dict | None:
+        """One audit row by number, or the newest (the head of the chain)."""
+
+    def audit_for(self, message_id: str) -> list[dict]:
+        """A message's audit rows, oldest first."""
+
+    def audit_events(self, event: str | None = None, limit: int = 1000) -> list[dict]:
+        """The newest audit rows, of one event or all."""
+
+    def message_by_key(self, business_key: str) -> dict | None:
+        """The message stored under an idempotency key."""
+
+    def accept(
+        self,
+        message: Mapping[str, Any],
+        deliveries: Sequence[Mapping[str, Any]],
+        events: Sequence[AuditEvent],
+        certificate: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        expect: Mapping[tuple[str, str], str | None] | None = None,
+    ) -> None:
+        """Store a message, its deliveries, CO states and audit at once, or nothing."""
+
+    def predecessors(self, issuing_country: str, reference_no: str) -> list[str]:
+        """The references of the COs this one replaced, directly or through a chain."""
+
+    def certificate(self, issuing_country: str, reference_no: str) -> dict | None:
+        """A CO's business state row."""
+
+    def claim_due(
+        self,
+        now: datetime,
+        claim_until: datetime,
+        worker: str,
+        limit: int,
+        destination: str | None = None,
+        max_in_flight: int | None = None,
+    ) -> list[dict]:
+        """Claim due deliveries, oldest first, never out of order, never twice."""
+
+    def in_flight_count(self, destination: str, now: datetime) -> int:
+        """Deliveries to a partner whose claim is live."""
+
+    def finish_attempt(
+        self,
+        delivery_id: int,
+        worker: str,
+        *,
+        started_at: datetime,
+        duration_ms: float,
+        outcome: DeliveryStatus,
+        now: datetime,
+        next_attempt_at: datetime | None = None,
+        http_status: int | None = None,
+        failure_class: str | None = None,
+        detail: str | None = None,
+        event: AuditEvent | None = None,
+        transmitted: tuple[str, str, str] | None = None,
+    ) -> bool:
+        """Record one attempt and move the delivery on, in one transaction."""
+
+    def requeue(
+        self, delivery_ids: Sequence[int], now: datetime, actor: str, reason: str
+    ) -> list[int]:
+        """Make failed, waiting or held deliveries due now, with a fresh retry budget."""
+
+    def cancel(
+        self, delivery_ids: Sequence[int], now: datetime, actor: str, reason: str
+    ) -> list[int]:
+        """Stop deliveries that have not been delivered; they are kept, marked cancelled."""
+
+    def purgeable(self, before: datetime) -> list[str]:
+        """Messages older than ``before`` whose deliveries are all finished, not yet purged."""
+
+    def purge(self, message_ids: Sequence[str], now: datetime, actor: str) -> int:
+        """Drop the documents of old messages, keep their metadata, attempts and audit."""
+
+    def breaker(self, partner: str) -> Breaker:
+        """A partner's circuit breaker as stored."""
+
+    def update_breaker(
+        self, partner: str, change: Callable[[Breaker], Breaker], now: datetime
+    ) -> Breaker:
+        """Read, change and write a partner's breaker in one transaction (workers share it)."""
+
+    def heartbeat(self, worker: str, now: datetime) -> None:
+        """Record that a worker is alive."""
+
+    def last_heartbeat(self) -> datetime | None:
+        """The newest heartbeat of any worker."""
+
+    def message(self, message_id: str) -> dict | None:
+        """One message row."""
+
+    def messages_for_certificate(self, issuing_country: str, reference_no: str) -> list[dict]:
+        """The messages about one CO, oldest first."""
+
+    def deliveries_for(self, message_id: str) -> list[dict]:
+        """A message's deliveries."""
+
+    def delivery(self, delivery_id: int) -> dict | None:
+        """One delivery row."""
+
+    def attempts_for(self, delivery_id: int) -> list[dict]:
+        """A delivery's attempts, in order."""
+
+    def find_deliveries(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        destination: str | None = None,
+        failure_class: str | None = None,
+        reference_no: str | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[dict]:
+        """Deliveries joined with their message, for the admin CLI."""
+
+    def find_messages(self, limit: int = 1000) -> list[dict]:
+        """Messages, oldest first."""
+
+    def counts_by_status(self) -> dict[str, int]:
+        """Deliveries per status."""
+
+    def backlog(self) -> list[dict]:
+        """Per destination: unfinished deliveries and the age of the oldest."""
