@@ -23,7 +23,7 @@ def build_exchange(
         build_senders,  # outbound adapters are wired here and only here
     )
 
-    store = open_store(settings.database)
+    store = open_store(settings)
     identity = load_identity(
         settings.identity_key, settings.identity_cert, settings.identity_passphrase
     )

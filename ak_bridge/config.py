@@ -118,6 +118,37 @@ def _passphrase(env_name: str | None, environ: Mapping[str, str], source: str) -
     return value.encode()
 
 
+def _database(
+    service: Mapping[str, Any], environ: Mapping[str, str], src: str, path: Any
+) -> tuple[Path | str, str | None]:
+    """A path is the embedded SQLite file; a ``postgresql://`` URL a shared PostgreSQL.
+
+    ``AK_BRIDGE_DATABASE`` overrides the file. A password never comes from the config file:
+    libpq's own ``PGPASSWORD`` or ``~/.pgpass`` work as they are, or ``database_password_env``
+    names the environment variable that holds it.
+    """
+    value = environ.get("AK_BRIDGE_DATABASE") or _get(service, "database", str, src, "service.")
+    env_name = _opt(service, "database_password_env", str, None, src, "service.")
+    if not value.startswith(("postgresql://", "postgres://")):
+        if env_name:
+            raise ConfigError(src, "service.database_password_env", "only for a PostgreSQL URL")
+        return path(value), None
+    from urllib.parse import urlsplit
+
+    if urlsplit(value).password is not None:
+        raise ConfigError(
+            src,
+            "service.database",
+            "the URL carries a password; use PGPASSWORD, ~/.pgpass or database_password_env",
+        )
+    password = None
+    if env_name:
+        password = environ.get(env_name)
+        if not password:
+            raise ConfigError(src, "service.database_password_env", f"{env_name} is not set")
+    return value, password
+
+
 def load_format_mappings(config_dir: Path | str) -> dict[str, Mapping[str, Any]]:
     """The national format mappings, ``formats/<name>.toml`` -> name: parsed TOML.
 
@@ -174,9 +205,7 @@ def load_settings(
     worker = main.get("worker", {})
     default_retry = _retry(main.get("retry", {}), RetryPolicy(), src, "retry.")
 
-    database = path(
-        environ.get("AK_BRIDGE_DATABASE") or _get(service, "database", str, src, "service.")
-    )
+    database, database_password = _database(service, environ, src, path)
     host = environ.get("AK_BRIDGE_HOST") or _opt(service, "host", str, "127.0.0.1", src, "service.")
     if environ.get("AK_BRIDGE_PORT"):
         try:
@@ -253,6 +282,7 @@ def load_settings(
     return Settings(
         root=root,
         database=database,
+        database_password=database_password,
         host=host,
         port=port,
         max_body_bytes=_opt(service, "max_body_bytes", int, 2 * 1024 * 1024, src, "service."),

@@ -33,7 +33,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _store(ctx: click.Context) -> Store:
-    return open_store(_settings(ctx).database)
+    return open_store(_settings(ctx))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -170,7 +170,7 @@ def messages(
 def show(ctx: click.Context, message_id: str) -> None:
     """One message with its deliveries, every attempt, why it waits, and its audit events."""
     settings = _settings(ctx)
-    store = open_store(settings.database)
+    store = open_store(settings)
     m = store.message(message_id)
     if m is None:
         raise Failed(f"no message {message_id}")

@@ -28,7 +28,7 @@ def export_pack(ctx: click.Context, issuing_country: str, reference_no: str, out
     """Write the evidence pack of one CO (and of the COs it replaced) to OUT (a zip)."""
     assert ctx.parent is not None
     settings = _settings(ctx.parent)
-    store = open_store(settings.database)
+    store = open_store(settings)
     if store.certificate(issuing_country, reference_no) is None:
         raise Failed(f"no certificate {issuing_country}/{reference_no}")
     identity = load_identity(

@@ -278,7 +278,7 @@ class Receipt:
 # Everything said about a CO after it is issued (design.md, message catalogue). Each message
 # names its CO by the same three keys, reference number + issuing country + importing
 # country, so the bridge can route it and file it under the CO's timeline without decoding
-# anything else. They travel in the agreed XML only (ak_bridge/standard/akstd/eformak-messages-1.0.xsd);
+# anything else. They travel in the agreed XML only (standard/akstd/eformak-messages-1.0.xsd);
 # national formats cover the certificate itself.
 
 

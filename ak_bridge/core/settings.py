@@ -59,7 +59,7 @@ class Settings:
     """Everything the bridge needs to run, resolved and checked."""
 
     root: Path
-    database: Path
+    database: Path | str  # a SQLite file, or a postgresql:// URL (no password in it)
     host: str
     port: int
     max_body_bytes: int
@@ -75,6 +75,7 @@ class Settings:
     asw_partner: str | None = None
     workers: int = 2  # web processes (gunicorn); about one per core
     auth: AuthSettings = field(default_factory=AuthSettings)
+    database_password: str | None = field(default=None, repr=False)  # PostgreSQL only
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         return self.partners.get(partner_id)

@@ -1,4 +1,4 @@
-"""Codec for KCS UNI-PASS certificate-of-origin documents (``ak_bridge/standard/kcs/unipass-co-1.0.xsd``).
+"""Codec for KCS UNI-PASS certificate-of-origin documents (``standard/kcs/unipass-co-1.0.xsd``).
 
 Why a hand-written codec: Korea is one end of every exchange, and its format differs from the
 agreed standard in ways a generic mapping should not have to express (the origin criterion is

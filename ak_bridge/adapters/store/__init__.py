@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ak_bridge.core.settings import Settings
 from ak_bridge.service.ports import Store
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -18,12 +19,17 @@ def is_postgres(database: str | Path) -> bool:
     return str(database).startswith(POSTGRES_SCHEMES)
 
 
-def open_store(database: str | Path) -> Store:
-    """Open (and create, for SQLite) the store a ``service.database`` value names."""
+def open_store(settings: Settings) -> Store:
+    """Open the store the settings name (``service.database``)."""
+    return open_database(settings.database, settings.database_password)
+
+
+def open_database(database: str | Path, password: str | None = None) -> Store:
+    """Open a store by path or URL; a SQLite file is created if it does not exist."""
     if is_postgres(database):
         from ak_bridge.adapters.store.postgres import PostgresStore
 
-        return PostgresStore.open(str(database))
+        return PostgresStore.open(str(database), password=password)
     from ak_bridge.adapters.store.sqlite import SqliteStore
 
     return SqliteStore.open(Path(database))
