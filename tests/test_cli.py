@@ -15,9 +15,10 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from ak_bridge.adapters.store.sqlite import AuditEvent, SqliteStore, iso
+from ak_bridge.adapters.store.sqlite import SqliteStore
 from ak_bridge.cli import cli
 from ak_bridge.core.model import DeliveryStatus
+from ak_bridge.service.ports import AuditEvent, iso
 
 MAIN = """\
 [service]

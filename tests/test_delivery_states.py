@@ -17,13 +17,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ak_bridge.adapters.store.sqlite import AuditEvent, SqliteStore, iso
+from ak_bridge.adapters.store.sqlite import SqliteStore
 from ak_bridge.core.errors import FailureClass, PartnerRejected, PartnerUnreachable
 from ak_bridge.core.model import DeliveryStatus
 from ak_bridge.core.retry import RetryPolicy
 from ak_bridge.core.settings import Channel, PartnerConfig, Settings
 from ak_bridge.service.delivery import Outbound, Sent
 from ak_bridge.service.exchange import Exchange
+from ak_bridge.service.ports import AuditEvent, iso
 
 FINAL = {"delivered", "dead", "cancelled"}
 ALL = FINAL | {"pending", "in_flight", "waiting_retry"}

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from ak_bridge.adapters.store.sqlite import GENESIS, AuditEvent, SqliteStore, audit_hash, iso
+from ak_bridge.adapters.store.sqlite import SqliteStore
 from ak_bridge.core.model import DeliveryStatus
+from ak_bridge.service.ports import GENESIS, AuditEvent, DuplicateKey, StoreError, audit_hash, iso
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CLAIM = timedelta(minutes=2)
@@ -180,8 +181,10 @@ def test_accept_stores_nothing_when_any_part_fails(store: SqliteStore, breakage:
         events.append(AuditEvent(T0, "queued", "M1", actor=None))  # NOT NULL, the last write
     cert = {"issuing_country": "KR", "reference_no": "X-1", "state": "ISSUED", "updated_at": "t"}
 
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError) as err:  # the driver's error never leaves the adapter
         store.accept(message_row("M1"), [delivery_row("M1"), bad], events, cert)
+    assert not isinstance(err.value, DuplicateKey)
+    assert "constraint failed" in str(err.value)
 
     after = {t: count(store.path, t) for t in ("messages", "deliveries", "audit", "certificates")}
     assert after == before
@@ -195,7 +198,7 @@ def test_business_key_is_unique(store: SqliteStore) -> None:
     first = message_row("M1", key="KR|KR-2026-000001|9")
     store.accept(first, [delivery_row("M1")], [AuditEvent(T0, "received", "M1")])
     twin = message_row("M2", key="KR|KR-2026-000001|9")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(DuplicateKey):
         store.accept(twin, [delivery_row("M2")], [AuditEvent(T0, "received", "M2")])
     assert store.message_by_key("KR|KR-2026-000001|9")["id"] == "M1"
     assert store.message("M2") is None

@@ -81,69 +81,42 @@ class PilotReport:
 
 
 def pilot_report(store: Store, until: datetime, since: datetime | None = None) -> PilotReport:
-    lo = iso(since) if since else ""
-    hi = iso(until)
-    db = store.db
     partners: dict[str, PartnerFigures] = {}
 
     def partner(pid: str) -> PartnerFigures:
         return partners.setdefault(pid, PartnerFigures(pid))
 
-    rows = db.execute(
-        "SELECT destination, status, last_failure_class, attempts, created_at, delivered_at"
-        " FROM deliveries WHERE created_at >= ? AND created_at < ?",
-        [lo, hi],
-    ).fetchall()
     latencies: dict[str, list[float]] = {}
     attempts: dict[str, list[int]] = {}
-    for dest, status, failure, tries, created, delivered in rows:
+    for row in store.deliveries_created(since, until):
+        dest, status = row["destination"], row["status"]
         p = partner(dest)
         p.deliveries += 1
         p.by_status[status] = p.by_status.get(status, 0) + 1
         if status == "dead":
-            key = failure or "unknown"
+            key = row["last_failure_class"] or "unknown"
             p.dead_by_class[key] = p.dead_by_class.get(key, 0) + 1
-        if delivered:
-            seconds = (from_iso(delivered) - from_iso(created)).total_seconds()
+        if row["delivered_at"]:
+            seconds = (from_iso(row["delivered_at"]) - from_iso(row["created_at"])).total_seconds()
             latencies.setdefault(dest, []).append(seconds)
-            attempts.setdefault(dest, []).append(tries)
+            attempts.setdefault(dest, []).append(row["attempts"])
     for pid, values in latencies.items():
         partners[pid].latency_p50_s = _pct(values, 0.5)
         partners[pid].latency_p95_s = _pct(values, 0.95)
         partners[pid].attempts_per_delivery = statistics.fmean(attempts[pid])
-    for who, code, n in db.execute(
-        "SELECT coalesce(partner, '(unknown)'), code, count(*) FROM audit"
-        " WHERE event = 'rejected' AND at >= ? AND at < ? GROUP BY 1, 2",
-        [lo, hi],
-    ).fetchall():
-        partner(who).refused_at_the_door[code] = n
+    for row in store.refusals_by_partner(since, until):
+        partner(row["partner"]).refused_at_the_door[row["code"]] = int(row["n"])
 
     lanes: dict[tuple[str, str], LaneFigures] = {}
-    for issuing, importing, state, n in db.execute(
-        "SELECT c.issuing_country, coalesce(c.importing_country, '?'), c.state, count(*)"
-        " FROM certificates c WHERE EXISTS (SELECT 1 FROM messages m"
-        " WHERE m.issuing_country = c.issuing_country AND m.reference_no = c.reference_no"
-        " AND m.created_at >= ? AND m.created_at < ?) GROUP BY 1, 2, 3",
-        [lo, hi],
-    ).fetchall():
-        lane = lanes.setdefault((issuing, importing), LaneFigures(issuing, importing))
-        lane.certificates += n
-        lane.by_state[state] = n
+    for row in store.certificates_by_lane(since, until):
+        key = (row["issuing"], row["importing"])
+        lane = lanes.setdefault(key, LaneFigures(*key))
+        lane.certificates += int(row["n"])
+        lane.by_state[row["state"]] = int(row["n"])
     decision_hours: dict[tuple[str, str], list[float]] = {}
-    for issuing, importing, issued, decided in db.execute(
-        "SELECT c.issuing_country, c.importing_country, min(i.created_at), min(r.created_at)"
-        " FROM certificates c"
-        " JOIN messages i ON i.issuing_country = c.issuing_country"
-        "  AND i.reference_no = c.reference_no AND i.document_type = 'FORM_AK'"
-        "  AND i.function IN ('9', '5')"
-        " JOIN messages r ON r.issuing_country = c.issuing_country"
-        "  AND r.reference_no = c.reference_no AND r.document_type = 'CUSTOMS_RESPONSE'"
-        " WHERE i.created_at >= ? AND i.created_at < ?"
-        " GROUP BY c.issuing_country, c.reference_no",
-        [lo, hi],
-    ).fetchall():
-        hours = (from_iso(decided) - from_iso(issued)).total_seconds() / 3600
-        decision_hours.setdefault((issuing, importing), []).append(hours)
+    for row in store.decision_times(since, until):
+        hours = (from_iso(row["decided"]) - from_iso(row["issued"])).total_seconds() / 3600
+        decision_hours.setdefault((row["issuing"], row["importing"]), []).append(hours)
     for key, values in decision_hours.items():
         lane = lanes.setdefault(key, LaneFigures(*key))
         lane.decision_p50_h = _pct(values, 0.5)
@@ -160,20 +133,19 @@ def pilot_report(store: Store, until: datetime, since: datetime | None = None) -
 def overdue_verifications(store: Store, now: datetime) -> list[OverdueVerification]:
     """Verification requests still open (the CO is VERIFICATION_REQUESTED) past their due date."""
     out = []
-    for issuing, ref, importing, canonical in store.db.execute(
-        "SELECT c.issuing_country, c.reference_no, c.importing_country, m.canonical"
-        " FROM certificates c JOIN messages m ON m.issuing_country = c.issuing_country"
-        " AND m.reference_no = c.reference_no AND m.document_type = 'VERIFICATION_REQUEST'"
-        " WHERE c.state = 'VERIFICATION_REQUESTED' AND m.canonical IS NOT NULL"
-        " ORDER BY m.created_at"
-    ).fetchall():
-        request = json.loads(canonical)
+    for row in store.open_verification_requests():
+        request = json.loads(row["canonical"])
         due = date.fromisoformat(request["reply_due"])
         late = (now.date() - due).days
         if late > 0:
             out.append(
                 OverdueVerification(
-                    issuing, ref, importing or "?", request["request_no"], due.isoformat(), late
+                    row["issuing"],
+                    row["reference_no"],
+                    row["importing"] or "?",
+                    request["request_no"],
+                    due.isoformat(),
+                    late,
                 )
             )
     return out

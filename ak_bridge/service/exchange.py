@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import secrets
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,7 +52,7 @@ from ak_bridge.formats.lifecycle import LifecycleCodec
 from ak_bridge.security.signing import Signer, Verifier
 from ak_bridge.security.xmlio import parse_untrusted
 from ak_bridge.service.delivery import Deliverer, DeliveryReport, Sender
-from ak_bridge.service.ports import AuditEvent, StateChanged, Store, iso
+from ak_bridge.service.ports import AuditEvent, DuplicateKey, StateChanged, Store, iso
 
 log = logging.getLogger(__name__)
 
@@ -526,7 +525,7 @@ class Exchange:
         message, deliveries, events, certificates = rows
         try:
             self.store.accept(message, deliveries, events, certificates, expect)
-        except sqlite3.IntegrityError:
+        except DuplicateKey:
             # An identical submission won the race between our check and our insert.
             existing = self.store.message_by_key(key)
             if existing is None:

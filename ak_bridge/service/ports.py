@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -44,6 +44,10 @@ def from_iso(text: str) -> datetime:
 
 class StoreError(Exception):
     """The store could not do what was asked (connection lost, disk full, schema too old)."""
+
+
+class SchemaMismatch(StoreError):
+    """The database's schema is not the one this release runs on; the message says what to do."""
 
 
 class DuplicateKey(StoreError):
@@ -226,3 +230,30 @@ class Store(Protocol):
 
     def backlog(self) -> list[dict]:
         """Per destination: unfinished deliveries and the age of the oldest."""
+
+    def deliveries_created(self, since: datetime | None, until: datetime) -> list[dict]:
+        """Deliveries created in the period: destination, status, attempts, times."""
+
+    def refusals_by_partner(self, since: datetime | None, until: datetime) -> list[dict]:
+        """Refusals at the door in the period, per partner and code (``n``)."""
+
+    def certificates_by_lane(self, since: datetime | None, until: datetime) -> list[dict]:
+        """COs with a message in the period, per issuing/importing country and state."""
+
+    def decision_times(self, since: datetime | None, until: datetime) -> list[dict]:
+        """Per CO issued in the period: received (``issued``) and first customs answer."""
+
+    def open_verification_requests(self) -> list[dict]:
+        """Verification requests of COs still VERIFICATION_REQUESTED, with their document."""
+
+    def audit_rows(self, after: int = 0, batch: int = 5000) -> Iterator[dict]:
+        """Every audit row in order from ``after``, read in batches."""
+
+    def schema_version(self) -> int:
+        """The schema version of the database (0: empty)."""
+
+    def upgrade(self, now: datetime) -> list[int]:
+        """Apply the missing schema migrations; the versions applied."""
+
+    def compact(self) -> None:
+        """Give freed space back after a purge."""

@@ -24,8 +24,7 @@ def readyz() -> Response:
     checks: dict[str, object] = {}
     ready = True
     try:
-        with ex.store.write() as db:
-            db.execute("SELECT 1")
+        ex.store.ping()
         checks["store"] = "writable"
     except Exception as exc:  # any failure here means not ready
         checks["store"] = f"not writable: {type(exc).__name__}"

@@ -1,0 +1,188 @@
+"""PostgreSQL persistence: one shared database for two or more boxes, no leader.
+
+Through psycopg 3 and its connection pool (the optional ``postgresql`` extra). The queries
+are the shared ones (``sql.py``, ``reads.py``); what this adapter adds is how PostgreSQL keeps
+their invariants with many writers: transactions at READ COMMITTED, ``Tx.lock`` as a
+transaction-scoped advisory lock (``pg_advisory_xact_lock``), and claims that skip rows
+another worker is claiming (``FOR UPDATE SKIP LOCKED``). The password never comes from
+configuration text: libpq reads ``PGPASSWORD`` or ``~/.pgpass`` itself, or the settings pass
+the one taken from the environment variable they name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ak_bridge.adapters.store import migrations
+from ak_bridge.adapters.store.reads import SqlReads
+from ak_bridge.adapters.store.sql import SqlStore
+from ak_bridge.service.ports import DuplicateKey, SchemaMismatch, StoreError
+
+POOL_MAX = 8  # per process: gunicorn threads and delivery threads share it
+_QUOTED_OR_MARK = re.compile(r"'[^']*'|\?")
+
+
+@cache
+def _dialect(sql: str) -> str:
+    """``?`` placeholders (outside quoted literals) become psycopg's ``%s``."""
+    return _QUOTED_OR_MARK.sub(lambda m: "%s" if m.group() == "?" else m.group(), sql)
+
+
+def _translated(exc: Exception) -> StoreError:
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        if exc.diag.constraint_name == "messages_business_key_key":
+            return DuplicateKey(str(exc))
+    return StoreError(f"{type(exc).__name__}: {exc}".strip())
+
+
+class _Tx:
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(_dialect(sql), list(params))  # type: ignore[arg-type]
+        return list(cur.fetchall()) if cur.description is not None else []
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(_dialect(sql), list(params)).rowcount  # type: ignore[arg-type]
+
+    def lock(self, key: str) -> None:
+        self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+
+
+class PostgresStore(SqlReads, SqlStore):
+    """All reads and writes of a shared PostgreSQL database, through a per-process pool."""
+
+    claim_lock_clause = "FOR UPDATE OF d SKIP LOCKED"
+
+    def __init__(self, url: str, password: str | None = None) -> None:
+        self.url = url
+        self._password = password
+        self._pool: ConnectionPool | None = None
+        self._pool_pid = 0
+        self._guard = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.url!r})"
+
+    @classmethod
+    def open(cls, url: str, *, password: str | None = None, check: bool = True) -> PostgresStore:
+        """Connect; create the schema in an empty database; refuse a schema of another release."""
+        store = cls(url, password)
+        if store.schema_version() == 0:
+            store.upgrade(datetime.now(UTC))
+        if check and (why := migrations.refusal(store.schema_version())):
+            raise SchemaMismatch(why)
+        return store
+
+    @property
+    def pool(self) -> ConnectionPool:
+        """The pool of this process; a forked child (gunicorn) opens its own."""
+        with self._guard:
+            if self._pool is None or self._pool_pid != os.getpid():
+                kwargs: dict[str, Any] = {"row_factory": dict_row}
+                if self._password is not None:
+                    kwargs["password"] = self._password
+                self._pool = ConnectionPool(
+                    self.url, min_size=1, max_size=POOL_MAX, kwargs=kwargs, open=False
+                )
+                try:
+                    self._pool.open(wait=True, timeout=10)
+                except PoolTimeout as exc:
+                    raise StoreError(f"cannot connect to {self.url}: {exc}") from exc
+                self._pool_pid = os.getpid()
+            return self._pool
+
+    def close(self) -> None:
+        """Connections go back to the pool after every transaction: nothing to release."""
+
+    def shutdown(self) -> None:
+        with self._guard:
+            if self._pool is not None and self._pool_pid == os.getpid():
+                self._pool.close()
+            self._pool = None
+
+    @contextmanager
+    def write(self) -> Iterator[_Tx]:
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                yield _Tx(conn)
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise _translated(exc) from exc
+
+    read = write  # a read is a short transaction too; it takes no lock
+
+    # -- schema -------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        with self.read() as tx:
+            found = tx.rows(
+                "SELECT to_regclass('schema_version') IS NOT NULL AS versioned,"
+                " to_regclass('messages') IS NOT NULL AS tables"
+            )[0]
+            if found["versioned"]:
+                return int(tx.rows("SELECT max(version) AS v FROM schema_version")[0]["v"] or 0)
+            return 1 if found["tables"] else 0
+
+    def upgrade(self, now: datetime) -> list[int]:
+        """Apply the missing migrations; instances upgrading at once take turns."""
+        done = []
+        with self.write() as tx:
+            tx.lock("schema")
+        for step in migrations.pending(self.schema_version()):
+            with self.pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('schema', 0))")
+                if step.version <= self._version_in(conn):
+                    continue  # another instance applied it meanwhile
+                conn.execute(step.postgres.encode())
+                if step.version >= 2:
+                    conn.execute(
+                        "INSERT INTO schema_version (version, name, applied_at)"
+                        " VALUES (%s, %s, %s)",
+                        [step.version, step.name, now.astimezone(UTC).isoformat()],
+                    )
+            done.append(step.version)
+        return done
+
+    @staticmethod
+    def _version_in(conn: psycopg.Connection) -> int:
+        row = conn.execute(
+            "SELECT to_regclass('schema_version') IS NOT NULL AS v,"
+            " to_regclass('messages') IS NOT NULL AS t"
+        ).fetchone()
+        assert row is not None
+        if row["v"]:  # type: ignore[call-overload]
+            got = conn.execute("SELECT max(version) AS v FROM schema_version").fetchone()
+            return int(got["v"] or 0)  # type: ignore[index]
+        return 1 if row["t"] else 0  # type: ignore[call-overload]
+
+    def compact(self) -> None:
+        """VACUUM runs outside a transaction: on a connection of its own in autocommit."""
+        try:
+            with psycopg.connect(self.url, autocommit=True, **self._extra()) as conn:
+                conn.execute("VACUUM (ANALYZE)")
+        except psycopg.Error as exc:
+            raise _translated(exc) from exc
+
+    def _extra(self) -> dict[str, Any]:
+        return {"password": self._password} if self._password is not None else {}
+
+    def reset_sequences(self) -> None:
+        """After rows were copied in with their ids, new ids continue after the largest."""
+        with self.write() as tx:
+            for table in ("deliveries", "attempts"):
+                tx.rows(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                    f" coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+                )

@@ -1,0 +1,154 @@
+"""Read queries of the store: admin listings, health figures and the pilot report's counts.
+
+Plain SQL that SQLite and PostgreSQL both run (every grouped column is named in GROUP BY);
+the shapes returned are the port's, so no SQL is left in the operator tools or the web.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from ak_bridge.service.ports import iso
+
+
+class SqlReads:
+    """Mixed into a ``SqlStore``, which supplies ``_all`` and ``_one``."""
+
+    _all: Callable[..., list[dict[str, Any]]]
+    _one: Callable[..., dict[str, Any] | None]
+
+    def message(self, message_id: str) -> dict | None:
+        return self._one("SELECT * FROM messages WHERE id = ?", [message_id])
+
+    def messages_for_certificate(self, issuing_country: str, reference_no: str) -> list[dict]:
+        return self._all(
+            "SELECT id, sender, receiver, document_type, function, created_at FROM messages"
+            " WHERE issuing_country = ? AND reference_no = ? ORDER BY created_at, id",
+            [issuing_country, reference_no],
+        )
+
+    def deliveries_for(self, message_id: str) -> list[dict]:
+        return self._all("SELECT * FROM deliveries WHERE message_id = ? ORDER BY id", [message_id])
+
+    def delivery(self, delivery_id: int) -> dict | None:
+        return self._one("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
+
+    def attempts_for(self, delivery_id: int) -> list[dict]:
+        return self._all(
+            "SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number", [delivery_id]
+        )
+
+    def find_deliveries(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        destination: str | None = None,
+        failure_class: str | None = None,
+        reference_no: str | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[dict]:
+        """Deliveries joined with their message, for the admin CLI."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if status:
+            clauses.append(f"d.status IN ({', '.join('?' for _ in status)})")
+            params.extend(str(s) for s in status)
+        for column, value in (
+            ("d.destination", destination),
+            ("d.last_failure_class", failure_class),
+            ("m.reference_no", reference_no),
+        ):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if since:
+            clauses.append("m.created_at >= ?")
+            params.append(iso(since))
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return self._all(
+            "SELECT d.id AS delivery_id, d.message_id, m.sender, d.destination, d.channel,"
+            " m.document_type, m.function, m.issuing_country, m.reference_no, d.status,"
+            " d.attempts, d.next_attempt_at, d.last_failure_class, d.last_error,"
+            " m.created_at, d.delivered_at"
+            f" FROM deliveries d JOIN messages m ON m.id = d.message_id {where}"
+            " ORDER BY d.id LIMIT ?",
+            [*params, limit],
+        )
+
+    def find_messages(self, limit: int = 1000) -> list[dict]:
+        return self._all(
+            "SELECT id, direction, sender, receiver, via, document_type, function,"
+            " issuing_country, reference_no, created_at FROM messages"
+            " ORDER BY created_at, id LIMIT ?",
+            [limit],
+        )
+
+    def counts_by_status(self) -> dict[str, int]:
+        rows = self._all("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
+        return {r["status"]: int(r["n"]) for r in rows}
+
+    def backlog(self) -> list[dict]:
+        """Per destination: unfinished deliveries and the age of the oldest."""
+        return self._all(
+            "SELECT destination, count(*) AS backlog, min(created_at) AS oldest"
+            " FROM deliveries WHERE status IN ('pending', 'waiting_retry', 'in_flight')"
+            " GROUP BY destination ORDER BY destination"
+        )
+
+    # -- the pilot report's raw figures (ops/reports.py turns them into the report) -----
+
+    def deliveries_created(self, since: datetime | None, until: datetime) -> list[dict]:
+        return self._all(
+            "SELECT destination, status, last_failure_class, attempts, created_at, delivered_at"
+            " FROM deliveries WHERE created_at >= ? AND created_at < ?",
+            [iso(since) if since else "", iso(until)],
+        )
+
+    def refusals_by_partner(self, since: datetime | None, until: datetime) -> list[dict]:
+        return self._all(
+            "SELECT coalesce(partner, '(unknown)') AS partner, code, count(*) AS n FROM audit"
+            " WHERE event = 'rejected' AND at >= ? AND at < ?"
+            " GROUP BY coalesce(partner, '(unknown)'), code",
+            [iso(since) if since else "", iso(until)],
+        )
+
+    def certificates_by_lane(self, since: datetime | None, until: datetime) -> list[dict]:
+        """COs with a message in the period, per issuing/importing country and state."""
+        return self._all(
+            "SELECT c.issuing_country AS issuing, coalesce(c.importing_country, '?') AS importing,"
+            " c.state, count(*) AS n FROM certificates c WHERE EXISTS (SELECT 1 FROM messages m"
+            " WHERE m.issuing_country = c.issuing_country AND m.reference_no = c.reference_no"
+            " AND m.created_at >= ? AND m.created_at < ?)"
+            " GROUP BY c.issuing_country, coalesce(c.importing_country, '?'), c.state",
+            [iso(since) if since else "", iso(until)],
+        )
+
+    def decision_times(self, since: datetime | None, until: datetime) -> list[dict]:
+        """Per CO issued in the period: when it was received and first answered by customs."""
+        return self._all(
+            "SELECT c.issuing_country AS issuing, c.importing_country AS importing,"
+            " min(i.created_at) AS issued, min(r.created_at) AS decided"
+            " FROM certificates c"
+            " JOIN messages i ON i.issuing_country = c.issuing_country"
+            "  AND i.reference_no = c.reference_no AND i.document_type = 'FORM_AK'"
+            "  AND i.function IN ('9', '5')"
+            " JOIN messages r ON r.issuing_country = c.issuing_country"
+            "  AND r.reference_no = c.reference_no AND r.document_type = 'CUSTOMS_RESPONSE'"
+            " WHERE i.created_at >= ? AND i.created_at < ?"
+            " GROUP BY c.issuing_country, c.reference_no, c.importing_country",
+            [iso(since) if since else "", iso(until)],
+        )
+
+    def open_verification_requests(self) -> list[dict]:
+        """Verification requests of COs still VERIFICATION_REQUESTED, with their document."""
+        return self._all(
+            "SELECT c.issuing_country AS issuing, c.reference_no, c.importing_country AS"
+            " importing, m.canonical FROM certificates c JOIN messages m"
+            " ON m.issuing_country = c.issuing_country AND m.reference_no = c.reference_no"
+            " AND m.document_type = 'VERIFICATION_REQUEST'"
+            " WHERE c.state = 'VERIFICATION_REQUESTED' AND m.canonical IS NOT NULL"
+            " ORDER BY m.created_at, m.id"
+        )
