@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import secrets
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -40,6 +43,43 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("AK_BRIDGE_"):
             monkeypatch.delenv(key)
+
+
+# Read once, before any test's clean_environ: scripts/test (scripts/with-postgres) sets it.
+POSTGRES_SERVER = os.environ.get("AK_BRIDGE_TEST_POSTGRES", "")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server the tests use; they fail, never skip, without one."""
+    if not POSTGRES_SERVER:
+        pytest.fail(
+            "no PostgreSQL: run the tests through scripts/test, or scripts/with-postgres "
+            "pytest ..., or set AK_BRIDGE_TEST_POSTGRES=postgresql://..."
+        )
+    return POSTGRES_SERVER
+
+
+@pytest.fixture
+def pg_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the test server, dropped afterwards."""
+    import psycopg
+
+    name = f"akb_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(postgres_server)
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database setting for each backend: a SQLite path, then a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture

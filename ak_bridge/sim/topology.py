@@ -99,11 +99,13 @@ def build_topology(
     timeout_seconds: float = 2.0,
     extra_partner_toml: str = "",
     asw: bool = False,
+    database: str | None = None,
 ) -> Topology:
     """Write a config directory for ``specs`` and create (and start) the partner systems.
 
     Partners not in ``start_partners`` (default: all) are created with a reserved port but
-    left down, so a test or the demo can bring them up later.
+    left down, so a test or the demo can bring them up later. ``database``: a PostgreSQL
+    URL to share instead of the SQLite file in ``workdir``.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     pki_dir = workdir / "pki"
@@ -126,7 +128,7 @@ def build_topology(
     tokens = {name: secrets.token_urlsafe(24) for name in ["admin", *(s.partner_id for s in specs)]}
     (config_dir / "ak_bridge.toml").write_text(
         f"""[service]
-database = {_toml_str(str(workdir / "ak_bridge.db"))}
+database = {_toml_str(database or str(workdir / "ak_bridge.db"))}
 host = "127.0.0.1"
 port = {bridge_port}
 max_body_bytes = 1048576
