@@ -18,7 +18,7 @@ from ak_bridge.adapters.store import open_store
 from ak_bridge.config import load_settings
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.settings import Settings
-from ak_bridge.service.ports import Store
+from ak_bridge.service.ports import Store, StoreError
 
 
 class Failed(click.ClickException):
@@ -33,7 +33,11 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _store(ctx: click.Context) -> Store:
-    return open_store(_settings(ctx))
+    """The configured store; a schema of another release is refused with what to run."""
+    try:
+        return open_store(_settings(ctx))
+    except StoreError as exc:
+        raise Failed(f"database: {exc}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,6 +83,7 @@ def serve(
     from ak_bridge import create_app
 
     settings = _settings(ctx)
+    _store(ctx)  # refuse a database of another schema here, before any worker forks
     host, port = host or settings.host, port or settings.port
     if dev:
         from werkzeug.serving import run_simple
@@ -99,6 +104,7 @@ def worker(ctx: click.Context, once: bool) -> None:
     from ak_bridge.bootstrap import build_exchange
 
     settings = _settings(ctx)
+    _store(ctx)  # refuse a database of another schema with what to run
     exchange = build_exchange(settings)
     if once:
         sweep(exchange)
@@ -131,4 +137,4 @@ def main() -> None:
 
 
 # Command groups in their own modules register themselves on ``cli`` when imported.
-from ak_bridge.cli import admin, evidence, onboarding, security, standard  # noqa: E402, F401
+from ak_bridge.cli import admin, database, evidence, onboarding, security, standard  # noqa: E402, F401

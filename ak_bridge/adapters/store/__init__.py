@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ak_bridge.adapters.store import migrations
 from ak_bridge.core.settings import Settings
 from ak_bridge.service.ports import Store
+
+__all__ = ["migrations", "is_postgres", "open_database", "open_store"]
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
