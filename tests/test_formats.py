@@ -10,6 +10,7 @@ naming the key, and ``detect_format`` recognises each format.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import tomllib
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from ak_bridge.core.canonical import (
     canonical_from_dict,
     canonical_to_dict,
     content_hash,
+    hash_version,
+    same_content,
 )
 from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed
 from ak_bridge.core.model import CriterionKind, FormAK, OriginCriterion, Party
@@ -135,7 +138,7 @@ def test_content_hash_ignores_decimal_spelling_but_not_content() -> None:
     assert content_hash(same) == content_hash(co)
     other = FormAK(**{**co.__dict__, "remarks": "amended"})
     assert content_hash(other) != content_hash(co)
-    assert len(content_hash(co)) == 64
+    assert content_hash(co).startswith("v2:") and len(content_hash(co)) == 3 + 64
 
 
 @pytest.mark.parametrize(
@@ -532,3 +535,28 @@ def test_sample_form_ak_refuses_non_parties() -> None:
         sample_form_ak("X", "CN", "KR", ISSUED)
     with pytest.raises(ValueError):
         sample_form_ak("X", "KR", "KR", ISSUED)
+
+
+def test_content_hash_is_exact_beyond_28_digits() -> None:
+    """Release 0.1.0 rounded to the context's 28 digits: these two weights hashed alike."""
+    co = sample_form_ak("KR-2026-AK-000124", "KR", "VN", date(2026, 3, 2), items=1)
+
+    def weighing(text: str) -> FormAK:
+        weight = dataclasses.replace(co.items[0].gross_weight, value=Decimal(text))
+        item = dataclasses.replace(co.items[0], gross_weight=weight)
+        return dataclasses.replace(co, items=(item,))
+
+    a = weighing("1234567890123456789012345678901.5")
+    b = weighing("1234567890123456789012345678902.5")
+    assert content_hash(a, version=1) == content_hash(b, version=1)  # the old defect
+    assert content_hash(a) != content_hash(b)
+    assert content_hash(weighing("12.50")) == content_hash(weighing("12.5000"))
+
+
+def test_a_stored_hash_is_compared_as_its_own_version_made_it() -> None:
+    co = sample_form_ak("KR-2026-AK-000125", "KR", "VN", date(2026, 3, 2), items=2)
+    old = content_hash(co, version=1)  # what release 0.1.0 stored
+    assert hash_version(old) == 1 and hash_version(content_hash(co)) == 2
+    assert same_content(old, co) and same_content(content_hash(co), co)
+    changed = dataclasses.replace(co, remarks="amended")
+    assert not same_content(old, changed)

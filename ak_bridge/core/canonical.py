@@ -304,38 +304,74 @@ def canonical_from_dict(data: dict[str, Any]) -> FormAK:
         raise SchemaViolation(f"{dotted or 'document'}: {message}", box=box_of_path(path)) from None
 
 
-def content_hash(co: FormAK) -> str:
-    """sha256 hex of the canonical JSON, with decimals normalised (``40.00`` hashes as ``40``).
+HASH_VERSION = 2
+"""How content hashes are made now. A stored hash names its version (``v2:…``; a bare hash is
+version 1), and a resend is compared with the stored hash made the same way, so a field the
+model gains later does not turn a legitimate resend into ``duplicate_conflict``."""
 
-    Used for idempotency: the same certificate re-sent through another wire format hashes the
-    same even if that format wrote ``40.0`` where the first wrote ``40.00``.
+# Fields of the canonical JSON that a version added; older versions' hashes leave them out.
+FIELDS_ADDED_IN: dict[int, frozenset[str]] = {}
+
+
+def hash_version(stored: str) -> int:
+    """The version a stored content hash was made with."""
+    if stored.startswith("v") and ":" in stored:
+        return int(stored[1 : stored.index(":")])
+    return 1
+
+
+def content_hash(co: FormAK, version: int = HASH_VERSION) -> str:
+    """The certificate's content hash as ``version`` makes it (see ``HASH_VERSION``)."""
+    if version == 1:
+        return _v1_hash(co)
+    return canonical_record(co, version)[1]
+
+
+def same_content(stored: str, co: FormAK) -> bool:
+    """Is ``co`` the content a stored hash was made of, whatever version made it?"""
+    return stored == content_hash(co, hash_version(stored))
+
+
+def canonical_record(co: FormAK, version: int = HASH_VERSION) -> tuple[str, str]:
+    """The canonical JSON text to store, and its versioned sha256: one dump for both.
+
+    Decimals are normalised exactly (``40.00`` is ``40``, and no digit is ever rounded:
+    version 1 rounded to 28 significant digits, so two gross weights that differ in the
+    31st digit hashed alike). Fields added after ``version`` are left out of the hash.
     """
-    return canonical_record(co)[1]
+    data = canonical_to_dict(_normalised(co, exact=True))
+    body = _dump(data)
+    later = set().union(*(f for v, f in FIELDS_ADDED_IN.items() if v > version))
+    hashed = _dump({k: v for k, v in data.items() if k not in later}) if later else body
+    return body, f"v{version}:" + hashlib.sha256(hashed.encode("utf-8")).hexdigest()
 
 
-def canonical_record(co: FormAK) -> tuple[str, str]:
-    """The normalised canonical JSON text to store, and its sha256: one dump for both.
-
-    Normalising decimals loses nothing the model can tell apart (``Decimal("40.00") ==
-    Decimal("40")``), so the stored text is also the hashed text.
-    """
-    body = json.dumps(
-        canonical_to_dict(_normalised(co)),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return body, hashlib.sha256(body.encode("utf-8")).hexdigest()
+def _dump(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _normalised(value: Any) -> Any:
+def _v1_hash(co: FormAK) -> str:
+    """Release 0.1.0's hash (decimals rounded by the context), kept to recognise its resends."""
+    body = _dump(canonical_to_dict(_normalised(co, exact=False)))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _exact_decimal(value: Decimal) -> Decimal:
+    text = format(value, "f")  # exact: no context, no rounding
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Decimal(text)
+
+
+def _normalised(value: Any, *, exact: bool) -> Any:
     if isinstance(value, Decimal):
-        return Decimal(format(value.normalize(), "f"))
+        return _exact_decimal(value) if exact else Decimal(format(value.normalize(), "f"))
     if isinstance(value, tuple):
-        return tuple(_normalised(v) for v in value)
+        return tuple(_normalised(v, exact=exact) for v in value)
     if is_dataclass(value) and not isinstance(value, type):
         return replace(
-            value, **{f.name: _normalised(getattr(value, f.name)) for f in fields(value)}
+            value,
+            **{f.name: _normalised(getattr(value, f.name), exact=exact) for f in fields(value)},
         )
     return value
 

@@ -119,7 +119,12 @@ def business_key(msg: LifecycleMessage, function: str) -> str:
     return f"{msg.issuing_country}|{msg.reference_no}|{type(msg).__name__}|{function}|{extra}"
 
 
-def content_json(msg: LifecycleMessage) -> tuple[str, str]:
-    """Canonical JSON of a message and its sha256, for storage and idempotency."""
+def content_json(msg: LifecycleMessage, version: int = 2) -> tuple[str, str]:
+    """Canonical JSON of a message and its content hash, for storage and idempotency.
+
+    Version 2 names itself (``v2:…``) like certificates' hashes (``canonical.HASH_VERSION``);
+    a bare hash is release 0.1.0's, made of the same text.
+    """
     body = json.dumps(dataclasses.asdict(msg), sort_keys=True, default=str, ensure_ascii=False)
-    return body, hashlib.sha256(body.encode()).hexdigest()
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    return body, digest if version == 1 else f"v{version}:{digest}"

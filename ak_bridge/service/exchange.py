@@ -25,7 +25,12 @@ from typing import Any
 from lxml import etree
 
 from ak_bridge.core import lifecycle, routing, rules
-from ak_bridge.core.canonical import canonical_from_dict, canonical_record
+from ak_bridge.core.canonical import (
+    canonical_from_dict,
+    canonical_record,
+    hash_version,
+    same_content,
+)
 from ak_bridge.core.errors import (
     CertificateStateConflict,
     DuplicateConflict,
@@ -52,7 +57,14 @@ from ak_bridge.formats.lifecycle import LifecycleCodec
 from ak_bridge.security.signing import Signer, Verifier
 from ak_bridge.security.xmlio import parse_untrusted
 from ak_bridge.service.delivery import Deliverer, DeliveryReport, Sender
-from ak_bridge.service.ports import AuditEvent, DuplicateKey, StateChanged, Store, iso
+from ak_bridge.service.ports import (
+    AuditEvent,
+    DuplicateKey,
+    StateChanged,
+    Store,
+    from_iso,
+    iso,
+)
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +235,7 @@ class Exchange:
         canonical_json, digest = canonical_record(co)
         existing = self.store.message_by_key(key)
         if existing is not None:
-            return self._duplicate(inbound, existing, digest, now)
+            return self._duplicate(inbound, existing, lambda h: same_content(h, co), digest, now)
         if self.store.certificate(co.issuing_country, co.reference_no) is not None:
             raise DuplicateConflict(
                 f"reference number {co.issuing_country}/{co.reference_no} is already used by "
@@ -344,7 +356,13 @@ class Exchange:
         body, digest = lifecycle.content_json(msg)
         existing = self.store.message_by_key(key)
         if existing is not None:
-            return self._duplicate(inbound, existing, digest, now)
+            return self._duplicate(
+                inbound,
+                existing,
+                lambda h: h == lifecycle.content_json(msg, hash_version(h))[1],
+                digest,
+                now,
+            )
 
         ctx = self._rule_context(now, env.function, msg.importing_country)
         stored = self._stored_certificate(cert)
@@ -530,13 +548,23 @@ class Exchange:
             existing = self.store.message_by_key(key)
             if existing is None:
                 raise
-            return self._duplicate(inbound, existing, digest, now)
+            return self._duplicate(inbound, existing, lambda h: h == digest, digest, now)
         return receipt
 
     def _duplicate(
-        self, inbound: Inbound, existing: Mapping[str, Any], digest: str, now: datetime
+        self,
+        inbound: Inbound,
+        existing: Mapping[str, Any],
+        same: Callable[[str], bool],
+        digest: str,
+        now: datetime,
     ) -> Receipt:
-        if existing["content_hash"] == digest:
+        """A resend gets the original receipt (its id and time), from whichever instance took it.
+
+        ``same`` compares with the stored hash as its own version made it; other content
+        under the same key is a conflict, kept for the admin and refused.
+        """
+        if same(existing["content_hash"]):
             self.store.audit(
                 AuditEvent(
                     now,
@@ -546,7 +574,8 @@ class Exchange:
                     detail=f"resent as {inbound.envelope.message_id}; original receipt returned",
                 )
             )
-            return Receipt(existing["id"], "duplicate", now, existing["reference_no"])
+            received = from_iso(existing["created_at"])
+            return Receipt(existing["id"], "duplicate", received, existing["reference_no"])
         conflict_id = _new_id(now)
         self.store.accept(
             {
@@ -592,7 +621,7 @@ class Exchange:
         key = f"FORM_D|{partner.id}|{digest}"
         existing = self.store.message_by_key(key)
         if existing is not None:
-            return self._duplicate(inbound, existing, digest, now)
+            return self._duplicate(inbound, existing, lambda h: h == digest, digest, now)
         message_id = _new_id(now)
         message = {
             "id": message_id,
