@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ak_bridge.adapters.store.sqlite import SqliteStore
+from ak_bridge.adapters.store import open_database
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology, build_topology
 from ak_bridge.standard.contracts import KCS
@@ -30,9 +30,14 @@ N = 150  # more than the service can take before the kill, so the kill lands mid
 
 
 def start(topo: Topology, *args: str) -> subprocess.Popen:
+    return start_config(topo.settings.root / "config", *args)
+
+
+def start_config(config: Path, *args: str) -> subprocess.Popen:
+    """``ak-bridge`` as its own process on a config directory (a machine of its own)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AK_BRIDGE_")}
     return subprocess.Popen(
-        [*CLI, "--config", str(topo.settings.root / "config"), *args],
+        [*CLI, "--config", str(config), *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -60,10 +65,12 @@ def kill9(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def topo(tmp_path: Path):
+def topo(tmp_path: Path, database: str):
+    """On each backend: the SQLite file, then a PostgreSQL database."""
     t = build_topology(
         tmp_path / "crash",
         retry={"max_attempts": 50, "base_delay": 0.2, "factor": 1.5, "max_delay": 1, "jitter": 0.1},
+        database=database,
     )
     # claims expire quickly so that a killed worker's deliveries are taken over in the test
     cfg = t.settings.root / "config" / "ak_bridge.toml"
@@ -143,14 +150,14 @@ def test_kill_9_of_the_worker_mid_delivery_resends_with_the_same_id(topo: Topolo
     while time.monotonic() < deadline and indonesia.hits == 0:
         time.sleep(0.05)
     kill9(worker)  # mid-delivery: the partner got a request, the worker never recorded it
-    in_flight = SqliteStore(topo.settings.database).find_deliveries(status=["in_flight"])
+    in_flight = open_database(topo.settings.database).find_deliveries(status=["in_flight"])
     assert in_flight, "the kill should have left a claimed delivery behind"
 
     indonesia.mode = "ok"
     second = start(topo, "worker")
     try:
         deadline = time.monotonic() + 40
-        store = SqliteStore(topo.settings.database)
+        store = open_database(topo.settings.database)
         while time.monotonic() < deadline:
             if all(d["status"] == "delivered" for d in store.find_deliveries()):
                 break

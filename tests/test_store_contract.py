@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from store_rows import CLAIM, T0, at, delivery_row, message_row
 
-from ak_bridge.adapters.store import open_database
+from ak_bridge.adapters.store import migrations, open_database
 from ak_bridge.core.model import DeliveryStatus
 from ak_bridge.core.retry import Breaker
 from ak_bridge.ops.reports import pilot_report
@@ -236,3 +236,10 @@ def test_a_certificate_moves_from_a_state_only_once(
     )
     outcomes = race(database, "replace_same", tmp_path, processes=4)
     assert sorted(outcomes) == ["state_changed"] * 3 + ["won"]
+
+
+def test_instances_starting_at_once_on_an_empty_database_all_get_the_whole_schema(
+    database: str, tmp_path: Path
+) -> None:
+    versions = race(database, "open", tmp_path, processes=4)
+    assert versions == [migrations.LATEST] * 4

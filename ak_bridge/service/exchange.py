@@ -237,6 +237,13 @@ class Exchange:
         if existing is not None:
             return self._duplicate(inbound, existing, lambda h: same_content(h, co), digest, now)
         if self.store.certificate(co.issuing_country, co.reference_no) is not None:
+            # The same submission may have committed on another instance since our look-up:
+            # the CO and its message are written together, so look again before refusing.
+            existing = self.store.message_by_key(key)
+            if existing is not None:
+                return self._duplicate(
+                    inbound, existing, lambda h: same_content(h, co), digest, now
+                )
             raise DuplicateConflict(
                 f"reference number {co.issuing_country}/{co.reference_no} is already used by "
                 "another certificate; a new or corrected CO needs a new number",

@@ -31,6 +31,14 @@ from ak_bridge.service.ports import DuplicateKey, SchemaMismatch, StoreError
 
 POOL_MAX = 8  # per process: gunicorn threads and delivery threads share it
 _QUOTED_OR_MARK = re.compile(r"'[^']*'|\?")
+# Read through pg_tables with the statement's snapshot: to_regclass goes through the catalog
+# cache, which an advisory-lock wait does not refresh (two instances then both saw "empty").
+_TABLES_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+    " AND tablename = 'schema_version') AS versioned,"
+    " EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+    " AND tablename = 'messages') AS tables"
+)
 
 
 @cache
@@ -127,45 +135,44 @@ class PostgresStore(SqlReads, SqlStore):
 
     def schema_version(self) -> int:
         with self.read() as tx:
-            found = tx.rows(
-                "SELECT to_regclass('schema_version') IS NOT NULL AS versioned,"
-                " to_regclass('messages') IS NOT NULL AS tables"
-            )[0]
+            found = tx.rows(_TABLES_SQL)[0]
             if found["versioned"]:
                 return int(tx.rows("SELECT max(version) AS v FROM schema_version")[0]["v"] or 0)
             return 1 if found["tables"] else 0
 
     def upgrade(self, now: datetime) -> list[int]:
-        """Apply the missing migrations; instances upgrading at once take turns."""
-        done = []
-        with self.write() as tx:
-            tx.lock("schema")
-        for step in migrations.pending(self.schema_version()):
+        """Apply the missing migrations; instances upgrading at once take turns.
+
+        An empty database gets every step in one transaction, so an instance starting beside
+        it never sees a half-made schema.
+        """
+        done: list[int] = []
+        while True:
             with self.pool.connection() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('schema', 0))")
-                if step.version <= self._version_in(conn):
-                    continue  # another instance applied it meanwhile
-                conn.execute(step.postgres.encode())
-                if step.version >= 2:
-                    conn.execute(
-                        "INSERT INTO schema_version (version, name, applied_at)"
-                        " VALUES (%s, %s, %s)",
-                        [step.version, step.name, now.astimezone(UTC).isoformat()],
-                    )
-            done.append(step.version)
-        return done
+                current = self._version_in(conn)
+                steps = migrations.pending(current)
+                if not steps:
+                    return done
+                batch = steps if current == 0 else steps[:1]
+                for step in batch:
+                    conn.execute(step.postgres.encode())
+                    if step.version >= 2:
+                        conn.execute(
+                            "INSERT INTO schema_version (version, name, applied_at)"
+                            " VALUES (%s, %s, %s)",
+                            [step.version, step.name, now.astimezone(UTC).isoformat()],
+                        )
+                    done.append(step.version)
 
     @staticmethod
     def _version_in(conn: psycopg.Connection) -> int:
-        row = conn.execute(
-            "SELECT to_regclass('schema_version') IS NOT NULL AS v,"
-            " to_regclass('messages') IS NOT NULL AS t"
-        ).fetchone()
+        row = conn.execute(_TABLES_SQL).fetchone()
         assert row is not None
-        if row["v"]:  # type: ignore[call-overload]
+        if row["versioned"]:  # type: ignore[call-overload]
             got = conn.execute("SELECT max(version) AS v FROM schema_version").fetchone()
             return int(got["v"] or 0)  # type: ignore[index]
-        return 1 if row["t"] else 0  # type: ignore[call-overload]
+        return 1 if row["tables"] else 0  # type: ignore[call-overload]
 
     def compact(self) -> None:
         """VACUUM runs outside a transaction: on a connection of its own in autocommit."""

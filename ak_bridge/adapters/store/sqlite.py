@@ -132,26 +132,34 @@ class SqliteStore(SqlReads, SqlStore):
         return 1 if "messages" in names else 0
 
     def upgrade(self, now: datetime) -> list[int]:
-        """Apply the missing migrations, each in its own transaction; the versions applied."""
-        done = []
-        for step in migrations.pending(self.schema_version()):
-            db = self.db
+        """Apply the missing migrations, each in its own transaction; the versions applied.
+
+        An empty file gets every step in one transaction (no process sees half a schema).
+        """
+        done: list[int] = []
+        db = self.db
+        while True:
             db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in step.sqlite.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                if step.version >= 2:
-                    db.execute(
-                        "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-                        [step.version, step.name, now.astimezone(UTC).isoformat()],
-                    )
+                current = self.schema_version()
+                steps = migrations.pending(current)
+                for step in steps if current == 0 else steps[:1]:
+                    for statement in step.sqlite.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    if step.version >= 2:
+                        db.execute(
+                            "INSERT INTO schema_version (version, name, applied_at)"
+                            " VALUES (?, ?, ?)",
+                            [step.version, step.name, now.astimezone(UTC).isoformat()],
+                        )
+                    done.append(step.version)
             except BaseException:
                 db.conn.rollback()
                 raise
             db.conn.commit()
-            done.append(step.version)
-        return done
+            if not steps:
+                return done
 
     def compact(self) -> None:
         """Give freed pages back to the file system (after a purge)."""
