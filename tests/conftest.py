@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import secrets
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
+import pg
 import pytest
 
 from ak_bridge.service.exchange import Exchange
@@ -38,40 +37,26 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
 
     for key in list(os.environ):
         if key.startswith("AK_BRIDGE_"):
             monkeypatch.delenv(key)
 
 
-# Read once, before any test's clean_environ: scripts/test (scripts/with-postgres) sets it.
-POSTGRES_SERVER = os.environ.get("AK_BRIDGE_TEST_POSTGRES", "")
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The PostgreSQL server the tests use; they fail, never skip, without one."""
-    if not POSTGRES_SERVER:
-        pytest.fail(
-            "no PostgreSQL: run the tests through scripts/test, or scripts/with-postgres "
-            "pytest ..., or set AK_BRIDGE_TEST_POSTGRES=postgresql://..."
-        )
-    return POSTGRES_SERVER
+    if not pg.SERVER:
+        pytest.fail(pg.MISSING)
+    return pg.SERVER
 
 
 @pytest.fixture
 def pg_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty database on the test server, dropped afterwards."""
-    import psycopg
-
-    name = f"akb_{secrets.token_hex(6)}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    parts = urlsplit(postgres_server)
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    url = pg.create_database(postgres_server)
+    yield url
+    pg.drop_database(url, postgres_server)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

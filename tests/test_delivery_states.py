@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pg
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ak_bridge.adapters.store.sqlite import SqliteStore
+from ak_bridge.adapters.store import open_database
 from ak_bridge.core.errors import FailureClass, PartnerRejected, PartnerUnreachable
 from ak_bridge.core.model import DeliveryStatus
 from ak_bridge.core.retry import RetryPolicy
@@ -88,11 +89,11 @@ class DeliveryMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.dir = tempfile.TemporaryDirectory()
-        db = Path(self.dir.name) / "s.db"
-        self.store = SqliteStore.open(db)
+        db = self.database()
+        self.store = open_database(db)
         self.now = datetime(2026, 1, 1, tzinfo=UTC)
         self.partner = ScriptedPartner()
-        cfg = make_settings(db)
+        cfg = make_settings(Path(self.dir.name) / "s.db")
         self.workers = [
             Exchange(
                 cfg,
@@ -110,6 +111,9 @@ class DeliveryMachine(RuleBasedStateMachine):
         self.accepted: list[str] = []
         self.delivered_once: set[int] = set()
         self.n = 0
+
+    def database(self) -> str:
+        return str(Path(self.dir.name) / "s.db")
 
     def teardown(self) -> None:
         self.store.close()
@@ -191,9 +195,9 @@ class DeliveryMachine(RuleBasedStateMachine):
 
     @invariant()
     def attempts_are_all_recorded(self) -> None:
-        db = self.store.db
-        recorded = db.execute("SELECT count(*) FROM attempts").fetchone()[0]
-        counted = db.execute("SELECT coalesce(sum(attempts), 0) FROM deliveries").fetchone()[0]
+        with self.store.read() as tx:  # type: ignore[attr-defined]
+            recorded = tx.rows("SELECT count(*) AS n FROM attempts")[0]["n"]
+            counted = tx.rows("SELECT coalesce(sum(attempts), 0) AS n FROM deliveries")[0]["n"]
         assert recorded == counted
 
     @invariant()
@@ -222,10 +226,26 @@ class DeliveryMachine(RuleBasedStateMachine):
             assert r["message_id"] in self.partner.accepted
 
 
-TestDeliveryStates = DeliveryMachine.TestCase
-TestDeliveryStates.settings = settings(
+class PostgresDeliveryMachine(DeliveryMachine):
+    """The same machine on a fresh PostgreSQL database per example."""
+
+    def database(self) -> str:
+        self.url = pg.create_database()
+        return self.url
+
+    def teardown(self) -> None:
+        self.store.shutdown()  # type: ignore[attr-defined]
+        pg.drop_database(self.url)
+        super().teardown()
+
+
+MACHINE_SETTINGS = settings(
     max_examples=40,
     stateful_step_count=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+TestDeliveryStates = DeliveryMachine.TestCase
+TestDeliveryStates.settings = MACHINE_SETTINGS
+TestDeliveryStatesOnPostgres = PostgresDeliveryMachine.TestCase
+TestDeliveryStatesOnPostgres.settings = settings(MACHINE_SETTINGS, max_examples=20)
