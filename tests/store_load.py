@@ -17,7 +17,7 @@ from ak_bridge.adapters.store import open_database
 from ak_bridge.service.ports import AuditEvent, DuplicateKey, StateChanged
 
 sys.path.insert(0, str(Path(__file__).parent))
-from store_rows import delivery_row, message_row  # noqa: E402
+from store_rows import cert_row, delivery_row, message_row  # noqa: E402
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the rows' own clock
 
@@ -57,14 +57,7 @@ def main() -> None:
                 message_row(f"M-{name}", key=key, ref="KR-RACE"),
                 [delivery_row(f"M-{name}")],
                 [AuditEvent(T0, "received", f"M-{name}", "KR-KCS")],
-                {
-                    "issuing_country": "KR",
-                    "reference_no": "KR-RACE",
-                    "state": "REPLACED",
-                    "updated_at": "t",
-                }
-                if expect
-                else None,
+                [cert_row("KR-RACE", "REPLACED")] if expect else [],
                 expect,
             )
             out = "won"

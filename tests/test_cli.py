@@ -19,6 +19,7 @@ from ak_bridge.adapters.store.sqlite import SqliteStore
 from ak_bridge.cli import cli
 from ak_bridge.core.model import DeliveryStatus
 from ak_bridge.service.ports import AuditEvent, iso
+from ak_bridge.service.records import DeliveryRecord, MessageRecord
 
 MAIN = """\
 [service]
@@ -68,33 +69,33 @@ class Bridge:
 
 def _accept(store: SqliteStore, mid: str, dest: str, ref: str, created: datetime) -> int:
     store.accept(
-        {
-            "id": mid,
-            "direction": "in",
-            "sender": "KR-KCS",
-            "receiver": dest,
-            "via": "soap",
-            "document_type": "FORM_AK",
-            "function": "9",
-            "partner_message_id": f"kcs-{mid}",
-            "issuing_country": "KR",
-            "reference_no": ref,
-            "business_key": f"KR|{ref}|9",
-            "created_at": iso(created),
-        },
+        MessageRecord(
+            id=mid,
+            direction="in",
+            sender="KR-KCS",
+            receiver=dest,
+            via="soap",
+            document_type="FORM_AK",
+            function="9",
+            partner_message_id=f"kcs-{mid}",
+            issuing_country="KR",
+            reference_no=ref,
+            business_key=f"KR|{ref}|9",
+            created_at=created,
+        ),
         [
-            {
-                "message_id": mid,
-                "destination": dest,
-                "channel": "soap" if dest == "ID-SKA" else "rest",
-                "status": "pending",
-                "order_key": f"KR|{ref}",
-                "payload": b"<CO/>",
-                "content_type": "text/xml",
-                "next_attempt_at": iso(created),
-                "created_at": iso(created),
-                "updated_at": iso(created),
-            }
+            DeliveryRecord(
+                message_id=mid,
+                destination=dest,
+                channel="soap" if dest == "ID-SKA" else "rest",
+                status="pending",
+                order_key=f"KR|{ref}",
+                payload=b"<CO/>",
+                content_type="text/xml",
+                next_attempt_at=created,
+                created_at=created,
+                updated_at=created,
+            )
         ],
         [
             AuditEvent(created, "received", mid, "KR-KCS", detail="via soap"),
@@ -357,7 +358,7 @@ def test_retry_all_requeues_dead_and_waiting_keeping_message_ids(bridge: Bridge)
     for mid in ("M-WAITING", "M-DEAD-ID", "M-DEAD-VN"):
         [d] = bridge.store.deliveries_for(mid)  # the same message, no new one
         assert d["id"] == bridge.delivery[mid] and d["status"] == "pending"
-        assert d["next_attempt_at"] <= iso(datetime.now(UTC))
+        assert d["next_attempt_at"] <= datetime.now(UTC)
         requeued = [e for e in bridge.store.audit_for(mid) if e["event"] == "requeued"]
         assert [e["actor"] for e in requeued] == ["admin"]
     for mid in ("M-DELIVERED", "M-PENDING"):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ak_bridge.adapters.store.rows import to_row
 from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.server import ResettingServer
@@ -182,7 +183,7 @@ def test_deliveries_of_one_certificate_keep_their_order_under_retries(topo: Topo
     indonesia = topo.systems["ID-SKA"]
     first = send(topo, "KR-ORD-1")
     # A second delivery for the same certificate (as a Replace or Cancel would be).
-    row = dict(ex.store.deliveries_for(first)[0])
+    row = to_row(ex.store.deliveries_for(first)[0])
     for key in ("id", "claimed_until", "claimed_by", "first_attempt_at"):
         row.pop(key)
     with ex.store.write() as db:

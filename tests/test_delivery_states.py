@@ -25,7 +25,8 @@ from ak_bridge.core.retry import RetryPolicy
 from ak_bridge.core.settings import Channel, PartnerConfig, Settings
 from ak_bridge.service.delivery import Outbound, Sent
 from ak_bridge.service.exchange import Exchange
-from ak_bridge.service.ports import AuditEvent, iso
+from ak_bridge.service.ports import AuditEvent
+from ak_bridge.service.records import DeliveryRecord, MessageRecord
 
 FINAL = {"delivered", "dead", "cancelled"}
 ALL = FINAL | {"pending", "in_flight", "waiting_retry"}
@@ -125,29 +126,29 @@ class DeliveryMachine(RuleBasedStateMachine):
         mid = f"M{self.n}"
         ref = "CO-1" if same_certificate else f"CO-{self.n}"
         self.store.accept(
-            {
-                "id": mid,
-                "direction": "in",
-                "sender": "KR",
-                "via": "t",
-                "document_type": "FORM_AK",
-                "function": "9",
-                "reference_no": ref,
-                "created_at": iso(self.now),
-            },
+            MessageRecord(
+                id=mid,
+                direction="in",
+                sender="KR",
+                via="t",
+                document_type="FORM_AK",
+                function="9",
+                reference_no=ref,
+                created_at=self.now,
+            ),
             [
-                {
-                    "message_id": mid,
-                    "destination": "P",
-                    "channel": "rest",
-                    "status": "pending",
-                    "order_key": ref,
-                    "payload": b"{}",
-                    "content_type": "application/json",
-                    "next_attempt_at": iso(self.now),
-                    "created_at": iso(self.now),
-                    "updated_at": iso(self.now),
-                }
+                DeliveryRecord(
+                    message_id=mid,
+                    destination="P",
+                    channel="rest",
+                    status="pending",
+                    order_key=ref,
+                    payload=b"{}",
+                    content_type="application/json",
+                    next_attempt_at=self.now,
+                    created_at=self.now,
+                    updated_at=self.now,
+                )
             ],
             [AuditEvent(self.now, "received", mid)],
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -15,14 +16,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from store_rows import CLAIM, T0, at, delivery_row, message_row  # noqa: E402
+from store_rows import CLAIM, T0, at, cert_row, delivery_row, message_row  # noqa: E402
 
+from ak_bridge.adapters.store.rows import to_row
 from ak_bridge.adapters.store.sqlite import SqliteStore
 from ak_bridge.core.model import DeliveryStatus
 from ak_bridge.service.ports import GENESIS, AuditEvent, DuplicateKey, StoreError, audit_hash, iso
+from ak_bridge.service.records import DeliveryRecord
 
 
-def put(store: SqliteStore, mid: str, *deliveries: dict, ref: str = "KR-2026-000001") -> list[int]:
+def put(
+    store: SqliteStore, mid: str, *deliveries: DeliveryRecord, ref: str = "KR-2026-000001"
+) -> list[int]:
     """Accept one message with its deliveries (default: one pending to ID-SKA); their ids."""
     store.accept(
         message_row(mid, ref=ref),
@@ -101,12 +106,7 @@ def test_accept_stores_message_deliveries_certificate_and_audit(store: SqliteSto
         message_row("M1"),
         [delivery_row("M1"), delivery_row("M1", destination="VN-ECOSYS")],
         [AuditEvent(T0, "received", "M1", "KR-KCS"), AuditEvent(T0, "queued", "M1", "ID-SKA")],
-        {
-            "issuing_country": "KR",
-            "reference_no": "KR-2026-000001",
-            "state": "ISSUED",
-            "updated_at": iso(T0),
-        },
+        [cert_row("KR-2026-000001")],
     )
     assert store.message("M1")["business_key"] == "KR|KR-2026-000001|9|M1"
     assert [d["destination"] for d in store.deliveries_for("M1")] == ["ID-SKA", "VN-ECOSYS"]
@@ -125,15 +125,15 @@ def test_accept_stores_nothing_when_any_part_fails(store: SqliteStore, breakage:
     bad = delivery_row("M1", destination="VN-ECOSYS")
     events = [AuditEvent(T0, "received", "M1", "KR-KCS")]
     if breakage == "second delivery lacks its payload":
-        del bad["payload"]  # NOT NULL
+        bad = dataclasses.replace(bad, payload=None)  # NOT NULL
     elif breakage == "delivery of an unknown message":
-        bad["message_id"] = "NO-SUCH-MESSAGE"  # FOREIGN KEY
+        bad = dataclasses.replace(bad, message_id="NO-SUCH-MESSAGE")  # FOREIGN KEY
     else:
         events.append(AuditEvent(T0, "queued", "M1", actor=None))  # NOT NULL, the last write
-    cert = {"issuing_country": "KR", "reference_no": "X-1", "state": "ISSUED", "updated_at": "t"}
+    cert = cert_row("X-1")
 
     with pytest.raises(StoreError) as err:  # the driver's error never leaves the adapter
-        store.accept(message_row("M1"), [delivery_row("M1"), bad], events, cert)
+        store.accept(message_row("M1"), [delivery_row("M1"), bad], events, [cert])
     assert not isinstance(err.value, DuplicateKey)
     assert "constraint failed" in str(err.value)
 
@@ -183,8 +183,8 @@ def test_claim_due_claims_only_due_rows_oldest_first(store: SqliteStore) -> None
     assert {r["id"] for r in first} == {ids["OLDEST"], ids["MIDDLE"]}
     for r in first:
         assert r["status"] == "in_flight" and r["claimed_by"] == "w1"
-        assert r["claimed_until"] == iso(T0 + CLAIM)
-        assert r["first_attempt_at"] == iso(T0)
+        assert r["claimed_until"] == T0 + CLAIM
+        assert r["first_attempt_at"] == T0
         assert store.delivery(r["id"])["status"] == "in_flight"  # stored, not just returned
 
     assert [r["id"] for r in store.claim_due(T0, T0 + CLAIM, "w1", 10)] == [ids["NOW"]]
@@ -243,7 +243,7 @@ def test_expired_claim_is_taken_over_and_the_old_worker_loses_it(store: SqliteSt
     late = T0 + CLAIM + timedelta(seconds=1)
     [taken] = store.claim_due(late, late + CLAIM, "w2", 10)
     assert taken["id"] == did and taken["claimed_by"] == "w2"
-    assert taken["first_attempt_at"] == iso(T0)  # kept from the first claim
+    assert taken["first_attempt_at"] == T0  # kept from the first claim
 
     event = AuditEvent(late, "delivered", "M1", "ID-SKA")
     assert not finish(store, did, "w1", DeliveryStatus.DELIVERED, late, event=event)
@@ -271,8 +271,10 @@ def _claim_all(
 def _many_due(store: SqliteStore, n: int) -> set[int]:
     with store.write() as db:
         for i in range(n):
-            db.table("messages").insert(message_row(f"M{i}"))
-            db.table("deliveries").insert(delivery_row(f"M{i}", next_at=at(-i)))
+            db.table("messages").insert(to_row(message_row(f"M{i}")))
+            db.table("deliveries").insert(
+                to_row(delivery_row(f"M{i}", next_at=at(-i)), without=("id",))
+            )
     return {r[0] for r in store.db.execute("SELECT id FROM deliveries").fetchall()}
 
 
@@ -306,6 +308,7 @@ CHILD = """
 import json, sys, time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from ak_bridge.adapters.store.rows import to_row
 from ak_bridge.adapters.store.sqlite import SqliteStore
 from ak_bridge.service.ports import Store
 db, go, worker = sys.argv[1:]
@@ -369,7 +372,7 @@ def test_finish_attempt_records_attempts_and_moves_the_status(store: SqliteStore
     )
     d = store.delivery(did)
     assert d["status"] == "waiting_retry" and d["attempts"] == 1
-    assert d["next_attempt_at"] == iso(at(30))
+    assert d["next_attempt_at"] == at(30)
     assert (d["claimed_by"], d["claimed_until"]) == (None, None)
     assert (d["last_error"], d["last_failure_class"], d["last_http_status"]) == (
         "503 Service Unavailable",
@@ -383,7 +386,7 @@ def test_finish_attempt_records_attempts_and_moves_the_status(store: SqliteStore
         503,
         "server",
     )
-    assert a1["started_at"] == iso(at(1)) and a1["duration_ms"] == 12.5
+    assert a1["started_at"] == at(1) and a1["duration_ms"] == 12.5
     # not claimed, so it cannot be finished again
     assert not finish(store, did, "w", DeliveryStatus.DELIVERED, at(2))
 
@@ -391,7 +394,7 @@ def test_finish_attempt_records_attempts_and_moves_the_status(store: SqliteStore
     assert finish(store, did, "w", DeliveryStatus.DELIVERED, at(31), http_status=200)
     d = store.delivery(did)
     assert d["status"] == "delivered" and d["attempts"] == 2
-    assert d["delivered_at"] == iso(at(31))
+    assert d["delivered_at"] == at(31)
     assert d["last_error"] is None and d["last_failure_class"] is None
     assert [a["outcome"] for a in store.attempts_for(did)] == ["waiting_retry", "delivered"]
     assert [e["event"] for e in store.audit_for("M1")] == ["received", "retry_scheduled"]
@@ -418,7 +421,7 @@ def test_requeue_makes_failed_rows_due_keeps_ids_and_skips_delivered(store: Sqli
     assert changed == [dead, waiting]
     for did in (dead, waiting):
         d = store.delivery(did)
-        assert (d["status"], d["message_id"], d["next_attempt_at"]) == ("pending", "M1", iso(at(5)))
+        assert (d["status"], d["message_id"], d["next_attempt_at"]) == ("pending", "M1", at(5))
         assert d["first_attempt_at"] is None
     assert store.delivery(done) == before_done
     assert store.delivery(flying)["status"] == "in_flight"

@@ -6,6 +6,7 @@ would, released together by a start file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from store_rows import CLAIM, T0, at, delivery_row, message_row
+from store_rows import CLAIM, T0, at, cert_row, delivery_row, message_row
 
 from ak_bridge.adapters.store import migrations, open_database
 from ak_bridge.core.model import DeliveryStatus
@@ -26,6 +27,7 @@ from ak_bridge.service.ports import (
     Store,
     StoreError,
 )
+from ak_bridge.service.records import CertificateChange, DeliveryRecord
 
 HERE = Path(__file__).parent
 
@@ -35,20 +37,14 @@ def store(database: str) -> Store:
     return open_database(database)
 
 
-def put(store: Store, mid: str, *deliveries: dict, ref: str = "KR-2026-000001") -> list[int]:
+def put(
+    store: Store, mid: str, *deliveries: DeliveryRecord, ref: str = "KR-2026-000001"
+) -> list[int]:
     store.accept(
         message_row(mid, ref=ref),
         list(deliveries) or [delivery_row(mid)],
         [AuditEvent(T0, "received", mid, "KR-KCS", detail="via soap")],
-        {
-            "issuing_country": "KR",
-            "reference_no": ref,
-            "state": "ISSUED",
-            "updated_at": "t",
-            "last_message_id": mid,
-            "importing_country": "ID",
-            "order_key": f"KR|{ref}",
-        },
+        [cert_row(ref, last_message_id=mid, importing_country="ID", order_key=f"KR|{ref}")],
     )
     return [d["id"] for d in store.deliveries_for(mid)]
 
@@ -91,8 +87,7 @@ def test_accept_stores_everything_at_once(store: Store) -> None:
 
 def test_a_failing_part_stores_nothing_and_no_driver_error_leaves(store: Store) -> None:
     put(store, "M0")
-    bad = delivery_row("M1")
-    bad["message_id"] = "NO-SUCH-MESSAGE"  # a foreign key
+    bad = dataclasses.replace(delivery_row("M1"), message_id="NO-SUCH-MESSAGE")  # foreign key
     with pytest.raises(StoreError) as err:
         store.accept(message_row("M1"), [delivery_row("M1"), bad], [AuditEvent(T0, "x", "M1")])
     assert type(err.value) is StoreError
@@ -111,7 +106,7 @@ def test_a_taken_business_key_is_a_duplicate(store: Store) -> None:
 def test_a_moved_certificate_is_state_changed(store: Store) -> None:
     put(store, "M1")
     with pytest.raises(StateChanged):
-        store.accept(message_row("M2"), [], [], None, {("KR", "KR-2026-000001"): "TRANSMITTED"})
+        store.accept(message_row("M2"), [], [], [], {("KR", "KR-2026-000001"): "TRANSMITTED"})
     assert store.message("M2") is None
 
 
@@ -136,7 +131,7 @@ def test_claims_are_due_oldest_first_in_order_per_certificate_and_expire(store: 
         outcome=DeliveryStatus.DELIVERED,
         now=at(9),
         event=AuditEvent(at(9), "delivered", "A"),
-        transmitted=("KR", "KR-2026-000001", "A"),
+        change=CertificateChange("KR", "KR-2026-000001", "ISSUED", "TRANSMITTED", "A"),
     )
     assert store.certificate("KR", "KR-2026-000001")["state"] == "TRANSMITTED"
     assert [r["id"] for r in store.claim_due(at(10), at(10) + CLAIM, "w2", 10, "ID-SKA")] == [later]
@@ -153,12 +148,7 @@ def test_requeue_cancel_purge_and_the_legal_hold(store: Store) -> None:
         message_row("V", ref="KR-H"),
         [],
         [],
-        {
-            "issuing_country": "KR",
-            "reference_no": "KR-H",
-            "state": "VERIFICATION_REQUESTED",
-            "updated_at": "t",
-        },
+        [cert_row("KR-H", "VERIFICATION_REQUESTED")],
     )
     assert store.purgeable(at(10)) == ["D"]  # H's CO is under verification: kept
     assert store.purge(["D"], at(11), "admin") == 1
@@ -232,7 +222,7 @@ def test_a_certificate_moves_from_a_state_only_once(
         message_row("M0", ref="KR-RACE"),
         [],
         [],
-        {"issuing_country": "KR", "reference_no": "KR-RACE", "state": "ISSUED", "updated_at": "t"},
+        [cert_row("KR-RACE")],
     )
     outcomes = race(database, "replace_same", tmp_path, processes=4)
     assert sorted(outcomes) == ["state_changed"] * 3 + ["won"]

@@ -48,14 +48,17 @@ def _select(
         rows = [r for r in rows if r is not None]
         if not rows:
             raise Failed(f"no message or delivery {ident}")
-        targets += [r | {"delivery_id": r["id"]} for r in rows if r["status"] in states]
+        targets += [r.plain() | {"delivery_id": r.id} for r in rows if r.status in states]
     if partner or failure_class or everything:
-        targets += store.find_deliveries(
-            status=list(states),
-            destination=partner,
-            failure_class=failure_class,
-            limit=10_000_000,
-        )
+        targets += [
+            v.plain()
+            for v in store.find_deliveries(
+                status=list(states),
+                destination=partner,
+                failure_class=failure_class,
+                limit=10_000_000,
+            )
+        ]
     seen: set[int] = set()
     return [t for t in targets if not (t["delivery_id"] in seen or seen.add(t["delivery_id"]))]
 
@@ -148,7 +151,7 @@ def messages(
     if as_csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["delivery_id"])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(r.plain() for r in rows)
         return
     click.echo(
         f"{'delivery':>8} {'message id':32} {'from':10} {'to':10} {'reference no':24} "
@@ -330,7 +333,7 @@ def export(
     fields = list(rows[0]) if rows else ["delivery_id"]
     writer = csv.DictWriter(output, fieldnames=fields)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(r.plain() for r in rows)
     if output is not sys.stdout:
         click.echo(f"{len(rows)} row(s) written", err=True)
 

@@ -95,6 +95,17 @@ def replacement_allowed(current: CertificateState) -> None:
         raise CertificateStateConflict(f"a CO that is {current} cannot be replaced", box="header")
 
 
+def after_delivery(state: CertificateState, latest_document: bool) -> CertificateState | None:
+    """A CO's own latest document reached the importing side: ISSUED becomes TRANSMITTED.
+
+    Only from ISSUED, and only for the CO's latest document: delivering a cancel, a customs
+    response or an older document never moves a CO (back) to TRANSMITTED.
+    """
+    if latest_document and state is CertificateState.ISSUED:
+        return CertificateState.TRANSMITTED
+    return None
+
+
 def sending_country(msg: LifecycleMessage) -> str:
     step = STEPS[type(msg)]
     return msg.issuing_country if step.sender == "issuer" else msg.importing_country

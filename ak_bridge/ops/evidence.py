@@ -61,8 +61,8 @@ def build_pack(
             "document_type": row["document_type"],
             "function": row["function"],
             "reference_no": row["reference_no"],
-            "received_at": row["created_at"],
-            "purged_at": row["purged_at"],
+            "received_at": iso(row.created_at),
+            "purged_at": iso(row.purged_at) if row.purged_at else None,
             "sent": [],
         }
         if row["raw"]:
@@ -82,10 +82,10 @@ def build_pack(
                     }
                 )
             attempts += [
-                dict(a) | {"destination": d["destination"]} for a in store.attempts_for(d["id"])
+                a.plain() | {"destination": d.destination} for a in store.attempts_for(d.id)
             ]
         files[f"{base}/attempts.json"] = _json(attempts)
-        files[f"{base}/audit.json"] = _json(store.audit_for(row["id"]))
+        files[f"{base}/audit.json"] = _json([a.plain() for a in store.audit_for(row.id)])
         messages.append(entry)
     manifest = {
         "format": PACK_FORMAT,

@@ -14,13 +14,21 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
+from ak_bridge.core import lifecycle
 from ak_bridge.core.errors import DeliveryFailed, FailureClass
-from ak_bridge.core.model import DeliveryStatus, DocumentType, Envelope, MessageFunction
+from ak_bridge.core.model import (
+    CertificateState,
+    DeliveryStatus,
+    DocumentType,
+    Envelope,
+    MessageFunction,
+)
 from ak_bridge.core.retry import Breaker
 from ak_bridge.core.settings import Channel, PartnerConfig, Settings
 from ak_bridge.service.ports import AuditEvent, Store, from_iso, iso
+from ak_bridge.service.records import CertificateChange, DeliveryRecord, MessageRecord
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +147,11 @@ class Deliverer:
             else:
                 self._attempt(partner, row, report)
 
-    def _hold(self, partner: PartnerConfig, row: Mapping[str, Any], report: DeliveryReport) -> None:
+    def _hold(self, partner: PartnerConfig, row: DeliveryRecord, report: DeliveryReport) -> None:
         """Shadow mode: everything but the send, so a new partner can run beside paper."""
         now = self.clock()
         ok = self.store.finish_attempt(
-            row["id"],
+            row.id,
             self.worker_id,
             started_at=now,
             duration_ms=0.0,
@@ -153,39 +161,37 @@ class Deliverer:
             event=AuditEvent(
                 now,
                 "held",
-                row["message_id"],
+                row.message_id,
                 partner.id,
                 detail="shadow mode: not sent; `ak-bridge retry` releases it",
             ),
         )
         if ok:
-            report.details.append((row["id"], str(DeliveryStatus.HELD)))
+            report.details.append((row.id, str(DeliveryStatus.HELD)))
 
-    def _attempt(
-        self, partner: PartnerConfig, row: Mapping[str, Any], report: DeliveryReport
-    ) -> None:
-        message = self.store.message(row["message_id"])
+    def _attempt(self, partner: PartnerConfig, row: DeliveryRecord, report: DeliveryReport) -> None:
+        message = self.store.message(row.message_id)
         assert message is not None
         started = self.clock()
         outbound = Outbound(
-            delivery_id=row["id"],
-            message_id=row["message_id"],
+            delivery_id=row.id,
+            message_id=row.message_id,
             envelope=Envelope(
                 sender=BRIDGE_ID,
                 receiver=partner.id,
-                document_type=DocumentType(message["document_type"]),
-                function=MessageFunction(message["function"]),
-                message_id=row["message_id"],
+                document_type=DocumentType(message.document_type),
+                function=MessageFunction(message.function),
+                message_id=row.message_id,
                 sent_at=started,
-                reference_no=message["reference_no"],
-                issuing_country=message["issuing_country"],
-                correlation_id=message["partner_message_id"],
+                reference_no=message.reference_no,
+                issuing_country=message.issuing_country,
+                correlation_id=message.partner_message_id,
             ),
-            payload=row["payload"],
-            content_type=row["content_type"],
+            payload=row.payload,
+            content_type=row.content_type,
         )
         t0 = time.perf_counter()
-        sender = self.senders[Channel(row["channel"])]
+        sender = self.senders[Channel(row.channel)]
         try:
             sent = sender.send(partner, outbound)
         except DeliveryFailed as exc:
@@ -194,7 +200,7 @@ class Deliverer:
             )
             return
         except Exception as exc:  # a bug in a sender must not kill the sweep
-            log.exception("sender crashed on delivery %s", row["id"])
+            log.exception("sender crashed on delivery %s", row.id)
             failure = DeliveryFailed(
                 f"internal error: {type(exc).__name__}", failure_class=FailureClass.TRANSPORT
             )
@@ -205,7 +211,7 @@ class Deliverer:
             return
         now = self.clock()
         ok = self.store.finish_attempt(
-            row["id"],
+            row.id,
             self.worker_id,
             started_at=started,
             duration_ms=(time.perf_counter() - t0) * 1000,
@@ -213,15 +219,11 @@ class Deliverer:
             now=now,
             http_status=sent.http_status,
             detail=f"partner receipt: {sent.receipt}" if sent.receipt else None,
-            transmitted=(
-                (message["issuing_country"], message["reference_no"], message["id"])
-                if message["issuing_country"]
-                else None
-            ),
+            change=self._after_delivery(message),
             event=AuditEvent(
                 now,
                 "delivered",
-                row["message_id"],
+                row.message_id,
                 partner.id,
                 detail=f"attempt {row['attempts'] + 1}"
                 + (
@@ -237,22 +239,38 @@ class Deliverer:
         if self.store.breaker(partner.id) != Breaker():  # a write only when it changes
             self.store.update_breaker(partner.id, lambda b: b.after_success(), now)
         report.delivered += 1
-        report.details.append((row["id"], "delivered"))
+        report.details.append((row.id, "delivered"))
+
+    def _after_delivery(self, message: MessageRecord) -> CertificateChange | None:
+        """What the core decides a delivered document does to its CO (ISSUED -> TRANSMITTED)."""
+        if not message.issuing_country or not message.reference_no:
+            return None
+        cert = self.store.certificate(message.issuing_country, message.reference_no)
+        if cert is None:
+            return None
+        new = lifecycle.after_delivery(
+            CertificateState(cert.state), latest_document=cert.last_message_id == message.id
+        )
+        if new is None:
+            return None
+        return CertificateChange(
+            cert.issuing_country, cert.reference_no, cert.state, str(new), message.id
+        )
 
     def _failed(
         self,
         partner: PartnerConfig,
-        row: Mapping[str, Any],
-        message: Mapping[str, Any],
+        row: DeliveryRecord,
+        message: MessageRecord,
         exc: DeliveryFailed,
         started: datetime,
         duration_ms: float,
         report: DeliveryReport,
     ) -> None:
         now = self.clock()
-        attempts = row["attempts"] + 1
-        in_round = attempts - row["budget_start"]  # an admin's requeue gives a fresh budget
-        first = from_iso(row["first_attempt_at"])
+        attempts = row.attempts + 1
+        in_round = attempts - row.budget_start  # an admin's requeue gives a fresh budget
+        first = from_iso(row.first_attempt_at)
         policy = partner.retry
         if exc.retryable:
             self.store.update_breaker(partner.id, lambda b: b.after_failure(now, policy), now)
@@ -264,7 +282,7 @@ class Deliverer:
             event = AuditEvent(
                 now,
                 "retry_scheduled",
-                row["message_id"],
+                row.message_id,
                 partner.id,
                 exc.code,
                 detail=f"attempt {in_round} of {policy.max_attempts} failed "
@@ -277,14 +295,14 @@ class Deliverer:
             event = AuditEvent(
                 now,
                 "dead_letter",
-                row["message_id"],
+                row.message_id,
                 partner.id,
                 exc.code,
                 detail=f"{why} after attempt {attempts} ({exc.failure_class}): {exc.detail}",
             )
             report.dead += 1
         ok = self.store.finish_attempt(
-            row["id"],
+            row.id,
             self.worker_id,
             started_at=started,
             duration_ms=duration_ms,
@@ -301,4 +319,4 @@ class Deliverer:
             report.retrying -= outcome is DeliveryStatus.WAITING_RETRY
             report.dead -= outcome is DeliveryStatus.DEAD
             return
-        report.details.append((row["id"], str(outcome)))
+        report.details.append((row.id, str(outcome)))

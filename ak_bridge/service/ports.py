@@ -12,10 +12,22 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ak_bridge.core.model import DeliveryStatus
 from ak_bridge.core.retry import Breaker
+
+if TYPE_CHECKING:
+    from ak_bridge.service.records import (
+        AttemptRecord,
+        AuditRecord,
+        Backlog,
+        CertificateChange,
+        CertificateRecord,
+        DeliveryRecord,
+        DeliveryView,
+        MessageRecord,
+    )
 
 FINAL_STATES = (
     DeliveryStatus.DELIVERED,
@@ -38,7 +50,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def from_iso(text: str) -> datetime:
+def from_iso(text: str | datetime) -> datetime:
+    """The stored text form back to a datetime (a datetime passes through unchanged)."""
+    if isinstance(text, datetime):
+        return text
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
@@ -90,7 +105,7 @@ class Store(Protocol):
     """What the services need of storage; SQLite and PostgreSQL adapters satisfy it.
 
     Every multi-step write is one transaction; timestamps come from the caller (the store
-    never reads the clock); rows come back as plain mappings of column to value.
+    never reads the clock); what comes back are records (``records.py``), never rows.
     """
 
     def close(self) -> None:
@@ -105,24 +120,24 @@ class Store(Protocol):
     def verify_audit(self) -> list[str]:
         """Walk the chain; return one line per break (empty: intact)."""
 
-    def audit_row(self, seq: int | None = None) -> dict | None:
+    def audit_row(self, seq: int | None = None) -> AuditRecord | None:
         """One audit row by number, or the newest (the head of the chain)."""
 
-    def audit_for(self, message_id: str) -> list[dict]:
+    def audit_for(self, message_id: str) -> list[AuditRecord]:
         """A message's audit rows, oldest first."""
 
-    def audit_events(self, event: str | None = None, limit: int = 1000) -> list[dict]:
+    def audit_events(self, event: str | None = None, limit: int = 1000) -> list[AuditRecord]:
         """The newest audit rows, of one event or all."""
 
-    def message_by_key(self, business_key: str) -> dict | None:
+    def message_by_key(self, business_key: str) -> MessageRecord | None:
         """The message stored under an idempotency key."""
 
     def accept(
         self,
-        message: Mapping[str, Any],
-        deliveries: Sequence[Mapping[str, Any]],
+        message: MessageRecord,
+        deliveries: Sequence[DeliveryRecord],
         events: Sequence[AuditEvent],
-        certificate: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        certificates: Sequence[CertificateRecord] = (),
         expect: Mapping[tuple[str, str], str | None] | None = None,
     ) -> None:
         """Store a message, its deliveries, CO states and audit at once, or nothing."""
@@ -130,7 +145,7 @@ class Store(Protocol):
     def predecessors(self, issuing_country: str, reference_no: str) -> list[str]:
         """The references of the COs this one replaced, directly or through a chain."""
 
-    def certificate(self, issuing_country: str, reference_no: str) -> dict | None:
+    def certificate(self, issuing_country: str, reference_no: str) -> CertificateRecord | None:
         """A CO's business state row."""
 
     def claim_due(
@@ -141,7 +156,7 @@ class Store(Protocol):
         limit: int,
         destination: str | None = None,
         max_in_flight: int | None = None,
-    ) -> list[dict]:
+    ) -> list[DeliveryRecord]:
         """Claim due deliveries, oldest first, never out of order, never twice."""
 
     def in_flight_count(self, destination: str, now: datetime) -> int:
@@ -161,7 +176,7 @@ class Store(Protocol):
         failure_class: str | None = None,
         detail: str | None = None,
         event: AuditEvent | None = None,
-        transmitted: tuple[str, str, str] | None = None,
+        change: CertificateChange | None = None,
     ) -> bool:
         """Record one attempt and move the delivery on, in one transaction."""
 
@@ -195,19 +210,21 @@ class Store(Protocol):
     def last_heartbeat(self) -> datetime | None:
         """The newest heartbeat of any worker."""
 
-    def message(self, message_id: str) -> dict | None:
+    def message(self, message_id: str) -> MessageRecord | None:
         """One message row."""
 
-    def messages_for_certificate(self, issuing_country: str, reference_no: str) -> list[dict]:
+    def messages_for_certificate(
+        self, issuing_country: str, reference_no: str
+    ) -> list[MessageRecord]:
         """The messages about one CO, oldest first."""
 
-    def deliveries_for(self, message_id: str) -> list[dict]:
+    def deliveries_for(self, message_id: str) -> list[DeliveryRecord]:
         """A message's deliveries."""
 
-    def delivery(self, delivery_id: int) -> dict | None:
+    def delivery(self, delivery_id: int) -> DeliveryRecord | None:
         """One delivery row."""
 
-    def attempts_for(self, delivery_id: int) -> list[dict]:
+    def attempts_for(self, delivery_id: int) -> list[AttemptRecord]:
         """A delivery's attempts, in order."""
 
     def find_deliveries(
@@ -219,16 +236,16 @@ class Store(Protocol):
         reference_no: str | None = None,
         since: datetime | None = None,
         limit: int = 1000,
-    ) -> list[dict]:
+    ) -> list[DeliveryView]:
         """Deliveries joined with their message, for the admin CLI."""
 
-    def find_messages(self, limit: int = 1000) -> list[dict]:
+    def find_messages(self, limit: int = 1000) -> list[MessageRecord]:
         """Messages, oldest first."""
 
     def counts_by_status(self) -> dict[str, int]:
         """Deliveries per status."""
 
-    def backlog(self) -> list[dict]:
+    def backlog(self) -> list[Backlog]:
         """Per destination: unfinished deliveries and the age of the oldest."""
 
     def deliveries_created(self, since: datetime | None, until: datetime) -> list[dict]:
@@ -246,7 +263,7 @@ class Store(Protocol):
     def open_verification_requests(self) -> list[dict]:
         """Verification requests of COs still VERIFICATION_REQUESTED, with their document."""
 
-    def audit_rows(self, after: int = 0, batch: int = 5000) -> Iterator[dict]:
+    def audit_rows(self, after: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
         """Every audit row in order from ``after``, read in batches."""
 
     def schema_version(self) -> int:

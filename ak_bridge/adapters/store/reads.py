@@ -10,7 +10,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from ak_bridge.adapters.store.rows import from_row, from_rows
 from ak_bridge.service.ports import iso
+from ak_bridge.service.records import (
+    AttemptRecord,
+    Backlog,
+    DeliveryRecord,
+    DeliveryView,
+    MessageRecord,
+)
 
 
 class SqlReads:
@@ -19,25 +27,41 @@ class SqlReads:
     _all: Callable[..., list[dict[str, Any]]]
     _one: Callable[..., dict[str, Any] | None]
 
-    def message(self, message_id: str) -> dict | None:
-        return self._one("SELECT * FROM messages WHERE id = ?", [message_id])
+    def message(self, message_id: str) -> MessageRecord | None:
+        row = self._one("SELECT * FROM messages WHERE id = ?", [message_id])
+        return from_row(MessageRecord, row) if row else None
 
-    def messages_for_certificate(self, issuing_country: str, reference_no: str) -> list[dict]:
-        return self._all(
-            "SELECT id, sender, receiver, document_type, function, created_at FROM messages"
-            " WHERE issuing_country = ? AND reference_no = ? ORDER BY created_at, id",
-            [issuing_country, reference_no],
+    def messages_for_certificate(
+        self, issuing_country: str, reference_no: str
+    ) -> list[MessageRecord]:
+        """A CO's messages, oldest first, without their documents (a timeline needs none)."""
+        return from_rows(
+            MessageRecord,
+            self._all(
+                "SELECT id, direction, sender, receiver, via, document_type, function,"
+                " partner_message_id, issuing_country, reference_no, created_at, purged_at"
+                " FROM messages WHERE issuing_country = ? AND reference_no = ?"
+                " ORDER BY created_at, id",
+                [issuing_country, reference_no],
+            ),
         )
 
-    def deliveries_for(self, message_id: str) -> list[dict]:
-        return self._all("SELECT * FROM deliveries WHERE message_id = ? ORDER BY id", [message_id])
+    def deliveries_for(self, message_id: str) -> list[DeliveryRecord]:
+        return from_rows(
+            DeliveryRecord,
+            self._all("SELECT * FROM deliveries WHERE message_id = ? ORDER BY id", [message_id]),
+        )
 
-    def delivery(self, delivery_id: int) -> dict | None:
-        return self._one("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
+    def delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        row = self._one("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
+        return from_row(DeliveryRecord, row) if row else None
 
-    def attempts_for(self, delivery_id: int) -> list[dict]:
-        return self._all(
-            "SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number", [delivery_id]
+    def attempts_for(self, delivery_id: int) -> list[AttemptRecord]:
+        return from_rows(
+            AttemptRecord,
+            self._all(
+                "SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number", [delivery_id]
+            ),
         )
 
     def find_deliveries(
@@ -49,7 +73,7 @@ class SqlReads:
         reference_no: str | None = None,
         since: datetime | None = None,
         limit: int = 1000,
-    ) -> list[dict]:
+    ) -> list[DeliveryView]:
         """Deliveries joined with their message, for the admin CLI."""
         clauses: list[str] = []
         params: list[Any] = []
@@ -68,7 +92,7 @@ class SqlReads:
             clauses.append("m.created_at >= ?")
             params.append(iso(since))
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        return self._all(
+        rows = self._all(
             "SELECT d.id AS delivery_id, d.message_id, m.sender, d.destination, d.channel,"
             " m.document_type, m.function, m.issuing_country, m.reference_no, d.status,"
             " d.attempts, d.next_attempt_at, d.last_failure_class, d.last_error,"
@@ -77,25 +101,33 @@ class SqlReads:
             " ORDER BY d.id LIMIT ?",
             [*params, limit],
         )
+        return from_rows(DeliveryView, rows)
 
-    def find_messages(self, limit: int = 1000) -> list[dict]:
-        return self._all(
-            "SELECT id, direction, sender, receiver, via, document_type, function,"
-            " issuing_country, reference_no, created_at FROM messages"
-            " ORDER BY created_at, id LIMIT ?",
-            [limit],
+    def find_messages(self, limit: int = 1000) -> list[MessageRecord]:
+        """Messages oldest first, without their documents."""
+        return from_rows(
+            MessageRecord,
+            self._all(
+                "SELECT id, direction, sender, receiver, via, document_type, function,"
+                " partner_message_id, issuing_country, reference_no, created_at, purged_at"
+                " FROM messages ORDER BY created_at, id LIMIT ?",
+                [limit],
+            ),
         )
 
     def counts_by_status(self) -> dict[str, int]:
         rows = self._all("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
         return {r["status"]: int(r["n"]) for r in rows}
 
-    def backlog(self) -> list[dict]:
+    def backlog(self) -> list[Backlog]:
         """Per destination: unfinished deliveries and the age of the oldest."""
-        return self._all(
-            "SELECT destination, count(*) AS backlog, min(created_at) AS oldest"
-            " FROM deliveries WHERE status IN ('pending', 'waiting_retry', 'in_flight')"
-            " GROUP BY destination ORDER BY destination"
+        return from_rows(
+            Backlog,
+            self._all(
+                "SELECT destination, count(*) AS backlog, min(created_at) AS oldest"
+                " FROM deliveries WHERE status IN ('pending', 'waiting_retry', 'in_flight')"
+                " GROUP BY destination ORDER BY destination"
+            ),
         )
 
     # -- the pilot report's raw figures (ops/reports.py turns them into the report) -----

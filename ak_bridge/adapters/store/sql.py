@@ -30,6 +30,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from ak_bridge.adapters.store.rows import from_row, from_rows, to_row
 from ak_bridge.core.model import DeliveryStatus
 from ak_bridge.core.retry import Breaker
 from ak_bridge.service.ports import (
@@ -41,6 +42,13 @@ from ak_bridge.service.ports import (
     audit_hash,
     from_iso,
     iso,
+)
+from ak_bridge.service.records import (
+    AuditRecord,
+    CertificateChange,
+    CertificateRecord,
+    DeliveryRecord,
+    MessageRecord,
 )
 
 FINALS_SQL = ", ".join(f"'{s}'" for s in FINAL_STATES)
@@ -120,13 +128,13 @@ class SqlStore:
         with self.write() as tx:
             self._append_audit(tx, [event])
 
-    def audit_rows(self, after: int = 0, batch: int = 5000) -> Iterator[dict[str, Any]]:
+    def audit_rows(self, after: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
         """Every audit row in order, read in batches (a long chain never sits in memory)."""
         while True:
             rows = self._all(
                 "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", [after, batch]
             )
-            yield from rows
+            yield from from_rows(AuditRecord, rows)
             if len(rows) < batch:
                 return
             after = rows[-1]["seq"]
@@ -135,41 +143,49 @@ class SqlStore:
         problems: list[str] = []
         prev, expected_seq = GENESIS, None
         for row in self.audit_rows():
-            if expected_seq is not None and row["seq"] != expected_seq:
-                problems.append(f"seq {expected_seq}..{row['seq'] - 1}: rows missing")
-            if row["prev_hash"] != prev:
-                problems.append(f"seq {row['seq']}: does not follow the row before it")
-            if audit_hash(row["prev_hash"], row) != row["hash"]:
-                problems.append(f"seq {row['seq']}: content does not match its hash")
-            prev, expected_seq = row["hash"], row["seq"] + 1
+            if expected_seq is not None and row.seq != expected_seq:
+                problems.append(f"seq {expected_seq}..{row.seq - 1}: rows missing")
+            if row.prev_hash != prev:
+                problems.append(f"seq {row.seq}: does not follow the row before it")
+            if audit_hash(row.prev_hash, row) != row.hash:
+                problems.append(f"seq {row.seq}: content does not match its hash")
+            prev, expected_seq = row.hash, row.seq + 1
         return problems
 
-    def audit_row(self, seq: int | None = None) -> dict | None:
+    def audit_row(self, seq: int | None = None) -> AuditRecord | None:
         if seq is None:
-            return self._one("SELECT * FROM audit ORDER BY seq DESC LIMIT 1")
-        return self._one("SELECT * FROM audit WHERE seq = ?", [seq])
+            row = self._one("SELECT * FROM audit ORDER BY seq DESC LIMIT 1")
+        else:
+            row = self._one("SELECT * FROM audit WHERE seq = ?", [seq])
+        return from_row(AuditRecord, row) if row else None
 
-    def audit_for(self, message_id: str) -> list[dict]:
-        return self._all("SELECT * FROM audit WHERE message_id = ? ORDER BY seq", [message_id])
+    def audit_for(self, message_id: str) -> list[AuditRecord]:
+        return from_rows(
+            AuditRecord,
+            self._all("SELECT * FROM audit WHERE message_id = ? ORDER BY seq", [message_id]),
+        )
 
-    def audit_events(self, event: str | None = None, limit: int = 1000) -> list[dict]:
+    def audit_events(self, event: str | None = None, limit: int = 1000) -> list[AuditRecord]:
         if event:
-            return self._all(
+            rows = self._all(
                 "SELECT * FROM audit WHERE event = ? ORDER BY seq DESC LIMIT ?", [event, limit]
             )
-        return self._all("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", [limit])
+        else:
+            rows = self._all("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", [limit])
+        return from_rows(AuditRecord, rows)
 
     # -- accepting ----------------------------------------------------------------------
 
-    def message_by_key(self, business_key: str) -> dict | None:
-        return self._one("SELECT * FROM messages WHERE business_key = ?", [business_key])
+    def message_by_key(self, business_key: str) -> MessageRecord | None:
+        row = self._one("SELECT * FROM messages WHERE business_key = ?", [business_key])
+        return from_row(MessageRecord, row) if row else None
 
     def accept(
         self,
-        message: Mapping[str, Any],
-        deliveries: Sequence[Mapping[str, Any]],
+        message: MessageRecord,
+        deliveries: Sequence[DeliveryRecord],
         events: Sequence[AuditEvent],
-        certificate: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        certificates: Sequence[CertificateRecord] = (),
         expect: Mapping[tuple[str, str], str | None] | None = None,
     ) -> None:
         """Message, deliveries, CO states and audit in one transaction, or nothing.
@@ -179,7 +195,6 @@ class SqlStore:
         a state it is no longer in (``StateChanged``). A taken business key raises
         ``DuplicateKey`` (the adapter translates its driver's error).
         """
-        certificates = [certificate] if isinstance(certificate, Mapping) else certificate or []
         with self.write() as tx:
             for country, reference in sorted(expect or {}):  # one lock order: no deadlock
                 tx.lock(f"co:{country}|{reference}")
@@ -190,11 +205,11 @@ class SqlStore:
                 )
                 if (row[0]["state"] if row else None) != wanted:
                     raise StateChanged(f"{country}/{reference}: {row[0]['state'] if row else None}")
-            self._insert(tx, "messages", message)
+            self._insert(tx, "messages", to_row(message))
             for d in deliveries:
-                self._insert(tx, "deliveries", d)
+                self._insert(tx, "deliveries", to_row(d, without=("id",) if not d.id else ()))
             for c in certificates:
-                self._upsert_certificate(tx, c)
+                self._upsert_certificate(tx, to_row(c))
             self._append_audit(tx, events)
 
     @staticmethod
@@ -232,11 +247,12 @@ class SqlStore:
                     todo.append(r["reference_no"])
         return out
 
-    def certificate(self, issuing_country: str, reference_no: str) -> dict | None:
-        return self._one(
+    def certificate(self, issuing_country: str, reference_no: str) -> CertificateRecord | None:
+        row = self._one(
             "SELECT * FROM certificates WHERE issuing_country = ? AND reference_no = ?",
             [issuing_country, reference_no],
         )
+        return from_row(CertificateRecord, row) if row else None
 
     # -- delivering ---------------------------------------------------------------------
 
@@ -248,7 +264,7 @@ class SqlStore:
         limit: int,
         destination: str | None = None,
         max_in_flight: int | None = None,
-    ) -> list[dict]:
+    ) -> list[DeliveryRecord]:
         """Claim due deliveries in one statement, oldest first, never out of order.
 
         Due: pending or waiting and its time has come, or in flight with an expired claim
@@ -287,7 +303,7 @@ class SqlStore:
             params: list[Any] = [iso(claim_until), worker, n, n, n, n]
             params += [destination] if destination else []
             rows = tx.rows(sql, [*params, limit])
-        return sorted(rows, key=lambda r: r["id"])
+        return sorted(from_rows(DeliveryRecord, rows), key=lambda r: r.id)
 
     @staticmethod
     def _in_flight(tx: Tx, destination: str, now: datetime) -> int:
@@ -316,13 +332,13 @@ class SqlStore:
         failure_class: str | None = None,
         detail: str | None = None,
         event: AuditEvent | None = None,
-        transmitted: tuple[str, str, str] | None = None,
+        change: CertificateChange | None = None,
     ) -> bool:
         """Record one attempt and move the delivery on, in one transaction.
 
-        ``transmitted`` (issuing country, reference, message id): the CO's own document
-        reached the importing side, so ISSUED becomes TRANSMITTED in the same transaction.
-        Returns False (and records nothing) when this worker no longer holds the claim.
+        ``change``: what the core decided a delivered document does to its CO (ISSUED ->
+        TRANSMITTED), written in the same transaction if still true. Returns False (and
+        records nothing) when this worker no longer holds the claim.
         """
         delivered = outcome is DeliveryStatus.DELIVERED
         with self.write() as tx:
@@ -360,8 +376,8 @@ class SqlStore:
                     delivery_id,
                 ],
             )
-            if transmitted is not None and delivered:
-                self._mark_transmitted(tx, *transmitted, now)
+            if change is not None and delivered:
+                self._change_certificate(tx, change, now)
             self._append_audit(tx, [event] if event else [])
         return True
 
@@ -376,15 +392,20 @@ class SqlStore:
         return rows[0]["attempts"] + 1 if rows else None
 
     @staticmethod
-    def _mark_transmitted(
-        tx: Tx, issuing_country: str, reference_no: str, message_id: str, now: datetime
-    ) -> None:
-        """ISSUED -> TRANSMITTED once the CO's own (latest) document reached the importer."""
+    def _change_certificate(tx: Tx, change: CertificateChange, now: datetime) -> None:
+        """Write a decision of the core if the CO is still where it was decided on."""
+        latest = " AND last_message_id = ?" if change.last_message_id else ""
         tx.run(
-            "UPDATE certificates SET state = 'TRANSMITTED', updated_at = ?"
-            " WHERE issuing_country = ? AND reference_no = ? AND last_message_id = ?"
-            " AND state = 'ISSUED'",
-            [iso(now), issuing_country, reference_no, message_id],
+            "UPDATE certificates SET state = ?, updated_at = ?"
+            f" WHERE issuing_country = ? AND reference_no = ? AND state = ?{latest}",
+            [
+                change.to_state,
+                iso(now),
+                change.issuing_country,
+                change.reference_no,
+                change.from_state,
+                *([change.last_message_id] if change.last_message_id else []),
+            ],
         )
 
     def requeue(

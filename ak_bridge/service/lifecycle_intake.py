@@ -1,0 +1,197 @@
+"""Intake of messages about a CO: cancel, customs response, ack, verification, retransmission.
+
+Who may send it (the issuing or the importing side, from our own record of the CO) →
+idempotency → the rules → the next state, decided by the core → forward it (or, for a
+retransmission request, queue the CO again under its own message id) → one transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+
+from ak_bridge.core import lifecycle, routing, rules
+from ak_bridge.core.canonical import canonical_from_dict, hash_version
+from ak_bridge.core.errors import (
+    Finding,
+    NotAuthorized,
+    NotFound,
+    SchemaViolation,
+    ValidationFailed,
+)
+from ak_bridge.core.model import CertificateState, FormAK, LifecycleMessage, Receipt
+from ak_bridge.core.settings import PartnerConfig, Settings
+from ak_bridge.formats.lifecycle import LifecycleCodec
+from ak_bridge.security.signing import Signer
+from ak_bridge.service.ports import AuditEvent, Store
+from ak_bridge.service.receipts import (
+    Accepted,
+    Inbound,
+    Recorder,
+    header_matches,
+    new_id,
+    rule_context,
+)
+from ak_bridge.service.records import CertificateRecord, DeliveryRecord
+
+
+class LifecycleIntake:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        codec: LifecycleCodec,
+        signer: Signer,
+        recorder: Recorder,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.codec = codec
+        self.signer = signer
+        self.recorder = recorder
+
+    def accept(
+        self, inbound: Inbound, partner: PartnerConfig, msg: LifecycleMessage, now: datetime
+    ) -> Receipt:
+        env = inbound.envelope
+        step = lifecycle.step_for(msg)
+        if step is None:
+            raise SchemaViolation(
+                f"a {type(msg).__name__} is not submitted: use the status query operation",
+                box="header",
+            )
+        header_matches(env, msg.issuing_country, msg.reference_no)
+        travels_as = (self.codec.document_type_of(msg), self.codec.function_of(msg))
+        if (env.document_type, env.function) != travels_as:
+            raise SchemaViolation(
+                f"a {type(msg).__name__} travels as {travels_as[0]} with function "
+                f"{travels_as[1]}, not {env.document_type} with {env.function}",
+                box="header",
+            )
+        if partner.country != lifecycle.sending_country(msg):
+            raise NotAuthorized(
+                f"only the {step.sender} side ({lifecycle.sending_country(msg)}) may send a "
+                f"{type(msg).__name__} about {msg.issuing_country}/{msg.reference_no}",
+                box="header",
+            )
+        cert = self.store.certificate(msg.issuing_country, msg.reference_no)
+        if cert is None:
+            raise NotFound(f"no certificate {msg.issuing_country}/{msg.reference_no}", box="header")
+        # Who the CO is addressed to comes from our own record, which a purge keeps.
+        if step.sender == "importer" and cert.importing_country != partner.country:
+            raise NotAuthorized(
+                f"{msg.issuing_country}/{msg.reference_no} is not addressed to {partner.country}",
+                box="header",
+            )
+        # Idempotency first: an identical resend gets its receipt even once the CO moved on.
+        key = lifecycle.business_key(msg, str(env.function))
+        body, digest = lifecycle.content_json(msg)
+        existing = self.store.message_by_key(key)
+        if existing is not None:
+            return self.recorder.duplicate(
+                inbound,
+                existing,
+                lambda h: h == lifecycle.content_json(msg, hash_version(h))[1],
+                digest,
+                now,
+            )
+
+        ctx = rule_context(self.settings, now, env.function, msg.importing_country)
+        stored = self._stored_certificate(cert)
+        findings = rules.check_message(msg, ctx, stored)
+        if stored is None and msg.importing_country != cert.importing_country:
+            findings += (
+                Finding(
+                    "certificate_mismatch",
+                    "header",
+                    f"the message is about {msg.importing_country} as importing country, "
+                    f"the CO is for {cert.importing_country}",
+                ),
+            )
+        if rules.errors_in(findings):
+            raise ValidationFailed(findings)
+        new_state = lifecycle.next_state(msg, CertificateState(cert.state))
+
+        message_id = new_id(now)
+        order_key = cert.order_key or f"{msg.issuing_country}|{msg.reference_no}"
+        destination = None
+        if step.forward:
+            destination = routing.route_country(self.settings, lifecycle.receiving_country(msg))
+            payload = self.signer.sign(self.codec.encode(msg))
+            deliveries = [
+                self.recorder.delivery(
+                    message_id, destination, payload, "application/xml", order_key, now
+                )
+            ]
+            events = self.recorder.events(
+                now, message_id, partner, inbound.via, destination, findings
+            )
+        else:  # a retransmission request: the bridge serves the CO it holds, same message id
+            deliveries = self._retransmission(cert, partner, now)
+            events = [
+                AuditEvent(now, "received", message_id, partner.id, detail=f"via {inbound.via}"),
+                AuditEvent(
+                    now,
+                    "retransmission_queued",
+                    cert.last_message_id,
+                    partner.id,
+                    detail=f"asked for again in {message_id}",
+                ),
+            ]
+        events.append(
+            AuditEvent(
+                now,
+                "state_changed",
+                message_id,
+                partner.id,
+                detail=f"{msg.issuing_country}/{msg.reference_no}: {cert.state} -> {new_state}",
+            )
+        )
+        accepted = Accepted(
+            message=self.recorder.message(
+                inbound,
+                message_id,
+                partner,
+                destination,
+                (msg.issuing_country, msg.reference_no),
+                key,
+                digest,
+                body,
+                now,
+            ),
+            deliveries=deliveries,
+            events=events,
+            receipt=Receipt(message_id, "accepted", now, msg.reference_no, findings),
+            certificates=[dataclasses.replace(cert, state=str(new_state), updated_at=now)],
+            expect={(msg.issuing_country, msg.reference_no): cert.state},
+        )
+        return self.recorder.store_accepted(inbound, accepted)
+
+    def _retransmission(
+        self, cert: CertificateRecord, partner: PartnerConfig, now: datetime
+    ) -> list[DeliveryRecord]:
+        previous = [
+            d
+            for d in self.store.deliveries_for(cert.last_message_id or "")
+            if d.destination == partner.id
+        ]
+        if not previous:
+            raise NotFound("this CO was never sent to you through the bridge", box="header")
+        last = previous[-1]
+        if not last.payload:
+            raise NotFound(
+                "this CO's documents were purged after the retention period", box="header"
+            )
+        return [
+            self.recorder.delivery(
+                last.message_id, partner, last.payload, last.content_type, last.order_key, now
+            )
+        ]
+
+    def _stored_certificate(self, cert: CertificateRecord) -> FormAK | None:
+        """The CO as it was accepted (None once its documents were purged)."""
+        message = self.store.message(cert.last_message_id) if cert.last_message_id else None
+        if message is None or not message.canonical:
+            return None
+        return canonical_from_dict(json.loads(message.canonical))

@@ -1,0 +1,42 @@
+"""A CO's state and timeline, for either side of the exchange (and the admin).
+
+A partner reads only what it sent or received: another country's CO "does not exist" for it,
+and the other side's refusals and warnings are that side's own business.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ak_bridge.core.errors import NotFound
+from ak_bridge.core.settings import Settings
+from ak_bridge.service.ports import Store
+
+ADMIN = "admin"  # the caller id of an authenticated administrator
+PRIVATE_EVENTS = frozenset({"rejected", "conflict_kept", "warning"})  # the sender's own business
+
+
+def certificate_status(
+    settings: Settings,
+    store: Store,
+    issuing_country: str,
+    reference_no: str,
+    caller: str | None = None,
+) -> dict[str, Any]:
+    cert = store.certificate(issuing_country, reference_no)
+    if cert is None:
+        raise NotFound(f"no certificate {issuing_country}/{reference_no}", box="header")
+    if caller is not None and caller != ADMIN:
+        allowed = {issuing_country, cert.importing_country}
+        partner = settings.partner(caller)
+        if partner is None or partner.country not in allowed:
+            raise NotFound(f"no certificate {issuing_country}/{reference_no}", box="header")
+    events = []
+    for m in store.messages_for_certificate(issuing_country, reference_no):
+        own = caller in (None, ADMIN, m.sender)
+        for a in store.audit_for(m.id):
+            if a.event in PRIVATE_EVENTS and not own:
+                continue
+            events.append({"at": a.at, "name": a.event, "message_id": m.id, "detail": a.detail})
+    events.sort(key=lambda e: e["at"])
+    return {"state": cert.state, "certificate": cert, "events": events}
