@@ -20,8 +20,9 @@ from store_rows import CLAIM, T0, at, cert_row, delivery_row, message_row  # noq
 
 from ak_bridge.adapters.store.rows import to_row
 from ak_bridge.adapters.store.sqlite import SqliteStore
+from ak_bridge.core.audit import GENESIS, audit_hash
 from ak_bridge.core.model import DeliveryStatus
-from ak_bridge.service.ports import GENESIS, AuditEvent, DuplicateKey, StoreError, audit_hash, iso
+from ak_bridge.service.ports import AuditEvent, DuplicateKey, StoreError, iso
 from ak_bridge.service.records import DeliveryRecord
 
 

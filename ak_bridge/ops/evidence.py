@@ -25,9 +25,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from ak_bridge.core.audit import audit_hash
 from ak_bridge.core.errors import AkBridgeError
 from ak_bridge.security.signing import Signer, TrustedCert, Verifier
-from ak_bridge.service.ports import Store, audit_hash, from_iso, iso
+from ak_bridge.service.ports import Store, from_iso, iso
 
 PACK_FORMAT = "ak-bridge-evidence/1"
 

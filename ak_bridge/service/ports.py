@@ -7,12 +7,10 @@ crosses it, only the errors below.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ak_bridge.core.model import DeliveryStatus
 from ak_bridge.core.retry import Breaker
@@ -28,21 +26,6 @@ if TYPE_CHECKING:
         DeliveryView,
         MessageRecord,
     )
-
-FINAL_STATES = (
-    DeliveryStatus.DELIVERED,
-    DeliveryStatus.DEAD,
-    DeliveryStatus.CANCELLED,
-    DeliveryStatus.HELD,
-)
-GENESIS = "0" * 64
-# What an admin may retry or cancel: not delivered, not being sent, not already cancelled.
-OPEN_OR_FAILED = (
-    DeliveryStatus.PENDING,
-    DeliveryStatus.WAITING_RETRY,
-    DeliveryStatus.DEAD,
-    DeliveryStatus.HELD,
-)
 
 
 def iso(moment: datetime) -> str:
@@ -89,16 +72,6 @@ class AuditEvent:
     box: str | None = None
     actor: str = "system"
     detail: str | None = None
-
-
-def audit_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
-    """The hash of an audit row: its content chained to the row before it."""
-    body = {
-        k: row.get(k)
-        for k in ("at", "event", "message_id", "partner", "code", "box", "actor", "detail")
-    }
-    text = prev_hash + json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class Store(Protocol):

@@ -31,15 +31,19 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ak_bridge.adapters.store.rows import from_row, from_rows, to_row
+from ak_bridge.core.audit import GENESIS, audit_hash
 from ak_bridge.core.model import DeliveryStatus
+from ak_bridge.core.ordering import (
+    FINAL_STATES,
+    LEGAL_HOLD,
+    OVERTAKING,
+    REQUEUABLE,
+    sql_list,
+)
 from ak_bridge.core.retry import Breaker
 from ak_bridge.service.ports import (
-    FINAL_STATES,
-    GENESIS,
-    OPEN_OR_FAILED,
     AuditEvent,
     StateChanged,
-    audit_hash,
     from_iso,
     iso,
 )
@@ -51,7 +55,9 @@ from ak_bridge.service.records import (
     MessageRecord,
 )
 
-FINALS_SQL = ", ".join(f"'{s}'" for s in FINAL_STATES)
+FINALS_SQL = sql_list(FINAL_STATES)
+OVERTAKING_SQL = sql_list(OVERTAKING)
+HOLD_SQL = sql_list(LEGAL_HOLD)
 AUDIT_COLUMNS = ("at", "event", "message_id", "partner", "code", "box", "actor", "detail")
 
 
@@ -424,7 +430,7 @@ class SqlStore:
             " WHERE id = ? AND length(payload) > 0 AND NOT EXISTS ("
             " SELECT 1 FROM deliveries e WHERE e.order_key = deliveries.order_key"
             " AND e.destination = deliveries.destination AND e.id > deliveries.id"
-            " AND e.status IN ('delivered', 'in_flight'))",
+            f" AND e.status IN ({OVERTAKING_SQL}))",
             2,
             now,
             "requeued",
@@ -462,7 +468,7 @@ class SqlStore:
                 rows = tx.rows(
                     "SELECT message_id, status, destination FROM deliveries WHERE id = ?", [did]
                 )
-                if not rows or rows[0]["status"] not in OPEN_OR_FAILED:
+                if not rows or rows[0]["status"] not in REQUEUABLE:
                     continue
                 if not tx.run(sql, [iso(now)] * nows + [did]):
                     continue
@@ -493,7 +499,7 @@ class SqlStore:
             f" AND d.status NOT IN ({FINALS_SQL}))"
             " AND NOT EXISTS (SELECT 1 FROM certificates c"
             " WHERE c.issuing_country = m.issuing_country AND c.reference_no = m.reference_no"
-            " AND c.state = 'VERIFICATION_REQUESTED')"
+            f" AND c.state IN ({HOLD_SQL}))"
             " ORDER BY m.created_at",
             [iso(before)],
         )
