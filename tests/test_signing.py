@@ -14,7 +14,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from signxml import DigestAlgorithm, SignatureMethod, XMLSigner
 
-from ak_bridge.core.errors import ConfigError, ForbiddenXml, MalformedXml, SignatureInvalid
+from ak_bridge.core.errors import (
+    ConfigError,
+    ForbiddenXml,
+    MalformedXml,
+    SignatureInvalid,
+    SignatureUnsupported,
+)
 from ak_bridge.security import signing
 from ak_bridge.sim.pki import CA_CERT_FILE, PkiEntry, make_rogue_cert, make_test_pki
 
@@ -226,12 +232,16 @@ def test_not_xml_and_doctype_are_rejected_before_any_crypto(pki, kcs_signed):
         v.verify(b'<!DOCTYPE x [<!ENTITY e "boom">]>' + kcs_signed.split(b"?>", 1)[1])
 
 
-def test_signature_without_certificate_is_refused(pki, kcs_signed):
+def test_signature_without_keyinfo_is_checked_against_each_pin_and_only_the_pins(pki, kcs_signed):
     doc = etree.fromstring(kcs_signed)
     key_info = doc.find(f".//{{{DS}}}KeyInfo")
     key_info.getparent().remove(key_info)
-    with pytest.raises(SignatureInvalid, match="no X509 certificate"):
-        _verifier(pki["kcs"]).verify(etree.tostring(doc))
+    bare = etree.tostring(doc)
+    assert _exporter(_verifier(pki["vnm"], pki["kcs"]).verify(bare)) == "Genuine Exporter Co., Ltd."
+    with pytest.raises(SignatureInvalid, match="does not verify with the pinned certificate"):
+        _verifier(pki["vnm"]).verify(bare)
+    with pytest.raises(SignatureInvalid, match="does not verify with any pinned certificate"):
+        _verifier(pki["vnm"], pki["kcs-next"]).verify(bare)
 
 
 def test_two_signatures_at_root_are_refused(pki, kcs_signed):
@@ -362,7 +372,7 @@ def test_sha1_signatures_are_refused(pki, method, digest):
     )
     data = etree.tostring(signed)
     assert b"sha1" in data
-    with pytest.raises(SignatureInvalid, match="SHA1"):
+    with pytest.raises(SignatureUnsupported, match="SHA-1 .* not accepted"):
         _verifier(entry).verify(data)
 
 
