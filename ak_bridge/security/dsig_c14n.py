@@ -35,5 +35,6 @@ class RootedC14nVerifier(XMLVerifier):
 
     def _c14n(self, nodes: Any, algorithm: Any, inclusive_ns_prefixes: Any = None) -> bytes:
         items = nodes if isinstance(nodes, list) else [nodes]
-        rooted = [_as_root(n, self._parser) for n in items]
+        parser = getattr(self, "_parser", None)  # set by verify()
+        rooted = [_as_root(n, parser) for n in items]
         return super()._c14n(rooted, algorithm, inclusive_ns_prefixes=inclusive_ns_prefixes)

@@ -81,8 +81,8 @@ def _check_signature_method(uri: str) -> None:
     lowered = uri.lower()
     if "hmac" in lowered:
         raise SignatureUnsupported(
-            f"HMAC signatures are not accepted ({_uri(uri)}): sign with the private key "
-            "of the pinned certificate (RSA or ECDSA, SHA-256/384/512)"
+            f"HMAC signatures are not accepted ({_uri(uri)}): a shared secret proves nothing "
+            "to a third party; use RSA or ECDSA with SHA-256/384/512"
         )
     if "sha1" in lowered:
         raise SignatureUnsupported(
