@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bridge_client import soap_submit
+from bridge_client import Answer, soap_submit
+from flows import state
 from lxml import etree
 from signxml import CanonicalizationMethod
 from toolkit_signers import (
@@ -24,6 +25,7 @@ from toolkit_signers import (
     Shape,
     base64_line_lengths,
     matrix,
+    partner_default,
     xmlsec1_sign,
     xmlsec1_template,
 )
@@ -34,7 +36,7 @@ from ak_bridge.formats.unipass import UnipassCodec
 from ak_bridge.security import signing
 from ak_bridge.security.dsig_c14n import RootedC14nVerifier
 from ak_bridge.sim.certificates import sample_form_ak
-from ak_bridge.sim.pki import PkiEntry, make_test_pki
+from ak_bridge.sim.pki import KeyType, PkiEntry, make_test_pki
 from ak_bridge.sim.topology import Topology
 from ak_bridge.standard.contracts import AMS
 
@@ -51,11 +53,11 @@ def _ids(cases: list[tuple[str, Shape]]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PkiEntry]:
-    names = [f"{role}-{k}" for role in ("partner", "next") for k in KEY_TYPES]
+    key_types: dict[str, KeyType] = {
+        f"{role}-{k}": k for role in ("partner", "next") for k in ("rsa", "ec")
+    }
     return make_test_pki(
-        tmp_path_factory.mktemp("toolkit-pki"),
-        names,
-        key_types={n: n.rsplit("-", 1)[1] for n in names},  # type: ignore[misc]
+        tmp_path_factory.mktemp("toolkit-pki"), list(key_types), key_types=key_types
     )
 
 
@@ -96,11 +98,16 @@ def test_xmlsec1_signed_shape_is_accepted(
 
 
 @pytest.fixture(scope="module")
+def jdk(tmp_path_factory: pytest.TempPathFactory) -> JdkSigner:
+    return JdkSigner(tmp_path_factory.mktemp("jdk-build"))
+
+
+@pytest.fixture(scope="module")
 def jdk_signed(
-    pki: dict[str, PkiEntry], tmp_path_factory: pytest.TempPathFactory
+    pki: dict[str, PkiEntry], jdk: JdkSigner, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, bytes]:
     """Every JDK shape, signed in two JVM runs (the JDK's wrapping is a JVM-wide setting)."""
-    signer = JdkSigner(tmp_path_factory.mktemp("jdk-build"))
+    signer = jdk
     jobs = [(_document(), s, pki[f"partner-{k}"]) for k, s in JDK_CASES]
     out = signer.sign_batch(jobs, tmp_path_factory.mktemp("jdk-signed"))
     return dict(zip(_ids(JDK_CASES), out, strict=True))
@@ -132,6 +139,21 @@ def test_rooted_c14n_has_no_spurious_default_namespace_undeclaration() -> None:
     )
     out = RootedC14nVerifier()._c14n(doc[0][0], CanonicalizationMethod.CANONICAL_XML_1_0)
     assert out == b'<SI xmlns="urn:sig"><C></C><R><T><U></U></T></R></SI>'
+
+
+def test_a_keyvalue_naming_another_key_is_refused_even_though_the_value_verifies(
+    pki: dict[str, PkiEntry], tmp_path: Path
+) -> None:
+    """KeyValue sits outside SignedInfo: swapping it must not go unnoticed."""
+    shape = Shape(key_info="keyvalue")
+    signed = etree.fromstring(xmlsec1_sign(_document(), shape, pki["partner-rsa"], tmp_path / "a"))
+    other = etree.fromstring(xmlsec1_sign(_document(), shape, pki["next-rsa"], tmp_path / "b"))
+    mine, theirs = (d.find(".//{*}KeyValue") for d in (signed, other))
+    mine.getparent().replace(mine, theirs)
+    with pytest.raises(SignatureInvalid, match="KeyValue is not the key of the pinned"):
+        signing.Verifier(signing.load_trusted([pki["partner-rsa"].cert_file])).verify(
+            etree.tostring(signed)
+        )
 
 
 # --------------------------------------------------------------------------- refusals
@@ -221,40 +243,46 @@ def test_xmlsec1_signature_moved_onto_altered_content_is_refused(
 
 # --------------------------------------------------------------------------- end to end
 
+_PARTNER_DEFAULT = partner_default()
 
-def _submit(topology: Topology, signed: bytes, message_id: str):
+
+def _indonesia(topology: Topology) -> tuple[PkiEntry, bytes]:
+    """ID-SKA's key in the topology's PKI and an unsigned document of its format."""
+    pki_dir = topology.workdir / "pki"
+    key, cert = pki_dir / "ID-SKA.test-key.pem", pki_dir / "ID-SKA.test-cert.pem"
+    codec = topology.systems["ID-SKA"].codec
+    document = etree.tostring(codec.encode(sample_form_ak(REF, "ID", "KR", TODAY)))
+    return PkiEntry("ID-SKA", key, cert, "rsa"), document
+
+
+def _submit(topology: Topology, signed: bytes, message_id: str) -> Answer:
     ind = topology.systems["ID-SKA"]
-    co = sample_form_ak(REF, "ID", "KR", TODAY)
-    envelope = ind.envelope_for(co, message_id)
+    envelope = ind.envelope_for(sample_form_ak(REF, "ID", "KR", TODAY), message_id)
     return soap_submit(topology.bridge_url, AMS, ind.auth_headers(), envelope, signed)
 
 
-def test_bridge_accepts_an_xmlsec1_signed_document_and_refuses_an_xpath_one_with_its_reason(
-    topology: Topology,
+@pytest.mark.parametrize("toolkit", ["xmlsec1", "jdk"])
+def test_bridge_accepts_the_partner_default_shape_over_soap(
+    topology: Topology, jdk: JdkSigner, toolkit: str
 ) -> None:
-    """Over SOAP to the real app: the partners' default shape in, an XPath transform out."""
-    pki_dir = topology.workdir / "pki"
-    entry = PkiEntry(
-        "ID-SKA", pki_dir / "ID-SKA.test-key.pem", pki_dir / "ID-SKA.test-cert.pem", "rsa"
-    )
-    codec = topology.systems["ID-SKA"].codec
-    document = etree.tostring(codec.encode(sample_form_ak(REF, "ID", "KR", TODAY)))
+    entry, document = _indonesia(topology)
+    if toolkit == "xmlsec1":
+        signed = xmlsec1_sign(document, _PARTNER_DEFAULT, entry, topology.workdir / "signing")
+    else:
+        jobs = [(document, _PARTNER_DEFAULT, entry)]
+        signed = jdk.sign_batch(jobs, topology.workdir / "signing")[0]
     bridge = topology.start_bridge()
+    answer = _submit(topology, signed, f"ID-{toolkit}-1")
+    assert (answer.code, answer.outcome) == (None, "accepted"), answer.content[:300]
+    assert state(bridge, REF, "ID") == "ISSUED"
 
+
+def test_bridge_refuses_an_xpath_transform_with_its_reason_over_soap(topology: Topology) -> None:
+    entry, document = _indonesia(topology)
     xpath = xmlsec1_template(_UNPREFIXED, transforms=_REFUSED_TRANSFORMS["XPath"])
-    refused = _submit(
-        topology,
-        xmlsec1_sign(document, _UNPREFIXED, entry, topology.workdir / "x1", template=xpath),
-        "ID-xpath-1",
-    )
-    assert refused.code == "signature_unsupported", refused.content[:300]
-    assert b"XPath transforms are not accepted" in refused.content
+    signed = xmlsec1_sign(document, _UNPREFIXED, entry, topology.workdir / "x", template=xpath)
+    bridge = topology.start_bridge()
+    answer = _submit(topology, signed, "ID-xpath-1")
+    assert answer.code == "signature_unsupported", answer.content[:300]
+    assert b"XPath transforms are not accepted" in answer.content
     assert [r["code"] for r in bridge.store.audit_events("rejected")] == ["signature_unsupported"]
-
-    partner_default = Shape(
-        prefix="", c14n="inc", key_info="none", root_id="ak-doc-1", layout="crlf"
-    )
-    signed = xmlsec1_sign(document, partner_default, entry, topology.workdir / "x2")
-    accepted = _submit(topology, signed, "ID-xmlsec1-1")
-    assert (accepted.code, accepted.outcome) == (None, "accepted"), accepted.content[:300]
-    assert bridge.store.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 1

@@ -61,6 +61,12 @@ class Shape:
         return "sha512" if self.method.endswith("sha512") else "sha256"
 
 
+def partner_default(method: str = "rsa-sha256") -> Shape:
+    """What a Java/.NET partner sends untouched: default namespace, inclusive C14N, no
+    certificate in KeyInfo, an Id reference, CRLF line endings."""
+    return Shape(method, "inc", "", "none", "ak-doc-1", "crlf")
+
+
 def matrix(key_type: str, *, ec_key_value: bool) -> list[Shape]:
     """The shapes partners' toolkits produce by default or commonly, one factor at a time.
 
@@ -81,9 +87,7 @@ def matrix(key_type: str, *, ec_key_value: bool) -> list[Shape]:
         replace(base, wrap=0),
         replace(base, wrap=64),
         replace(base, wrap=76),
-        # What a Java/.NET partner sends untouched: default namespace, inclusive C14N,
-        # no certificate in KeyInfo, an Id reference, pretty-printed with CRLF.
-        replace(base, prefix="", c14n="inc", key_info="none", root_id="ak-doc-1", layout="crlf"),
+        partner_default(base.method),
     ]
     return shapes
 

@@ -435,6 +435,8 @@ def _verify_with(root: etree._Element, pinned: TrustedCert, now: datetime) -> et
         log.debug("signature refused: %s", exc)
         raise _WrongKey from None
     except InvalidInput as exc:
+        if "KeyValue" in str(exc):  # signxml: a KeyValue other than the pinned key
+            raise SignatureInvalid("KeyValue is not the key of the pinned certificate") from None
         raise SignatureInvalid(f"signature does not meet policy: {_short(exc)}") from None
     except etree.DocumentInvalid:
         raise SignatureInvalid("Signature element does not match the XMLDSig schema") from None
