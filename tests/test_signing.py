@@ -257,6 +257,78 @@ def test_enveloping_signature_is_refused(pki, kcs_signed):
         _verifier(pki["kcs"]).verify(etree.tostring(sig))
 
 
+_XPATH_FILTER2 = "http://www.w3.org/2002/06/xmldsig-filter2"
+_INCLUSIVE = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+
+
+def _set_algorithm(doc: etree._Element, path: str, uri: str) -> None:
+    doc.find(f"{{{DS}}}Signature/{path}", {"ds": DS}).set("Algorithm", uri)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            lambda d: _set_algorithm(d, "ds:SignedInfo/ds:CanonicalizationMethod", "urn:x"),
+            "canonicalization urn:x is not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, "ds:SignedInfo/ds:SignatureMethod", DS + "dsa-sha1"),
+            "SHA-1 signatures are not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, "ds:SignedInfo/ds:SignatureMethod", "urn:rsa-md5"),
+            "signature method urn:rsa-md5 is not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, ".//ds:Transform[2]", DS + "base64"),
+            "base64 transforms are not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, ".//ds:Transform[2]", _XPATH_FILTER2),
+            "XPath Filter 2.0 transforms are not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, ".//ds:Transform[1]", "urn:x" + "y" * 200),
+            r"transform urn:xyyy\S*\.\.\. is not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, ".//ds:Transform[2]", DS + "enveloped-signature"),
+            "each transform may appear once",
+        ),
+        (
+            lambda d: _set_algorithm(d, ".//ds:Transform[1]", _INCLUSIVE),
+            "needs the enveloped-signature transform",
+        ),
+        (
+            lambda d: (
+                _set_algorithm(d, "ds:SignedInfo/ds:CanonicalizationMethod", _INCLUSIVE),
+                d.set("{http://www.w3.org/XML/1998/namespace}lang", "en"),
+            ),
+            "xml:\\* attributes",
+        ),
+    ],
+    ids=[
+        "c14n",
+        "dsa-sha1",
+        "md5",
+        "base64",
+        "xpath-filter2",
+        "unknown-long",
+        "twice",
+        "no-enveloped",
+        "xml-lang-inclusive",
+    ],
+)
+def test_refused_shapes_name_the_setting_before_any_cryptography(pki, kcs_signed, change, reason):
+    doc = etree.fromstring(kcs_signed)
+    change(doc)
+    with pytest.raises(SignatureUnsupported, match=reason) as refused:
+        _verifier(pki["kcs"]).verify(etree.tostring(doc))
+    assert refused.value.code == "signature_unsupported"
+    assert len(refused.value.detail) < 250
+
+
 def test_garbage_inside_signature_is_a_short_refusal(pki, kcs_signed):
     doc = etree.fromstring(kcs_signed)
     method = doc.find(f".//{{{DS}}}SignatureMethod")
