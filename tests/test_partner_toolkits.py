@@ -107,9 +107,8 @@ def jdk_signed(
     pki: dict[str, PkiEntry], jdk: JdkSigner, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, bytes]:
     """Every JDK shape, signed in two JVM runs (the JDK's wrapping is a JVM-wide setting)."""
-    signer = jdk
     jobs = [(_document(), s, pki[f"partner-{k}"]) for k, s in JDK_CASES]
-    out = signer.sign_batch(jobs, tmp_path_factory.mktemp("jdk-signed"))
+    out = jdk.sign_batch(jobs, tmp_path_factory.mktemp("jdk-signed"))
     return dict(zip(_ids(JDK_CASES), out, strict=True))
 
 
