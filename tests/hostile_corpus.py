@@ -118,8 +118,12 @@ def placements(item: Item) -> list[tuple[str, Placement, str]]:
         out.append(("rest", "rest-body", "schema_violation"))
     elif item.kind == "signed":
         # A JSON partner's signature is a signed XML manifest; anything wrong with it,
-        # hostile XML included, is a signature the bridge cannot accept.
-        out.append(("rest", "rest-signature", "signature_invalid"))
+        # hostile XML included, is a signature the bridge cannot accept (a refused shape
+        # keeps its own code).
+        signature_code = (
+            item.expect if item.expect.startswith("signature_") else "signature_invalid"
+        )
+        out.append(("rest", "rest-signature", signature_code))
     else:
         out.append(("rest", "rest-body", item.expect))
     return out

@@ -14,7 +14,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from signxml import DigestAlgorithm, SignatureMethod, XMLSigner
 
-from ak_bridge.core.errors import ConfigError, ForbiddenXml, MalformedXml, SignatureInvalid
+from ak_bridge.core.errors import (
+    ConfigError,
+    ForbiddenXml,
+    MalformedXml,
+    SignatureInvalid,
+    SignatureUnsupported,
+)
 from ak_bridge.security import signing
 from ak_bridge.sim.pki import CA_CERT_FILE, PkiEntry, make_rogue_cert, make_test_pki
 
@@ -226,12 +232,16 @@ def test_not_xml_and_doctype_are_rejected_before_any_crypto(pki, kcs_signed):
         v.verify(b'<!DOCTYPE x [<!ENTITY e "boom">]>' + kcs_signed.split(b"?>", 1)[1])
 
 
-def test_signature_without_certificate_is_refused(pki, kcs_signed):
+def test_signature_without_keyinfo_is_checked_against_each_pin_and_only_the_pins(pki, kcs_signed):
     doc = etree.fromstring(kcs_signed)
     key_info = doc.find(f".//{{{DS}}}KeyInfo")
     key_info.getparent().remove(key_info)
-    with pytest.raises(SignatureInvalid, match="no X509 certificate"):
-        _verifier(pki["kcs"]).verify(etree.tostring(doc))
+    bare = etree.tostring(doc)
+    assert _exporter(_verifier(pki["vnm"], pki["kcs"]).verify(bare)) == "Genuine Exporter Co., Ltd."
+    with pytest.raises(SignatureInvalid, match="does not verify with the pinned certificate"):
+        _verifier(pki["vnm"]).verify(bare)
+    with pytest.raises(SignatureInvalid, match="does not verify with any pinned certificate"):
+        _verifier(pki["vnm"], pki["kcs-next"]).verify(bare)
 
 
 def test_two_signatures_at_root_are_refused(pki, kcs_signed):
@@ -245,6 +255,78 @@ def test_enveloping_signature_is_refused(pki, kcs_signed):
     sig = etree.fromstring(kcs_signed)[-1]
     with pytest.raises(SignatureInvalid, match="enveloping"):
         _verifier(pki["kcs"]).verify(etree.tostring(sig))
+
+
+_XPATH_FILTER2 = "http://www.w3.org/2002/06/xmldsig-filter2"
+_INCLUSIVE = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+
+
+def _set_algorithm(doc: etree._Element, path: str, uri: str) -> None:
+    doc.find(f"{{{DS}}}Signature/{path}", {"ds": DS}).set("Algorithm", uri)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            lambda d: _set_algorithm(d, "ds:SignedInfo/ds:CanonicalizationMethod", "urn:x"),
+            "canonicalization urn:x is not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, "ds:SignedInfo/ds:SignatureMethod", DS + "dsa-sha1"),
+            "SHA-1 signatures are not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, "ds:SignedInfo/ds:SignatureMethod", "urn:rsa-md5"),
+            "signature method urn:rsa-md5 is not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, ".//ds:Transform[2]", DS + "base64"),
+            "base64 transforms are not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, ".//ds:Transform[2]", _XPATH_FILTER2),
+            "XPath Filter 2.0 transforms are not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, ".//ds:Transform[1]", "urn:x" + "y" * 200),
+            r"transform urn:xyyy\S*\.\.\. is not accepted",
+        ),
+        (
+            lambda d: _set_algorithm(d, ".//ds:Transform[2]", DS + "enveloped-signature"),
+            "each transform may appear once",
+        ),
+        (
+            lambda d: _set_algorithm(d, ".//ds:Transform[1]", _INCLUSIVE),
+            "needs the enveloped-signature transform",
+        ),
+        (
+            lambda d: (
+                _set_algorithm(d, "ds:SignedInfo/ds:CanonicalizationMethod", _INCLUSIVE),
+                d.set("{http://www.w3.org/XML/1998/namespace}lang", "en"),
+            ),
+            "xml:\\* attributes",
+        ),
+    ],
+    ids=[
+        "c14n",
+        "dsa-sha1",
+        "md5",
+        "base64",
+        "xpath-filter2",
+        "unknown-long",
+        "twice",
+        "no-enveloped",
+        "xml-lang-inclusive",
+    ],
+)
+def test_refused_shapes_name_the_setting_before_any_cryptography(pki, kcs_signed, change, reason):
+    doc = etree.fromstring(kcs_signed)
+    change(doc)
+    with pytest.raises(SignatureUnsupported, match=reason) as refused:
+        _verifier(pki["kcs"]).verify(etree.tostring(doc))
+    assert refused.value.code == "signature_unsupported"
+    assert len(refused.value.detail) < 250
 
 
 def test_garbage_inside_signature_is_a_short_refusal(pki, kcs_signed):
@@ -362,7 +444,7 @@ def test_sha1_signatures_are_refused(pki, method, digest):
     )
     data = etree.tostring(signed)
     assert b"sha1" in data
-    with pytest.raises(SignatureInvalid, match="SHA1"):
+    with pytest.raises(SignatureUnsupported, match="SHA-1 .* not accepted"):
         _verifier(entry).verify(data)
 
 

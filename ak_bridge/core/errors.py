@@ -11,6 +11,7 @@
     │   ├── SchemaViolation            XSD or JSON-schema failure; box taken from the path
     │   ├── ValidationFailed           business rules; carries every Finding at once
     │   ├── SignatureInvalid           missing, wrong, untrusted or tampered signature
+    │   │   └── SignatureUnsupported   a signature shape we refuse (SHA-1, HMAC, XPath, ...)
     │   ├── UnknownPartner             sender or receiver not configured
     │   ├── NotAuthorized              partner may not do this
     │   ├── DuplicateConflict          same business key, other content
@@ -138,6 +139,13 @@ class ValidationFailed(Rejected):
 class SignatureInvalid(Rejected):
     code = "signature_invalid"
     http_status = 403
+
+
+class SignatureUnsupported(SignatureInvalid):
+    """The signature's shape is refused by policy, whatever the key: says which part, so a
+    partner changes its toolkit settings instead of looking at its keys."""
+
+    code = "signature_unsupported"
 
 
 class UnknownPartner(Rejected):

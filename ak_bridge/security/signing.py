@@ -1,13 +1,16 @@
-"""XMLDSig signing and verification of Form AK documents; the only module importing signxml.
+"""XMLDSig signing and verification of Form AK documents (with dsig_c14n, the only modules
+importing signxml).
 
-Policy (see stack-notes.md section 3):
+Policy (see stack-notes.md section 3; the accepted inbound shapes are in dsig_policy):
 
 * enveloped signature, last child of the document root, one reference covering the whole
   document (``URI=""`` or ``#<root Id>``);
-* exclusive C14N, so a signed document still verifies once embedded inline in a SOAP Body;
-* RSA-SHA256 or ECDSA-SHA256 out, SHA-2 only in (SHA-1 is refused);
+* we sign with exclusive C14N, so a signed document still verifies once embedded inline in a
+  SOAP Body; partners may use exclusive or inclusive C14N, with or without comments;
+* RSA-SHA256 or ECDSA-SHA256 out, SHA-2 only in (SHA-1 and HMAC are refused);
 * partners are trusted by *pinned* certificates, matched by SHA-256 fingerprint, never by a
-  public CA bundle; a pinned certificate outside its validity window is refused;
+  public CA bundle or by what KeyInfo says; a pinned certificate outside its validity window
+  is refused;
 * callers only ever get ``result.signed_xml`` back, the canonicalised signed content, so an
   attacker cannot smuggle unsigned data (wrapping, comments) past verification.
 
@@ -42,7 +45,6 @@ from signxml import (
     SignatureConfiguration,
     SignatureMethod,
     XMLSigner,
-    XMLVerifier,
 )
 from signxml.exceptions import (
     InvalidCertificate,
@@ -53,7 +55,8 @@ from signxml.exceptions import (
 )
 
 from ak_bridge.core.errors import ConfigError, ForbiddenXml, MalformedXml, SignatureInvalid
-from ak_bridge.security import xmlio
+from ak_bridge.security import dsig_policy, xmlio
+from ak_bridge.security.dsig_c14n import RootedC14nVerifier
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +319,12 @@ def _short(exc: BaseException) -> str:
 
 
 class Verifier:
-    """Verifies inbound documents against one partner's pinned certificates."""
+    """Verifies inbound documents against one partner's pinned certificates.
+
+    Trust comes only from the pinned certificates, whatever KeyInfo says: a KeyInfo
+    certificate only picks which pin to try (it must be one of them); without one (KeyValue
+    only, or no KeyInfo) each pin valid now is tried.
+    """
 
     def __init__(
         self,
@@ -343,43 +351,19 @@ class Verifier:
             raise SignatureInvalid("document is not signed")
         if len(signatures) > 1:
             raise SignatureInvalid("document carries more than one signature")
-        signature = signatures[0]
-        _require_whole_document_reference(root, signature)
-        pinned = self._pinned_cert(signature)
+        dsig_policy.check_shape(root, signatures[0])
         now = self._now_utc()
-        if now < pinned.not_before:
-            raise SignatureInvalid(
-                f"signing certificate is not valid before {pinned.not_before.isoformat()}"
-            )
-        if now > pinned.not_after:
-            raise SignatureInvalid(f"signing certificate expired at {pinned.not_after.isoformat()}")
-        try:
-            result = XMLVerifier().verify(
-                root,
-                x509_cert=pinned._cert,
-                expect_config=replace(_BASE_CONFIG, verification_time=now),
-                parser=_SIGNXML_PARSER,
-            )
-        except InvalidDigest:
-            raise SignatureInvalid("signed content was altered (digest mismatch)") from None
-        except InvalidCertificate as exc:
-            log.debug("certificate refused: %s", exc)
-            raise SignatureInvalid("signing certificate refused") from None
-        except InvalidSignature as exc:
-            log.debug("signature refused: %s", exc)
-            raise SignatureInvalid(
-                "signature value does not verify with the pinned certificate"
-            ) from None
-        except InvalidInput as exc:
-            raise SignatureInvalid(f"signature does not meet policy: {_short(exc)}") from None
-        except etree.DocumentInvalid:
-            raise SignatureInvalid("Signature element does not match the XMLDSig schema") from None
-        except _MALFORMED as exc:
-            log.debug("malformed signature: %r", exc)
-            raise SignatureInvalid("malformed signature") from None
-        if result.signed_xml is None:
-            raise SignatureInvalid("signed content is not an XML element")
-        return result.signed_xml
+        candidates = self._candidates(signatures[0])
+        valid = [tc for tc in candidates if tc.valid_at(now)]
+        if not valid:
+            raise _validity_error(candidates[0], now)
+        for pinned in _fitting(valid, signatures[0]):
+            try:
+                return _verify_with(root, pinned, now)
+            except _WrongKey:
+                continue
+        which = "the pinned certificate" if len(candidates) == 1 else "any pinned certificate"
+        raise SignatureInvalid(f"signature value does not verify with {which}")
 
     def verify_json(self, payload: Mapping, signature: bytes) -> None:
         """Check a JSON partner's signed manifest and that it covers exactly this payload."""
@@ -397,11 +381,11 @@ class Verifier:
         if not hmac.compare_digest((signed_hash or "").strip().lower(), actual):
             raise SignatureInvalid("JSON payload does not match its signed manifest")
 
-    def _pinned_cert(self, signature: etree._Element) -> TrustedCert:
-        """Fingerprint the KeyInfo certificates (no parse needed) and find a pinned one."""
+    def _candidates(self, signature: etree._Element) -> list[TrustedCert]:
+        """The pins to try: the one a KeyInfo certificate names, else all of them."""
         nodes = signature.findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", _DS_NS)
         if not nodes:
-            raise SignatureInvalid("signature carries no X509 certificate")
+            return list(self._by_fingerprint.values())
         for node in nodes:
             try:
                 der = base64.b64decode("".join((node.text or "").split()), validate=True)
@@ -409,26 +393,56 @@ class Verifier:
                 raise SignatureInvalid("X509Certificate is not valid base64") from None
             pinned = self._by_fingerprint.get(hashlib.sha256(der).hexdigest())
             if pinned is not None:
-                return pinned
+                return [pinned]
         raise SignatureInvalid("signing certificate is not pinned for this partner")
 
 
-def _require_whole_document_reference(root: etree._Element, signature: etree._Element) -> None:
-    """The one reference must cover the root, so signed_xml *is* the document, not a part of it.
+def _fitting(pins: list[TrustedCert], signature: etree._Element) -> list[TrustedCert]:
+    """Without a KeyInfo certificate, only pins of the signature method's key type can fit."""
+    node = signature.find("ds:SignedInfo/ds:SignatureMethod", _DS_NS)
+    method = node.get("Algorithm", "") if node is not None else ""
+    kind = ec.EllipticCurvePublicKey if "#ecdsa-" in method else rsa.RSAPublicKey
+    return [tc for tc in pins if isinstance(tc._cert.public_key(), kind)]
 
-    signxml would accept ``#id`` pointing at an element moved deeper by an attacker (its
-    enveloped transform is idempotent); returning that part is safe but surprising, so refuse.
-    """
-    refs = signature.findall("ds:SignedInfo/ds:Reference", _DS_NS)
-    if len(refs) != 1:
-        raise SignatureInvalid("signature must carry exactly one reference")
-    uri = refs[0].get("URI")
-    if uri == "":
-        return
-    if uri is None or not uri.startswith("#") or uri.startswith("#xpointer("):
-        raise SignatureInvalid("signature reference must cover the whole document")
-    matches = root.xpath(
-        "//*[@*[local-name()='Id' or local-name()='ID' or local-name()='id'][.=$v]]", v=uri[1:]
-    )
-    if len(matches) != 1 or matches[0] is not root:
-        raise SignatureInvalid("signature reference must cover the whole document")
+
+class _WrongKey(Exception):
+    """The signature value does not verify with this pin (another pin may still fit)."""
+
+
+def _validity_error(pinned: TrustedCert, now: datetime) -> SignatureInvalid:
+    if now < pinned.not_before:
+        return SignatureInvalid(
+            f"signing certificate is not valid before {pinned.not_before.isoformat()}"
+        )
+    return SignatureInvalid(f"signing certificate expired at {pinned.not_after.isoformat()}")
+
+
+def _verify_with(root: etree._Element, pinned: TrustedCert, now: datetime) -> etree._Element:
+    """One signxml verification against one pin; every signxml error becomes a typed one."""
+    try:
+        result = RootedC14nVerifier().verify(
+            root,
+            x509_cert=pinned._cert,
+            expect_config=replace(_BASE_CONFIG, verification_time=now),
+            parser=_SIGNXML_PARSER,
+        )
+    except InvalidDigest:
+        raise SignatureInvalid("signed content was altered (digest mismatch)") from None
+    except InvalidCertificate as exc:
+        log.debug("certificate refused: %s", exc)
+        raise SignatureInvalid("signing certificate refused") from None
+    except InvalidSignature as exc:
+        log.debug("signature refused: %s", exc)
+        raise _WrongKey from None
+    except InvalidInput as exc:
+        if "KeyValue" in str(exc):  # signxml: a KeyValue other than the pinned key
+            raise SignatureInvalid("KeyValue is not the key of the pinned certificate") from None
+        raise SignatureInvalid(f"signature does not meet policy: {_short(exc)}") from None
+    except etree.DocumentInvalid:
+        raise SignatureInvalid("Signature element does not match the XMLDSig schema") from None
+    except _MALFORMED as exc:
+        log.debug("malformed signature: %r", exc)
+        raise SignatureInvalid("malformed signature") from None
+    if result.signed_xml is None:
+        raise SignatureInvalid("signed content is not an XML element")
+    return result.signed_xml

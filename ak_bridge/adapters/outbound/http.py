@@ -55,6 +55,7 @@ def _json_error_code(body: str) -> str | None:
 # What a partner's typed refusal says about the failure, for the dead letter's class.
 CLASS_OF_CODE = {
     "signature_invalid": FailureClass.SIGNATURE,
+    "signature_unsupported": FailureClass.SIGNATURE,
     "schema_violation": FailureClass.SCHEMA,
     "malformed_xml": FailureClass.SCHEMA,
     "forbidden_xml": FailureClass.SCHEMA,
