@@ -46,6 +46,7 @@ def start_config(config: Path, *args: str) -> subprocess.Popen:
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Until the service answers; if it never does, it is stopped (no process outlives a test)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -55,12 +56,16 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
                 return
         except requests.RequestException:
             time.sleep(0.05)
+    kill9(proc)
     raise AssertionError("service did not come up")
 
 
 def kill9(proc: subprocess.Popen) -> None:
     """kill -9 of the whole service: the gunicorn master and every worker at once."""
-    os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # already gone (its group too)
     proc.wait(timeout=10)
 
 

@@ -120,15 +120,29 @@ def worker(ctx: click.Context, once: bool) -> None:
     default=None,
     help="Where to put the demo's PKI, config and database (default: a temp dir).",
 )
-def demo(workdir: str | None) -> None:
+@click.option(
+    "--database",
+    default=None,
+    help="An empty PostgreSQL database (postgresql://…) instead of the SQLite file.",
+)
+@click.option(
+    "--instances",
+    type=click.IntRange(1, 4),
+    default=1,
+    show_default=True,
+    help="Bridges (web app and worker each) sharing the database, as machines would.",
+)
+def demo(workdir: str | None, database: str | None, instances: int) -> None:
     """Run a real exchange: simulated KCS, Indonesia (SOAP) and Viet Nam (REST) on loopback."""
     from ak_bridge.sim.demo import run_demo
 
+    if instances > 1 and not database:
+        raise Failed("several instances share a PostgreSQL database: give --database")
     if workdir:
-        code = run_demo(Path(workdir), click.echo)
+        code = run_demo(Path(workdir), click.echo, database, instances)
     else:
         with tempfile.TemporaryDirectory(prefix="ak-bridge-demo-") as tmp:
-            code = run_demo(Path(tmp), click.echo)
+            code = run_demo(Path(tmp), click.echo, database, instances)
     sys.exit(code)
 
 
@@ -137,4 +151,4 @@ def main() -> None:
 
 
 # Command groups in their own modules register themselves on ``cli`` when imported.
-from ak_bridge.cli import admin, database, evidence, onboarding, security, standard  # noqa: E402, F401
+from ak_bridge.cli import admin, evidence, onboarding, security, standard, storage  # noqa: E402, F401

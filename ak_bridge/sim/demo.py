@@ -17,10 +17,12 @@ from pathlib import Path
 
 from zeep.exceptions import Fault
 
+from ak_bridge import create_app
 from ak_bridge.adapters.scheduler import build_scheduler
 from ak_bridge.core.model import DocumentType, FormAK
 from ak_bridge.service.ports import from_iso
 from ak_bridge.sim.certificates import sample_form_ak
+from ak_bridge.sim.server import LiveServer, free_port
 from ak_bridge.sim.topology import Topology, build_topology
 from ak_bridge.standard.contracts import AMS, KCS
 
@@ -42,20 +44,40 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
     return predicate()
 
 
-def run_demo(workdir: Path, echo: Callable[[str], None] = print) -> int:
-    """Run the scenario; return the exit code (0 only if every check passed)."""
+def run_demo(
+    workdir: Path,
+    echo: Callable[[str], None] = print,
+    database: str | None = None,
+    instances: int = 1,
+) -> int:
+    """Run the scenario; return the exit code (0 only if every check passed).
+
+    ``database``: a PostgreSQL URL (an empty database) instead of the SQLite file;
+    ``instances``: how many bridges (web app and worker each) share it, as machines would.
+    """
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep the demo's output readable
-    topo = build_topology(workdir, start_partners=("KR-KCS", "ID-SKA"))
+    topo = build_topology(workdir, start_partners=("KR-KCS", "ID-SKA"), database=database)
     problems: list[str] = []
-    scheduler = None
+    schedulers = []
+    extra: list[LiveServer] = []
     try:
         topo.start_bridge()
-        worker = topo.worker_exchange("demo-worker")
-        scheduler = build_scheduler(worker, topo.settings.worker_interval_seconds, blocking=False)
-        scheduler.start()
-        echo(f"bridge on {topo.bridge_url}; database {topo.settings.database}")
+        urls = [topo.bridge_url]
+        for _ in range(1, instances):  # another machine: its own app, store pool and worker
+            app = create_app(topo.settings)
+            extra.append(LiveServer(app, port=free_port()).start())
+            topo.exchanges.append(app.extensions["ak_bridge"])
+            urls.append(extra[-1].url)
+        for i in range(instances):
+            worker = topo.worker_exchange(f"demo-worker-{i + 1}")
+            scheduler = build_scheduler(
+                worker, topo.settings.worker_interval_seconds, blocking=False
+            )
+            scheduler.start()
+            schedulers.append(scheduler)
+        echo(f"bridge on {', '.join(urls)}; database {topo.settings.database}")
         echo("Viet Nam's CO system is DOWN at the start.")
-        sent = _send_all(topo, echo)
+        sent = _send_all(topo, echo, urls)
         _refuse_form_d(topo, echo, problems)
 
         vn_delivery_failed = _wait(lambda: _vn_has_failed_attempt(topo), 15)
@@ -64,29 +86,34 @@ def run_demo(workdir: Path, echo: Callable[[str], None] = print) -> int:
         echo("Viet Nam's CO system comes back up.")
         topo.systems["VN-ECOSYS"].start()
 
-        store = worker.store
+        store = topo.exchanges[-1].store
         done = _wait(lambda: all(d["status"] == "delivered" for d in store.find_deliveries()), 30)
         if not done:
             problems.append("not every delivery reached 'delivered' within 30 s")
         problems += _check_far_side(topo, sent)
         _print_table(topo, sent, echo)
     finally:
-        if scheduler is not None:
+        for scheduler in schedulers:
             scheduler.shutdown(wait=True)
+        for server in extra:
+            server.stop()
         topo.stop()
     if problems:
         echo("DEMO FAILED:")
         for p in problems:
             echo(f"  - {p}")
         return 1
+    shared = f"; {instances} instances shared the database" if instances > 1 else ""
     echo(
         "DEMO OK: 4 certificates delivered and verified at the far side, 1 retried, "
-        "1 Form D refused."
+        f"1 Form D refused{shared}."
     )
     return 0
 
 
-def _send_all(topo: Topology, echo: Callable[[str], None]) -> list[Sent]:
+def _send_all(topo: Topology, echo: Callable[[str], None], urls: list[str]) -> list[Sent]:
+    """Each certificate to one instance in turn; the first to every instance at once (a
+    client retrying elsewhere): one message id whichever answers."""
     today = datetime.now(UTC).date()
     kcs, ind, vn = (topo.systems[k] for k in ("KR-KCS", "ID-SKA", "VN-ECOSYS"))
     plan = [
@@ -96,8 +123,11 @@ def _send_all(topo: Topology, echo: Callable[[str], None]) -> list[Sent]:
         ("VN→KR", vn, "KR-KCS", sample_form_ak("VN-KR 26/01/00042", "VN", "KR", today)),
     ]
     sent = []
-    for path, system, receiver, co in plan:
-        reply = system.submit(topo.bridge_url, co, f"{system.partner_id}-{co.reference_no}")
+    for n, (path, system, receiver, co) in enumerate(plan):
+        for url in urls[1:] if n == 0 else []:
+            system.submit(url, co, f"{system.partner_id}-{co.reference_no}-elsewhere")
+        url = urls[n % len(urls)]
+        reply = system.submit(url, co, f"{system.partner_id}-{co.reference_no}")
         if system.contract is None:  # REST
             reply.raise_for_status()
             message_id, status = reply.json()["messageId"], reply.json()["status"]

@@ -1,0 +1,162 @@
+"""Accept and delivery throughput on SQLite, on PostgreSQL, and on two instances sharing it.
+
+Real processes: `ak-bridge serve` (gunicorn, 2 workers) and `ak-bridge worker` per instance,
+simulated KCS and Indonesia as real servers in this process, 4 keep-alive client threads.
+Figures only: nothing here asserts a time. PostgreSQL comes from AK_BRIDGE_TEST_POSTGRES
+(scripts/bench runs this under scripts/with-postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import requests
+
+from ak_bridge.adapters.web import soap
+from ak_bridge.sim.certificates import sample_form_ak
+from ak_bridge.sim.server import free_port
+from ak_bridge.sim.topology import Topology, build_topology
+from ak_bridge.standard.contracts import KCS
+
+TODAY = datetime.now(UTC).date()
+CLIENTS = 4
+
+
+def start(config: Path, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AK_BRIDGE_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ak_bridge", "--config", str(config), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def wait_up(url: str) -> None:
+    for _ in range(400):
+        try:
+            if requests.get(url + "/healthz", timeout=0.5).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not come up")
+
+
+def instance_configs(topo: Topology, count: int) -> list[tuple[Path, str]]:
+    """The topology's config, and copies of it on other ports (other machines)."""
+    base = topo.settings.root / "config"
+    toml = base / "ak_bridge.toml"
+    toml.write_text(toml.read_text().replace("interval_seconds = 0.2", "interval_seconds = 0.05"))
+    out = [(base, f"http://127.0.0.1:{topo.settings.port}")]
+    for i in range(1, count):
+        copy = topo.settings.root / f"machine-{i}" / "config"
+        shutil.copytree(base, copy)
+        port = free_port()
+        text = (copy / "ak_bridge.toml").read_text()
+        (copy / "ak_bridge.toml").write_text(
+            text.replace(f"port = {topo.settings.port}", f"port = {port}")
+        )
+        out.append((copy, f"http://127.0.0.1:{port}"))
+    return out
+
+
+def run(label: str, workdir: Path, database: str | None, instances: int, n: int) -> None:
+    topo = build_topology(workdir, database=database)
+    procs: list[subprocess.Popen] = []
+    try:
+        configs = instance_configs(topo, instances)
+        for config, url in configs:
+            procs.append(start(config, "serve", "--workers", "2"))
+            wait_up(url)
+        kcs, indonesia = topo.systems["KR-KCS"], topo.systems["ID-SKA"]
+        indonesia.keep_documents = False
+        bodies = []
+        for i in range(n):
+            co = sample_form_ak(f"KR-BB-{i:06d}", "KR", "ID", TODAY)
+            xml, _, _ = kcs.document_for(co)
+            bodies.append(soap.submit_request(KCS, kcs.envelope_for(co, f"BB-{i}"), xml))
+        headers = {"Content-Type": soap.CONTENT_TYPE, **kcs.auth_headers()}
+        latencies: list[float] = []
+
+        def post(chunk: list[bytes], url: str) -> None:
+            session = requests.Session()
+            for body in chunk:
+                t = time.perf_counter()
+                resp = session.post(url + KCS.path, data=body, headers=headers, timeout=60)
+                latencies.append((time.perf_counter() - t) * 1000)
+                resp.raise_for_status()
+
+        threads = [
+            threading.Thread(target=post, args=(bodies[i::CLIENTS], configs[i % instances][1]))
+            for i in range(CLIENTS)
+        ]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        accept_s = time.perf_counter() - t0
+        # the backlog is in place; now the workers drain it
+        t1 = time.perf_counter()
+        procs += [start(config, "worker") for config, _ in configs]
+        while len(indonesia.received) < n and time.perf_counter() - t1 < 600:
+            time.sleep(0.05)
+        deliver_s = time.perf_counter() - t1
+        print(
+            f"{label:34} accept {n / accept_s:5.0f} msg/s (median "
+            f"{statistics.median(latencies):5.1f} ms, p99 "
+            f"{sorted(latencies)[int(len(latencies) * 0.99) - 1]:5.1f} ms)   deliver "
+            f"{len(indonesia.received) / deliver_s:5.0f} msg/s ({len(indonesia.received)}/{n})"
+        )
+    finally:
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=30)
+        topo.stop()
+
+
+def fresh_postgres(server: str, name: str) -> str:
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=400)
+    args = parser.parse_args()
+    server = os.environ.get("AK_BRIDGE_TEST_POSTGRES")
+    print(
+        f"{args.messages} KCS certificates to Indonesia, {CLIENTS} client connections, "
+        "serve = gunicorn 2 workers per instance, one worker process per instance"
+    )
+    with tempfile.TemporaryDirectory(prefix="ak-bench-backends-") as tmp:
+        run("SQLite, one instance", Path(tmp) / "sqlite", None, 1, args.messages)
+        if not server:
+            print("PostgreSQL: skipped (no AK_BRIDGE_TEST_POSTGRES; run scripts/bench)")
+            return
+        url = fresh_postgres(server, "ak_bench_one")
+        run("PostgreSQL, one instance", Path(tmp) / "pg1", url, 1, args.messages)
+        url = fresh_postgres(server, "ak_bench_two")
+        run("PostgreSQL, two instances", Path(tmp) / "pg2", url, 2, args.messages)
+
+
+if __name__ == "__main__":
+    main()
