@@ -167,6 +167,29 @@ def test_a_refused_oversize_body_is_never_read_as_the_next_request(
         assert b"HTTP/1.1 200" not in rest  # closed after the 413, not kept alive
 
 
+def test_expect_100_continue_is_answered_before_the_body_is_awaited(
+    served: tuple[Topology, str],
+) -> None:
+    """.NET's HttpClient and curl wait for ``100 Continue`` before they send a body."""
+    topo, _ = served
+    body = b'{"header": {}}'
+    with socket.create_connection(("127.0.0.1", topo.settings.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /rest/v1/documents HTTP/1.1\r\nHost: b\r\nExpect: 100-continue\r\n"
+            + f"Authorization: Bearer {topo.systems['VN-ECOSYS'].token}\r\n".encode()
+            + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        )
+        interim = sock.recv(4096)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        final = b""
+        while b"schema_violation" not in final:
+            chunk = sock.recv(4096)
+            assert chunk, final
+            final += chunk
+        assert final.startswith(b"HTTP/1.1 400"), final[:200]  # no second 100 Continue
+
+
 def test_gunicorn_believes_forwarded_proto_from_no_untrusted_address(
     served: tuple[Topology, str],
 ) -> None:

@@ -28,6 +28,8 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 HEAD_MAX = 64 * 1024  # past this without a blank line, gunicorn's parser refuses it anyway
 _LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*([0-9]{1,15})[ \t]*(?=\r\n|$)", re.I)
+_EXPECT = re.compile(rb"\r\nexpect[ \t]*:[ \t]*100-continue", re.I)
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked", re.I)
 _TIMEOUT_BODY = (
     b'{"error": {"code": "request_timeout", "box": null, '
@@ -47,12 +49,19 @@ class Prebuffered:
         self._sock = sock
         self._io_timeout = io_timeout
         self.pending = b""
+        self.continued = False  # the event loop already sent 100 Continue for this request
 
     def recv(self, size: int, *flags: int) -> bytes:
         if self.pending:
             out, self.pending = self.pending[:size], self.pending[size:]
             return out
         return self._sock.recv(size, *flags)
+
+    def send(self, data: bytes, *flags: int) -> int:
+        if self.continued and data == CONTINUE:  # gunicorn's own, second one: drop it
+            self.continued = False
+            return len(data)
+        return self._sock.send(data, *flags)
 
     def setblocking(self, flag: bool) -> None:
         # A thread never waits on a silent client for ever: a read past what was buffered
@@ -128,7 +137,7 @@ class BufferingWorker(ThreadWorker):
         }
         conn.sock.pending = b""
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._readable, conn))
-        if self._buffering[conn]["inbox"] and self._complete(self._buffering[conn]):
+        if self._buffering[conn]["inbox"] and self._complete(self._buffering[conn], conn):
             self._hand_over(conn)
 
     def _readable(self, conn: Any, _sock: Any) -> None:
@@ -143,7 +152,7 @@ class BufferingWorker(ThreadWorker):
             self._drop(conn, answer=False)
             return
         state["inbox"] += data
-        if self._complete(state):
+        if self._complete(state, conn):
             self._hand_over(conn)
 
     def _hand_over(self, conn: Any) -> None:
@@ -155,7 +164,7 @@ class BufferingWorker(ThreadWorker):
         conn.data_ready = True
         self.enqueue_req(conn)
 
-    def _complete(self, state: dict[str, Any]) -> bool:
+    def _complete(self, state: dict[str, Any], conn: Any = None) -> bool:
         inbox: bytearray = state["inbox"]
         if state["head_end"] is None:
             end = inbox.find(b"\r\n\r\n")
@@ -172,6 +181,13 @@ class BufferingWorker(ThreadWorker):
                 return True
             else:
                 state["need"] = state["head_end"] + (int(length.group(1)) if length else 0)
+            if conn is not None and _EXPECT.search(head) and len(inbox) == state["head_end"]:
+                # .NET and curl wait for this before sending the body (RFC 9110 10.1.1)
+                try:
+                    conn.sock._sock.send(CONTINUE)
+                    conn.sock.continued = True
+                except OSError:
+                    pass
         if state["need"] is None:  # chunked: until the last chunk, or past the limit
             body = len(inbox) - state["head_end"]
             state["close"] = body > self.max_body
