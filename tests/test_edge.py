@@ -24,7 +24,9 @@ from ak_bridge.core.errors import (
     FailureClass,
     PartnerRejected,
     Rejected,
+    SchemaViolation,
 )
+from ak_bridge.formats.akstd import AkStdCodec
 from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.server import LiveServer
@@ -275,6 +277,18 @@ def test_a_5000_digit_integer_in_a_mapped_format_is_a_typed_refusal_with_its_box
     detail = etree.fromstring(answer.content).find(f".//{AMS.q(AMS.error_detail)}")
     assert detail.findtext(AMS.q(AMS.f("box"))) == "7"
     assert len(answer.content) < 4000
+
+
+def test_a_5000_digit_integer_in_the_agreed_standard_is_a_typed_refusal_with_its_box() -> None:
+    """xs:nonNegativeInteger has no bound; int() refuses past 4,300 digits."""
+    codec = AkStdCodec()
+    root = etree.fromstring(
+        etree.tostring(codec.encode(sample_form_ak("KR-BIG", "KR", "ID", TODAY)))
+    )
+    next(root.iter("{*}QuantityQuantity")).text = "9" * 5000
+    with pytest.raises(SchemaViolation) as refused:
+        codec.decode(root)
+    assert refused.value.box == "7"
 
 
 @pytest.mark.parametrize("char", ["\u0000", "\u0001", "\u001b", "\ufffe"])
