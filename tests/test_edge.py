@@ -336,6 +336,25 @@ def test_rest_header_fields_are_bounded_like_soaps(
     assert len(_last_audit(bridge)["detail"]) <= 1000
 
 
+@pytest.mark.parametrize("char", ["\u0000", "\u001b", "\n"])
+def test_rest_header_fields_carry_no_control_characters(
+    topology: Topology, bridge: Exchange, char: str
+) -> None:
+    vn = topology.systems["VN-ECOSYS"]
+    co = sample_form_ak(f"VN-CTLH-{ord(char)}", "VN", "KR", TODAY)
+    _, document, signature = vn.document_for(co)
+    body = rest_body(vn.envelope_for(co, f"V-CTLH-{ord(char)}"), document, signature)
+    body["header"]["correlationId"] = f"corr{char}1"
+    resp = requests.post(
+        topology.bridge_url + "/rest/v1/documents", json=body, headers=vn.auth_headers(), timeout=30
+    )
+    assert resp.status_code == 400, resp.text[:300]
+    assert (resp.json()["error"]["code"], resp.json()["error"]["box"]) == (
+        "schema_violation",
+        "header",
+    )
+
+
 def test_an_answer_never_echoes_more_than_a_short_prefix_of_the_input() -> None:
     exc = Rejected(f"no certificate KR/{'X' * 500_000}", box="header")
     answer = json.dumps(exc.as_dict())

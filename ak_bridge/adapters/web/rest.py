@@ -24,23 +24,28 @@ from ak_bridge.service.exchange import Inbound
 bp = Blueprint("rest", __name__, url_prefix="/rest/v1")
 
 
+def _header_field(max_len: int, required: bool = False) -> fields.String:
+    """A header value: bounded like the SOAP header's (they are stored and echoed; 500 kB
+    was accepted), and free of control characters, which no XML header could carry."""
+    checks = [
+        validate.Length(1, max_len),
+        validate.Regexp(r"\A[^\x00-\x1f\x7f\ufffe\uffff]*\Z", error="control character"),
+    ]
+    if required:
+        return fields.String(required=True, validate=checks)
+    return fields.String(load_default=None, allow_none=True, validate=checks)
+
+
 class HeaderSchema(Schema):
-    senderId = fields.String(required=True, validate=validate.Length(1, 64))
-    receiverId = fields.String(required=True, validate=validate.Length(1, 64))
+    senderId = _header_field(64, required=True)
+    receiverId = _header_field(64, required=True)
     documentType = fields.Enum(DocumentType, by_value=True, required=True)
     messageFunction = fields.Enum(MessageFunction, by_value=True, required=True)
-    messageId = fields.String(required=True, validate=validate.Length(1, HEADER_FIELD_MAX))
+    messageId = _header_field(HEADER_FIELD_MAX, required=True)
     sentAt = fields.AwareDateTime(required=True)
-    # Bounded like the SOAP header: these are stored and echoed (500 kB was accepted).
-    referenceNo = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(1, HEADER_FIELD_MAX)
-    )
-    issuingCountry = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(1, HEADER_FIELD_MAX)
-    )
-    correlationId = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(1, HEADER_FIELD_MAX)
-    )
+    referenceNo = _header_field(HEADER_FIELD_MAX)
+    issuingCountry = _header_field(HEADER_FIELD_MAX)
+    correlationId = _header_field(HEADER_FIELD_MAX)
 
 
 class SubmitSchema(Schema):
