@@ -17,6 +17,7 @@ refuses it with 413) and the connection is closed after the answer rather than d
 
 from __future__ import annotations
 
+import errno
 import re
 import selectors
 import socket
@@ -95,7 +96,11 @@ class BufferingWorker(ThreadWorker):
             client, address = listener.accept()
         except BlockingIOError:
             return
-        except OSError:
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                # Out of descriptors: the listener stays readable, so do not spin on it.
+                self.log.warning("cannot accept: %s; lower service.max_connections", exc)
+                time.sleep(0.1)
             return  # ECONNABORTED and friends: the client gave up before we saw it
         self.nr_conns += 1
         sock = Prebuffered(client, self.body_timeout)
