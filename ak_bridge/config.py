@@ -25,7 +25,13 @@ from typing import Any
 
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.retry import RetryPolicy
-from ak_bridge.core.settings import AuthSettings, Channel, PartnerConfig, Settings
+from ak_bridge.core.settings import (
+    AuthSettings,
+    Channel,
+    EdgeSettings,
+    PartnerConfig,
+    Settings,
+)
 from ak_bridge.standard import WSDL_DIR
 
 
@@ -107,6 +113,37 @@ def _auth(table: Mapping[str, Any], source: str) -> AuthSettings:
         client_cert_header=header,
         trusted_proxies=tuple(proxies),
     )
+
+
+def _edge(service: Mapping[str, Any], source: str) -> EdgeSettings:
+    """``[service]`` keys for slow clients; each must be positive."""
+    base = EdgeSettings()
+    values = {
+        "header_timeout_seconds": _opt(
+            service,
+            "header_timeout_seconds",
+            float,
+            base.header_timeout_seconds,
+            source,
+            "service.",
+        ),
+        "body_timeout_seconds": _opt(
+            service, "body_timeout_seconds", float, base.body_timeout_seconds, source, "service."
+        ),
+        "max_connections": _opt(
+            service, "max_connections", int, base.max_connections, source, "service."
+        ),
+        "threads": _opt(service, "threads", int, base.threads, source, "service."),
+        "keepalive_seconds": _opt(
+            service, "keepalive_seconds", int, base.keepalive_seconds, source, "service."
+        ),
+    }
+    for key, value in values.items():
+        if value <= 0:
+            raise ConfigError(source, f"service.{key}", "must be positive")
+    if values["max_connections"] <= values["threads"]:
+        raise ConfigError(source, "service.max_connections", "must be more than service.threads")
+    return EdgeSettings(**values)
 
 
 def _passphrase(env_name: str | None, environ: Mapping[str, str], source: str) -> bytes | None:
@@ -300,4 +337,5 @@ def load_settings(
         default_retry=default_retry,
         asw_partner=asw_partner,
         auth=_auth(main.get("auth", {}), src),
+        edge=_edge(service, src),
     )

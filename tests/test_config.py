@@ -317,7 +317,37 @@ MISTAKES = {
         "partners.VN-ECOSYS.timeout_seconds",
     ),
     "no partners": (P, PARTNERS, "", "partners"),
+    "zero header timeout": (
+        M,
+        "port = 8443",
+        "port = 8443\nheader_timeout_seconds = 0",
+        "service.header_timeout_seconds",
+    ),
+    "body timeout as text": (
+        M,
+        "port = 8443",
+        'port = 8443\nbody_timeout_seconds = "1m"',
+        "service.body_timeout_seconds",
+    ),
+    "connections below threads": (
+        M,
+        "port = 8443",
+        "port = 8443\nmax_connections = 4",
+        "service.max_connections",
+    ),
 }
+
+
+def test_slow_client_settings_are_read(tmp_path: Path) -> None:
+    main = edit(
+        MAIN,
+        "port = 8443",
+        "port = 8443\nheader_timeout_seconds = 2.5\nbody_timeout_seconds = 7\n"
+        "max_connections = 64\nthreads = 8\nkeepalive_seconds = 3",
+    )
+    edge = load(write_config(tmp_path, main=main)).edge
+    assert (edge.header_timeout_seconds, edge.body_timeout_seconds) == (2.5, 7.0)
+    assert (edge.max_connections, edge.threads, edge.keepalive_seconds) == (64, 8, 3)
 
 
 @pytest.mark.parametrize("mistake", MISTAKES)

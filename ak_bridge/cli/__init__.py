@@ -92,7 +92,9 @@ def serve(
         return
     from ak_bridge.adapters.web.server import serve as serve_with_gunicorn
 
-    serve_with_gunicorn(lambda: create_app(settings), host, port, workers or settings.workers)
+    serve_with_gunicorn(
+        lambda: create_app(settings), settings, host, port, workers or settings.workers
+    )
 
 
 @cli.command()

@@ -8,6 +8,10 @@
     │   ├── MalformedXml               not well-formed XML, wrong encoding, not XML at all
     │   ├── ForbiddenXml               DOCTYPE, entities, processing tricks: hostile XML
     │   ├── BadEnvelope                not a SOAP 1.1 envelope, no/double Body, unknown operation
+    │   ├── VersionMismatch            a SOAP envelope of another version (SOAP 1.2)
+    │   ├── MustUnderstand             a mustUnderstand="1" header block we do not process
+    │   ├── UnknownEndpoint            no such path (404)
+    │   ├── MethodNotAllowed           the path exists, the method does not (405 + Allow)
     │   ├── SchemaViolation            XSD or JSON-schema failure; box taken from the path
     │   ├── ValidationFailed           business rules; carries every Finding at once
     │   ├── SignatureInvalid           missing, wrong, untrusted or tampered signature
@@ -19,6 +23,7 @@
     │   ├── FormDNotAccepted           ATIGA Form D belongs on the ASW
     │   ├── TranslationFailed          a box cannot be carried in the target format
     │   └── NotFound                   a queried certificate or message is unknown
+    ├── InternalError                  our own failure: answered without detail, audited
     └── DeliveryFailed                 outbound; ``retryable`` decides retry versus dead letter
         ├── PartnerUnreachable         connect error, timeout, TLS, 5xx: retried
         └── PartnerRejected            SOAP fault, 4xx, malformed reply: not retried
@@ -33,6 +38,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+MESSAGE_MAX = 300  # an answer never echoes more of a caller's input than this
+PARTNER_TEXT_MAX = 500  # a partner's fault text kept on an attempt or a dead letter
+FINDINGS_MAX = 100  # findings listed in one answer; the count says how many there were
+
+
+def clip(text: str, limit: int = MESSAGE_MAX) -> str:
+    """``text`` cut to ``limit`` characters, marked when cut.
+
+    Messages quote what the caller sent (a reference number, an unknown key): a 500 kB
+    field must not come back twice in a 1 MB answer, nor fill an audit row.
+    """
+    return text if len(text) <= limit else f"{text[: limit - 24]}… [{len(text)} chars]"
 
 
 class AkBridgeError(Exception):
@@ -69,6 +87,10 @@ class Finding:
             "severity": str(self.severity),
         }
 
+    def bounded(self) -> Finding:
+        """The finding as it may go on the wire: its message clipped."""
+        return Finding(self.code, self.box, clip(self.message), self.severity)
+
 
 class Rejected(AkBridgeError, ValueError):
     """An inbound message was refused. Subclasses fix ``code`` and the HTTP status."""
@@ -90,12 +112,17 @@ class Rejected(AkBridgeError, ValueError):
         self.findings = findings or (Finding(self.code, box, detail),)
         self.audited = False  # set once the rejection is in the audit trail
 
+    def bounded_findings(self) -> tuple[Finding, ...]:
+        """The first :data:`FINDINGS_MAX` findings, each clipped: what an answer carries."""
+        return tuple(f.bounded() for f in self.findings[:FINDINGS_MAX])
+
     def as_dict(self) -> dict[str, Any]:
+        """The JSON error body: every text bounded, whatever the caller sent."""
         return {
             "code": self.code,
             "box": self.box,
-            "message": self.detail,
-            "findings": [f.as_dict() for f in self.findings],
+            "message": clip(self.detail),
+            "findings": [f.as_dict() for f in self.bounded_findings()],
         }
 
 
@@ -119,6 +146,37 @@ class ForbiddenXml(Rejected):
 
 class BadEnvelope(Rejected):
     code = "bad_envelope"
+
+
+class VersionMismatch(Rejected):
+    """SOAP 1.1 section 4.4.1: the envelope's namespace is not SOAP 1.1's."""
+
+    code = "version_mismatch"
+    soap_faultcode = "VersionMismatch"
+
+
+class MustUnderstand(Rejected):
+    """SOAP 1.1 section 4.2.3: a header block we must process but do not (WS-Security...).
+
+    Silently ignoring it would let a partner believe the header is enforced.
+    """
+
+    code = "must_understand"
+    soap_faultcode = "MustUnderstand"
+
+
+class UnknownEndpoint(Rejected):
+    code = "unknown_endpoint"
+    http_status = 404
+
+
+class MethodNotAllowed(Rejected):
+    code = "method_not_allowed"
+    http_status = 405
+
+    def __init__(self, detail: str, *, allowed: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.allowed = allowed  # for the Allow header (RFC 9110 section 15.5.6)
 
 
 class SchemaViolation(Rejected):
@@ -183,6 +241,27 @@ class NotFound(Rejected):
     http_status = 404
 
 
+class InternalError(AkBridgeError):
+    """An unexpected failure while handling a request: ours, never the partner's.
+
+    Not a ``Rejected``: the caller did nothing wrong. It is answered with this code and no
+    detail (no exception text, no path), and audited like a refusal so that it is seen.
+    """
+
+    code = "internal_error"
+    http_status = 500
+    soap_faultcode = "Server"
+    box = None
+    findings: tuple[Finding, ...] = ()
+    detail = "internal error; the message was not stored"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "box": None, "message": self.detail, "findings": []}
+
+    def bounded_findings(self) -> tuple[Finding, ...]:
+        return ()
+
+
 class FailureClass(StrEnum):
     """Why a delivery attempt failed; kept on the dead letter for the admin."""
 
@@ -209,11 +288,12 @@ class DeliveryFailed(AkBridgeError):
         status: int | None = None,
         code: str | None = None,
     ) -> None:
+        detail = clip(detail, PARTNER_TEXT_MAX)  # a partner's fault text can be any length
         super().__init__(detail)
         self.detail = detail
         self.failure_class = failure_class
         self.status = status
-        self.code = code
+        self.code = clip(code, 64) if code is not None else None
 
 
 class PartnerUnreachable(DeliveryFailed):

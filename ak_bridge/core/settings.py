@@ -55,6 +55,17 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class EdgeSettings:
+    """How ``serve`` treats connections: read deadlines and caps against slow clients."""
+
+    header_timeout_seconds: float = 10.0  # first byte awaited to the end of the headers
+    body_timeout_seconds: float = 60.0  # end of the headers to the end of the body
+    max_connections: int = 1000  # open connections per web process, slow ones included
+    threads: int = 4  # per web process; they only ever see whole requests
+    keepalive_seconds: int = 5  # an idle kept-alive connection is closed after this
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the bridge needs to run, resolved and checked."""
 
@@ -75,6 +86,7 @@ class Settings:
     asw_partner: str | None = None
     workers: int = 2  # web processes (gunicorn); about one per core
     auth: AuthSettings = field(default_factory=AuthSettings)
+    edge: EdgeSettings = field(default_factory=EdgeSettings)
     database_password: str | None = field(default=None, repr=False)  # PostgreSQL only
 
     def partner(self, partner_id: str) -> PartnerConfig | None:

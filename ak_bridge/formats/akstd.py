@@ -186,8 +186,11 @@ class _Reader:
         value = self.text(path)
         return None if value is None else value.strip()
 
-    def integer(self, path: str) -> int | None:
+    def integer(self, path: str, box: str) -> int | None:
+        """xs:integer has no bound, int() has (4,300 digits): no box needs more than 18."""
         value = self.token(path)
+        if value is not None and len(value.lstrip("+-0")) > 18:
+            raise SchemaViolation(f"{path} has more than 18 digits", box=box)
         return None if value is None else int(value)
 
     def boolean(self, path: str) -> bool | None:
@@ -370,9 +373,9 @@ class AkStdCodec:
         _put(origin, "rvc_percent", r.token("OriginCriterion/RVCPercent"))
         _put(origin, "ctc_level", r.token("OriginCriterion/CTCLevel"))
         item: dict[str, Any] = {
-            "item_no": r.integer("SequenceNumeric"),
+            "item_no": r.integer("SequenceNumeric", "5"),
             "marks": r.text("ShippingMarks"),
-            "package_count": r.integer("Packaging/QuantityQuantity"),
+            "package_count": r.integer("Packaging/QuantityQuantity", "7"),
             "package_type": r.text("Packaging/TypeCode"),
             "description": r.text("Description"),
             "hs_code": r.text("Classification/ID"),

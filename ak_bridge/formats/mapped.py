@@ -100,7 +100,7 @@ from ak_bridge.core.canonical import (
     canonical_from_dict,
     canonical_to_dict,
 )
-from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed
+from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed, clip
 from ak_bridge.core.model import FormAK
 from ak_bridge.formats.akstd import require_element
 
@@ -110,6 +110,11 @@ _LEAVES, _GROUPS = canonical_catalogue()
 _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _JSON_KEY = re.compile(r"^[^/]+$")
 _DIGITS = re.compile(r"^[0-9]+$")
+# What XML 1.0 cannot carry (its Char production): a JSON string may hold it, UNI-PASS
+# and every XML format may not, so it is refused on the way in, naming the box.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# No box of a Form AK holds a number near this; past 4,300 digits int() itself raises.
+MAX_INT_DIGITS = 18
 
 
 # -- converters ---------------------------------------------------------------------------
@@ -145,7 +150,7 @@ class _Converter:
 
     def from_wire(self, raw: Any, where: str, box: str) -> Any:
         def bad(expected: str) -> SchemaViolation:
-            return SchemaViolation(f"{where}: {raw!r} is not {expected}", box=box)
+            return SchemaViolation(f"{where}: {clip(repr(raw), 80)} is not {expected}", box=box)
 
         if self.type == "bool":
             if raw == self.true and type(raw) is type(self.true):
@@ -154,6 +159,8 @@ class _Converter:
                 return False
             raise bad(f"{self.true!r} or {self.false!r}")
         if self.type == "int" and isinstance(raw, int) and not isinstance(raw, bool):
+            if abs(raw) >= 10**MAX_INT_DIGITS:
+                raise SchemaViolation(f"{where}: more than {MAX_INT_DIGITS} digits", box=box)
             return raw
         if not isinstance(raw, str):
             raise bad("a string")
@@ -172,8 +179,8 @@ class _Converter:
             if not _DIGITS.match(whole) or (sep and not _DIGITS.match(frac)):
                 raise bad(f"a decimal with {self.separator!r} as decimal mark")
             return f"{whole}.{frac}" if sep else whole
-        if not _DIGITS.match(raw):  # int
-            raise bad("a whole number")
+        if not _DIGITS.match(raw) or len(raw.strip()) > MAX_INT_DIGITS:  # int
+            raise bad(f"a whole number of at most {MAX_INT_DIGITS} digits")
         return int(raw)
 
 
@@ -569,14 +576,22 @@ class MappedCodec:
         return out
 
     def _from_wire(self, raw: Any, f: _Field, where: str) -> Any:
+        if isinstance(raw, str) and (bad := _NOT_XML.search(raw)):
+            raise SchemaViolation(
+                f"{self.name}: {where}: character U+{ord(bad.group()):04X} cannot be carried "
+                "in XML (control characters other than tab and line breaks)",
+                box=f.box,
+            )
         if f.conv is not None:
             return f.conv.from_wire(raw, where, f.box)
         if self.kind == "json":
             return raw  # the canonical schema checks the JSON type
         if f.info.kind == "int":
-            if not _DIGITS.match(raw.strip()):
+            if not _DIGITS.match(raw.strip()) or len(raw.strip()) > MAX_INT_DIGITS:
                 raise SchemaViolation(
-                    f"{self.name}: {where}: {raw!r} is not a whole number", box=f.box
+                    f"{self.name}: {where}: {clip(repr(raw), 80)} is not a whole number of at "
+                    f"most {MAX_INT_DIGITS} digits",
+                    box=f.box,
                 )
             return int(raw)
         if f.info.kind == "bool":

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ak_bridge.core.errors import PayloadTooLarge
+from ak_bridge.core.errors import PayloadTooLarge, SchemaViolation
 from ak_bridge.service.exchange import Exchange
 
 
@@ -28,3 +32,19 @@ def body() -> bytes:
     if limit is not None and request.content_length is None and len(data) >= limit:
         raise PayloadTooLarge(f"body larger than the {limit}-byte limit")
     return data
+
+
+_XML_WHITESPACE = re.compile(r"[ \t\r\n]+")
+
+
+def decode_base64(text: str, what: str) -> bytes:
+    """Decode ``xs:base64Binary``: XML whitespace anywhere is allowed, nothing else is.
+
+    MIME encoders (Java's, .NET's) wrap lines at 64 or 76 columns and pretty-printers
+    indent; XML Schema's base64Binary allows that whitespace, so it is dropped before the
+    strict decode, which still refuses any other character.
+    """
+    try:
+        return base64.b64decode(_XML_WHITESPACE.sub("", text), validate=True)
+    except (binascii.Error, ValueError):
+        raise SchemaViolation(f"{what} is not valid base64", box="header") from None

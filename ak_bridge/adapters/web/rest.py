@@ -7,36 +7,45 @@ GET  /rest/v1/certificates/<issuing country>/<reference no>   status and timelin
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import logging
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify
 from marshmallow import Schema, ValidationError, fields, validate
-from werkzeug.exceptions import InternalServerError
 
 from ak_bridge.adapters.web.auth import identify
-from ak_bridge.adapters.web.context import body, exchange
+from ak_bridge.adapters.web.context import body, decode_base64, exchange
+from ak_bridge.adapters.web.edge import refuse
+from ak_bridge.adapters.web.soap import HEADER_FIELD_MAX
 from ak_bridge.core.errors import Rejected, SchemaViolation
 from ak_bridge.core.model import DocumentType, Envelope, MessageFunction
 from ak_bridge.service.exchange import Inbound
 
-log = logging.getLogger(__name__)
 bp = Blueprint("rest", __name__, url_prefix="/rest/v1")
 
 
+def _header_field(max_len: int, required: bool = False) -> fields.String:
+    """A header value: bounded like the SOAP header's (they are stored and echoed; 500 kB
+    was accepted), and free of control characters, which no XML header could carry."""
+    checks = [
+        validate.Length(1, max_len),
+        validate.Regexp(r"\A[^\x00-\x1f\x7f\ufffe\uffff]*\Z", error="control character"),
+    ]
+    if required:
+        return fields.String(required=True, validate=checks)
+    return fields.String(load_default=None, allow_none=True, validate=checks)
+
+
 class HeaderSchema(Schema):
-    senderId = fields.String(required=True, validate=validate.Length(1, 64))
-    receiverId = fields.String(required=True, validate=validate.Length(1, 64))
+    senderId = _header_field(64, required=True)
+    receiverId = _header_field(64, required=True)
     documentType = fields.Enum(DocumentType, by_value=True, required=True)
     messageFunction = fields.Enum(MessageFunction, by_value=True, required=True)
-    messageId = fields.String(required=True, validate=validate.Length(1, 128))
+    messageId = _header_field(HEADER_FIELD_MAX, required=True)
     sentAt = fields.AwareDateTime(required=True)
-    referenceNo = fields.String(load_default=None, allow_none=True)
-    issuingCountry = fields.String(load_default=None, allow_none=True)
-    correlationId = fields.String(load_default=None, allow_none=True)
+    referenceNo = _header_field(HEADER_FIELD_MAX)
+    issuingCountry = _header_field(HEADER_FIELD_MAX)
+    correlationId = _header_field(HEADER_FIELD_MAX)
 
 
 class SubmitSchema(Schema):
@@ -44,29 +53,6 @@ class SubmitSchema(Schema):
     document = fields.Dict(load_default=None, allow_none=True)
     documentXml = fields.String(load_default=None, allow_none=True)
     signature = fields.String(load_default=None, allow_none=True)
-
-
-@bp.errorhandler(InternalServerError)
-def _internal_error(exc: InternalServerError) -> Response:
-    """Our failure, never the partner's: typed JSON like every other answer, nothing stored."""
-    log.error("internal error on %s: %r", request.path, getattr(exc, "original_exception", exc))
-    resp = jsonify(
-        {
-            "error": {
-                "code": "internal_error",
-                "box": None,
-                "message": "internal error; the message was not stored",
-            }
-        }
-    )
-    resp.status_code = 500
-    return resp
-
-
-def _error(exc: Rejected) -> Response:
-    resp = jsonify({"error": exc.as_dict()})
-    resp.status_code = exc.http_status
-    return resp
 
 
 MAX_JSON_DEPTH = 32  # a Form AK in any national JSON format is about 5 deep
@@ -128,12 +114,7 @@ def _parse_json(raw: bytes) -> Any:
 
 
 def _b64(text: str | None, what: str) -> bytes | None:
-    if text is None:
-        return None
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise SchemaViolation(f"{what} is not valid base64", box="header") from None
+    return None if text is None else decode_base64(text, what)
 
 
 @bp.post("/documents")
@@ -172,8 +153,7 @@ def submit() -> Response:
         )
         receipt = exchange().accept(inbound)
     except Rejected as exc:
-        exchange().audit_rejection(exc, "rest")
-        return _error(exc)
+        return refuse(exc, "rest")
     return jsonify(
         {
             "messageId": receipt.message_id,
@@ -188,10 +168,10 @@ def submit() -> Response:
 @bp.get("/certificates/<country>/<path:reference_no>")
 def certificate_status(country: str, reference_no: str) -> Response:
     try:
-        st = exchange().status(country, reference_no, caller=identify(exchange().settings))
+        g.caller = identify(exchange().settings)
+        st = exchange().status(country, reference_no, caller=g.caller)
     except Rejected as exc:
-        exchange().audit_rejection(exc, "rest")
-        return _error(exc)
+        return refuse(exc, "rest")
     return jsonify(
         {
             "issuingCountry": country,

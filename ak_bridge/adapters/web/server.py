@@ -4,8 +4,9 @@ gunicorn rather than werkzeug's development server because the service faces par
 production systems: several processes use both cores (signature checks are CPU-bound and
 hold the GIL), a crashed or hung worker is replaced, and request parsing is hardened
 (stack-notes.md section 8: one sync worker ≈ 490 verify-and-store requests/s, two ≈ 800).
-Threads (gthread) keep a slow client from pinning a whole worker when no buffering proxy
-sits in front.
+Each process runs :class:`~ak_bridge.adapters.web.buffering.BufferingWorker` (gthread whose
+event loop reads every request whole before a thread sees it), with header and body read
+deadlines and a connection cap: slow clients (slowloris) cost a socket, never a thread.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+
+from ak_bridge.adapters.web.buffering import BufferingWorker
+from ak_bridge.core.settings import Settings
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
@@ -32,18 +36,36 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         return self.make_app()
 
 
-def serve(make_app: Callable[[], Any], host: str, port: int, workers: int) -> None:
-    GunicornServer(
-        make_app,
+def options(settings: Settings, host: str, port: int, workers: int) -> dict[str, Any]:
+    """gunicorn's settings for ``serve``, from ``[service]`` (see README, Slow clients)."""
+    edge = settings.edge
+    worker = type(
+        "AkBridgeWorker",
+        (BufferingWorker,),
         {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": 4,
-            "timeout": 60,
-            "graceful_timeout": 10,
-            "accesslog": None,
-            "errorlog": "-",
-            "loglevel": "warning",
+            "header_timeout": edge.header_timeout_seconds,
+            "body_timeout": edge.body_timeout_seconds,
+            "max_body": settings.max_body_bytes,
         },
-    ).run()
+    )
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": worker,
+        "threads": edge.threads,
+        "worker_connections": edge.max_connections,
+        "keepalive": edge.keepalive_seconds,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        # X-Forwarded-Proto only from [auth] trusted_proxies (none: believed from nobody).
+        "forwarded_allow_ips": ",".join(settings.auth.trusted_proxies),
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+    }
+
+
+def serve(
+    make_app: Callable[[], Any], settings: Settings, host: str, port: int, workers: int
+) -> None:
+    GunicornServer(make_app, options(settings, host, port, workers)).run()

@@ -8,13 +8,21 @@ reports and faults whose detail carries the typed error code and the Form AK box
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import datetime
 from functools import cache
 
 from lxml import etree
 
-from ak_bridge.core.errors import BadEnvelope, Rejected, SchemaViolation
+from ak_bridge.adapters.web.context import decode_base64
+from ak_bridge.core.errors import (
+    BadEnvelope,
+    InternalError,
+    MustUnderstand,
+    Rejected,
+    SchemaViolation,
+    VersionMismatch,
+    clip,
+)
 from ak_bridge.core.model import DocumentType, Envelope, MessageFunction, Receipt
 from ak_bridge.security.xmlio import NS_SOAP11, NS_SOAP12, WSDL_DIR, parse_untrusted
 from ak_bridge.standard.contracts import SoapContract
@@ -41,9 +49,13 @@ def unwrap(body: bytes, contract: SoapContract) -> etree._Element:
     """Return the single Body element of a SOAP 1.1 request, validated against the WSDL."""
     root = parse_untrusted(body)
     if root.tag == f"{{{NS_SOAP12}}}Envelope":
-        raise BadEnvelope("SOAP 1.2 is not supported here: send a SOAP 1.1 envelope")
+        raise VersionMismatch("SOAP 1.2 is not supported here: send a SOAP 1.1 envelope")
+    name = etree.QName(root)
+    if name.localname == "Envelope" and name.namespace not in (None, NS_SOAP11):
+        raise VersionMismatch("the Envelope is in another SOAP version's namespace")
     if root.tag != f"{{{NS_SOAP11}}}Envelope":
         raise BadEnvelope("not a SOAP 1.1 envelope")
+    _no_mandatory_headers(root)
     bodies = root.findall(f"{{{NS_SOAP11}}}Body")
     if len(bodies) != 1:
         raise BadEnvelope(f"a SOAP envelope needs exactly one Body, found {len(bodies)}")
@@ -67,6 +79,26 @@ def unwrap(body: bytes, contract: SoapContract) -> etree._Element:
         err = schema.error_log.last_error
         raise SchemaViolation(f"request does not match the WSDL: {err.message}", box="header")
     return element
+
+
+MUST_UNDERSTAND = f"{{{NS_SOAP11}}}mustUnderstand"
+
+
+def _no_mandatory_headers(envelope: etree._Element) -> None:
+    """SOAP 1.1 section 4.2.3: no header block we would have to process and do not.
+
+    The bridge processes no SOAP header block (identity is in the body and the signature,
+    not WS-Security), so any block marked ``mustUnderstand="1"`` gets a MustUnderstand
+    fault: accepting it silently would let a partner believe it is enforced.
+    """
+    for header in envelope.findall(f"{{{NS_SOAP11}}}Header"):
+        for block in header:
+            if isinstance(block.tag, str) and block.get(MUST_UNDERSTAND, "0").strip() in (
+                "1",
+                "true",
+            ):
+                name = clip(block.tag, 120)
+                raise MustUnderstand(f"header block {name} is not understood by this service")
 
 
 def _text(parent: etree._Element, contract: SoapContract, logical: str) -> str | None:
@@ -126,10 +158,7 @@ def read_envelope(request: etree._Element, contract: SoapContract) -> Envelope:
 
 def read_document(request: etree._Element, contract: SoapContract) -> bytes:
     el = request.find(contract.q(contract.document))
-    try:
-        return base64.b64decode((el.text or "") if el is not None else "", validate=True)
-    except (binascii.Error, ValueError):
-        raise SchemaViolation("the document is not valid base64", box="header") from None
+    return decode_base64((el.text or "") if el is not None else "", "the document")
 
 
 def read_query(request: etree._Element, contract: SoapContract) -> tuple[str, str]:
@@ -185,26 +214,26 @@ def status_response(
     return _envelope(el)
 
 
-def fault_response(error: Rejected, contract: SoapContract) -> bytes:
-    """A SOAP 1.1 Fault; the detail carries the code, the box and every finding."""
+def fault_response(error: Rejected | InternalError, contract: SoapContract) -> bytes:
+    """A SOAP 1.1 Fault; the detail carries the code, the box and the findings, bounded.
+
+    A MustUnderstand fault has no detail: SOAP 1.1 section 4.4 keeps detail for errors of
+    the Body, and this one is about a header block (its code is in the faultstring).
+    """
     fault = etree.Element(f"{{{NS_SOAP11}}}Fault")
+    message = clip(error.detail)
     etree.SubElement(fault, "faultcode").text = f"soapenv:{error.soap_faultcode}"
-    etree.SubElement(fault, "faultstring").text = f"{error.code}: {error.detail}"
+    etree.SubElement(fault, "faultstring").text = f"{error.code}: {message}"
+    if isinstance(error, MustUnderstand):
+        return _envelope(fault)
     detail = etree.SubElement(fault, "detail")
     el = etree.SubElement(
         detail, contract.q(contract.error_detail), nsmap={None: contract.namespace}
     )
     _sub(el, contract, "code", error.code)
     _sub(el, contract, "box", error.box)
-    _sub(el, contract, "message", error.detail)
-    _findings(el, contract, error.findings)
-    return _envelope(fault)
-
-
-def server_fault(contract: SoapContract, message: str) -> bytes:
-    fault = etree.Element(f"{{{NS_SOAP11}}}Fault")
-    etree.SubElement(fault, "faultcode").text = "soapenv:Server"
-    etree.SubElement(fault, "faultstring").text = message
+    _sub(el, contract, "message", message)
+    _findings(el, contract, error.bounded_findings())
     return _envelope(fault)
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import logging
+import re
 
 from flask import Blueprint, Response, g, request
 
 from ak_bridge.adapters.web import soap
 from ak_bridge.adapters.web.auth import identify
 from ak_bridge.adapters.web.context import body, exchange
-from ak_bridge.core.errors import BadEnvelope, Rejected
+from ak_bridge.adapters.web.edge import refuse
+from ak_bridge.core.errors import BadEnvelope, MethodNotAllowed, Rejected
 from ak_bridge.service.exchange import Inbound
 from ak_bridge.standard.contracts import AMS, KCS, SoapContract
 
-log = logging.getLogger(__name__)
 bp = Blueprint("soap", __name__)
 
 
@@ -21,12 +21,30 @@ def _xml(data: bytes, status: int = 200) -> Response:
     return Response(data, status=status, content_type=soap.CONTENT_TYPE)
 
 
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+
+
+def _public_address() -> str:
+    """Where partners reach this endpoint, for the WSDL's ``soap:address``.
+
+    Behind a TLS-terminating proxy the bridge itself sees plain HTTP; the proxy's
+    ``X-Forwarded-Proto`` and ``X-Forwarded-Host`` are believed only from the addresses in
+    ``[auth] trusted_proxies`` (anyone else could make the WSDL point partners elsewhere).
+    """
+    scheme, host = request.scheme, request.host
+    if request.remote_addr in exchange().settings.auth.trusted_proxies:
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        forwarded_host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+        scheme = proto if proto in ("http", "https") else scheme
+        host = forwarded_host if _HOST.fullmatch(forwarded_host) else host
+    return f"{scheme}://{host}{request.path}"
+
+
 def _serve(contract: SoapContract) -> Response:
     if request.method == "GET":
         if "wsdl" in {k.lower() for k in request.args}:
-            address = request.base_url
-            return _xml(soap.wsdl_document(contract, address))
-        return Response("POST SOAP 1.1 here, or GET ?wsdl\n", status=405, mimetype="text/plain")
+            return _xml(soap.wsdl_document(contract, _public_address()))
+        return refuse(MethodNotAllowed("POST SOAP 1.1 here, or GET ?wsdl", allowed=("POST",)))
     try:
         g.caller = identify(exchange().settings)
         element = soap.unwrap(body(), contract)
@@ -46,16 +64,7 @@ def _serve(contract: SoapContract) -> Response:
             return _xml(soap.status_response(contract, country, ref, st["state"], st["events"]))
         raise BadEnvelope(f"operation {operation} is not offered here")
     except Rejected as exc:
-        exchange().audit_rejection(exc, f"soap/{contract.name}")
-        return _xml(soap.fault_response(exc, contract), status=_fault_status(exc))
-    except Exception:
-        log.exception("internal error on %s", contract.path)
-        return _xml(soap.server_fault(contract, "internal error; the message was not stored"), 500)
-
-
-def _fault_status(exc: Rejected) -> int:
-    # SOAP 1.1 over HTTP answers every fault with 500, except what never reached SOAP.
-    return exc.http_status if exc.http_status in (401, 413) else 500
+        return refuse(exc, f"soap/{contract.name}")
 
 
 @bp.route(KCS.path, methods=["GET", "POST"])
