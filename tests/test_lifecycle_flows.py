@@ -257,3 +257,28 @@ def test_timeline_command_shows_a_corrected_co_with_where_it_came_from(
     ]
     missing = CliRunner().invoke(cli, ["--config", config, "timeline", "KR", "NOPE"])
     assert missing.exit_code == 1
+
+
+@pytest.mark.parametrize("kind", ["customs response", "retransmission request"])
+def test_a_third_country_cannot_tell_whether_a_co_exists(
+    topology: Topology, bridge: Exchange, issued, kind: str
+) -> None:
+    """Indonesia asks about Korea's CO for Viet Nam, and about one that does not exist:
+    the two answers are the same but for the reference number."""
+    ind = topology.systems["ID-SKA"]
+
+    def ask(ref: str) -> str:
+        if kind == "customs response":
+            msg = CustomsResponse(
+                ref, "KR", "ID", "ID-1", TODAY, (ItemDecision(1, PreferenceDecision.GIVEN),)
+            )
+        else:
+            msg = RetransmissionRequest(ref, "KR", "ID", "lost", TODAY)
+        xml, _, _ = ind.document_for(msg)
+        with pytest.raises(zeep.exceptions.Fault) as err:
+            ind.submit_soap(topology.bridge_url, AMS, ind.envelope_for(msg, f"ID-{ref}"), xml)
+        return str(err.value.message).replace(ref, "<ref>")
+
+    existing, missing = ask(issued.reference_no), ask("KR-2026-AK-NOSUCH")
+    assert existing == missing
+    assert "not_found" in existing

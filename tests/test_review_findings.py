@@ -163,9 +163,10 @@ def test_after_a_purge_another_party_still_cannot_answer_for_a_co(
 ) -> None:
     cert = bridge.store.certificate("KR", issued.reference_no)
     assert bridge.store.purge([cert["last_message_id"]], datetime.now(UTC), "test") == 1
-    # Indonesia claims to be the importing side of Korea's CO for Viet Nam.
+    # Indonesia claims to be the importing side of Korea's CO for Viet Nam: for Indonesia,
+    # that CO does not exist (the answer does not tell it that it does).
     forged = _response(issued, "ID-IMP-1", importer="ID")
-    with pytest.raises(zeep.exceptions.Fault, match="not_authorized"):
+    with pytest.raises(zeep.exceptions.Fault, match="not_found"):
         id_sends(topology, forged, "ID-forged")
     assert state(bridge, issued.reference_no) == "TRANSMITTED"
     assert topology.systems["KR-KCS"].received == []

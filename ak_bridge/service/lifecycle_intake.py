@@ -76,14 +76,13 @@ class LifecycleIntake:
                 box="header",
             )
         cert = self.store.certificate(msg.issuing_country, msg.reference_no)
-        if cert is None:
+        # Who the CO is addressed to comes from our own record, which a purge keeps. A CO
+        # addressed to another country "does not exist" for this partner: the same answer as
+        # for a missing one, so nobody learns which of another country's numbers exist.
+        if cert is None or (
+            step.sender == "importer" and cert.importing_country != partner.country
+        ):
             raise NotFound(f"no certificate {msg.issuing_country}/{msg.reference_no}", box="header")
-        # Who the CO is addressed to comes from our own record, which a purge keeps.
-        if step.sender == "importer" and cert.importing_country != partner.country:
-            raise NotAuthorized(
-                f"{msg.issuing_country}/{msg.reference_no} is not addressed to {partner.country}",
-                box="header",
-            )
         # Idempotency first: an identical resend gets its receipt even once the CO moved on.
         key = lifecycle.business_key(msg, str(env.function))
         body, digest = lifecycle.content_json(msg)
