@@ -72,7 +72,7 @@ __all__ = [
 ]
 
 _PARTIES = sorted(AKFTA_PARTIES)
-_DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]+)?\Z")  # \Z: "$" also matches before a final "\n"
 
 
 def _text(box: str, max_len: int, **kw: Any) -> mf.String:
@@ -81,7 +81,7 @@ def _text(box: str, max_len: int, **kw: Any) -> mf.String:
 
 def _code(box: str, pattern: str, **kw: Any) -> mf.String:
     return mf.String(
-        validate=validate.Regexp(f"^{pattern}$", error="must match {regex}"),
+        validate=validate.Regexp(f"^{pattern}\\Z", error="must match {regex}"),
         metadata={"box": box},
         **kw,
     )
@@ -124,8 +124,33 @@ def _date(box: str, **kw: Any) -> mf.Date:
     return mf.Date(metadata={"box": box}, **kw)
 
 
-def _bool(box: str) -> mf.Boolean:
-    return mf.Boolean(truthy={True}, falsy={False}, load_default=False, metadata={"box": box})
+class StrictBoolean(mf.Boolean):
+    """JSON true or false only: marshmallow's own takes 1 and 0 (``1 in {True}`` is true)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
+def _bool(box: str, default: bool = False) -> StrictBoolean:
+    return StrictBoolean(load_default=default, metadata={"box": box})
+
+
+def _reference(box: str, **kw: Any) -> mf.String:
+    """A reference number: no surrounding white space or control characters, which would
+    make "KR-1\n" a CO distinct from "KR-1"."""
+    return mf.String(
+        validate=[
+            validate.Length(min=1, max=35),
+            validate.Regexp(
+                r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?\Z",
+                error="no surrounding spaces or control characters",
+            ),
+        ],
+        metadata={"box": box},
+        **kw,
+    )
 
 
 class _ModelSchema(Schema):
@@ -242,21 +267,19 @@ class CertificationSchema(_ModelSchema):
     issue_date = _date("12", required=True)
     officer_name = _text("12", 70, required=True)
     seal_id = _text("12", 35, **_optional())
-    signed_electronically = mf.Boolean(
-        truthy={True}, falsy={False}, load_default=True, metadata={"box": "12"}
-    )
+    signed_electronically = _bool("12", default=True)
 
 
 class OriginalCertificateSchema(_ModelSchema):
     model = OriginalCertificate
-    reference_no = _text("7", 35, required=True)
+    reference_no = _reference("7", required=True)
     issue_date = _date("7", required=True)
     issuing_country = _party_country("7", **_optional())
 
 
 class FormAKSchema(_ModelSchema):
     model = FormAK
-    reference_no = _text("header", 35, required=True)
+    reference_no = _reference("header", required=True)
     issuing_country = _party_country("header", required=True)
     exporter = mf.Nested(ExporterSchema, required=True, metadata={"box": "1"})
     consignee = mf.Nested(ConsigneeSchema, required=True, metadata={"box": "2"})
@@ -279,7 +302,7 @@ class FormAKSchema(_ModelSchema):
     original_certificate = mf.Nested(
         OriginalCertificateSchema, metadata={"box": "7"}, **_optional()
     )
-    replaces_reference_no = _text("header", 35, **_optional())
+    replaces_reference_no = _reference("header", **_optional())
     original_issue_date = _date("header", **_optional())
     remarks = _text("header", 512, **_optional())
 

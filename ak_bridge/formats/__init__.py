@@ -19,13 +19,14 @@ receives the parsed dicts.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from lxml import etree
 
-from ak_bridge.core.errors import ConfigError, SchemaViolation
+from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed
 from ak_bridge.core.model import FormAK
 from ak_bridge.formats.akstd import AkStdCodec
 from ak_bridge.formats.mapped import MappedCodec
@@ -88,6 +89,25 @@ def build_codecs(mappings: Mapping[str, Mapping[str, Any]]) -> dict[str, Codec]:
         markers[codec.marker] = name
         codecs[name] = codec
     return codecs
+
+
+def encode_for(codec: Codec, co: FormAK) -> Document:
+    """Encode for a destination, checked there and then: a receipt means deliverable.
+
+    The destination's own decode (its XSD or mapping, then the canonical schema) must take
+    what we would send. If it cannot (a package count of 10 digits where UNI-PASS allows 9,
+    a character its XML cannot carry), the sender is refused now, naming the box, instead of
+    holding a receipt for a certificate that the partner would refuse on delivery.
+    """
+    document = codec.encode(co)
+    try:
+        codec.decode(copy.deepcopy(document) if isinstance(document, dict) else document)
+    except SchemaViolation as exc:
+        raise TranslationFailed(
+            f"the destination's format ({codec.name}) cannot carry this certificate: {exc.detail}",
+            box=exc.box,
+        ) from None
+    return document
 
 
 def parse_document(payload: bytes) -> Document:

@@ -24,7 +24,7 @@ from ak_bridge.core.errors import (
 )
 from ak_bridge.core.model import CertificateState, FormAK, Receipt
 from ak_bridge.core.settings import PartnerConfig, Settings
-from ak_bridge.formats import Codec
+from ak_bridge.formats import Codec, encode_for
 from ak_bridge.security.signing import Signer
 from ak_bridge.service.ports import AuditEvent, Store
 from ak_bridge.service.receipts import (
@@ -191,7 +191,7 @@ class CertificateIntake:
     def _render(self, co: FormAK, destination: PartnerConfig) -> tuple[bytes, str]:
         """Translate to the destination's format and sign it there and then."""
         codec = self.codecs[destination.format]
-        encoded = codec.encode(co)
+        encoded = encode_for(codec, co)
         if codec.kind == "json":
             assert isinstance(encoded, dict)
             body = {
