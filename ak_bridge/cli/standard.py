@@ -30,10 +30,11 @@ from ak_bridge.core.errors import ConfigError, Finding, Rejected, Severity
 from ak_bridge.core.model import FormAK
 from ak_bridge.formats import Codec, build_codecs, detect_format, parse_document
 from ak_bridge.formats.lifecycle import LifecycleCodec, function_of
+from ak_bridge.templates import shipped_config
 
 __all__ = ["render", "validate", "translate"]
 
-SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
+SHIPPED_CONFIG = shipped_config()
 MESSAGES = "messages"  # the name under which lifecycle messages (agreed XML) are known
 
 

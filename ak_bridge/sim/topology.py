@@ -23,8 +23,9 @@ from ak_bridge.sim.partners import AswGateway, PartnerSystem
 from ak_bridge.sim.pki import make_test_pki
 from ak_bridge.sim.server import LiveServer, free_port
 from ak_bridge.standard.contracts import AMS, KCS, SoapContract
+from ak_bridge.templates import shipped_config
 
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+REPO_CONFIG = shipped_config()
 
 
 @dataclass(frozen=True)
