@@ -341,9 +341,13 @@ class Verifier:
         now = self._now()
         return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
-    def verify(self, data: bytes) -> etree._Element:
-        """Verify and return only the signed content; business data must be read from it."""
-        root = xmlio.parse_untrusted(data)
+    def verify(self, data: bytes | etree._Element) -> etree._Element:
+        """Verify and return only the signed content; business data must be read from it.
+
+        ``data``: the bytes received, or the tree ``xmlio.parse_untrusted`` made of them (the
+        exchange parses once, to recognise Form D, and verifies that same tree).
+        """
+        root = data if isinstance(data, etree._Element) else xmlio.parse_untrusted(data)
         if root.tag == _DS_SIGNATURE:
             raise SignatureInvalid("enveloping signatures are not accepted")
         signatures = root.findall(_DS_SIGNATURE)

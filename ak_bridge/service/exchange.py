@@ -132,7 +132,7 @@ class Exchange:
         if routing.is_form_d(env, root):
             return self.form_d.forward(inbound, partner, now)
 
-        document = self._verified_document(inbound, partner)  # only signed content from here
+        document = self._verified_document(inbound, partner, root)  # only signed content now
         if isinstance(document, etree._Element) and self.lifecycle.recognizes(document):
             msg = self.lifecycle.decode(document)
             return self.lifecycle_intake.accept(inbound, partner, msg, now)
@@ -150,7 +150,7 @@ class Exchange:
         return self.certificates.accept(inbound, partner, codec.decode(document), now)
 
     def _verified_document(
-        self, inbound: Inbound, partner: PartnerConfig
+        self, inbound: Inbound, partner: PartnerConfig, root: etree._Element | None
     ) -> etree._Element | dict[str, Any]:
         """Verify the sender's signature; return only what it signed."""
         verifier = self.verifiers[partner.id]
@@ -159,9 +159,9 @@ class Exchange:
                 raise SignatureInvalid("a JSON document needs its signature", box="header")
             verifier.verify_json(inbound.json, inbound.json_signature)
             return dict(inbound.json)
-        if inbound.xml is None:
+        if root is None:
             raise SchemaViolation("the message carries no document", box="header")
-        return verifier.verify(inbound.xml)
+        return verifier.verify(root)  # the tree parsed once, above
 
     def status(self, issuing_country: str, reference_no: str, caller: str | None = None) -> dict:
         """The state and timeline of a CO, for either side of the exchange."""
