@@ -280,3 +280,20 @@ def test_one_sweep_drains_a_backlog_larger_than_a_partners_concurrency(topo: Top
     sweep(worker)
     assert sorted(topo.systems["ID-SKA"].unique_message_ids()) == sorted(ids)
     assert worker.store.last_heartbeat() is not None
+
+
+def test_one_partner_gets_up_to_its_concurrency_limit_at_once_and_never_more(
+    topo: Topology,
+) -> None:
+    """Deliveries to one partner go side by side, bounded by max_in_flight (4 for ID-SKA)."""
+    topo.start_bridge()
+    worker = topo.worker_exchange()
+    indonesia = topo.systems["ID-SKA"]
+    indonesia.mode, indonesia.slow_seconds = "slow", 0.3  # each answer takes a while
+    ids = [send(topo, f"KR-PAR-{i:02d}") for i in range(10)]
+    for _ in range(10):
+        if len(indonesia.unique_message_ids()) == len(ids):
+            break
+        worker.deliver_due()
+    assert sorted(indonesia.unique_message_ids()) == sorted(ids)
+    assert indonesia.most_at_once == 4  # side by side, and never past the limit

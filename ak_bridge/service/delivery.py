@@ -102,8 +102,8 @@ class Deliverer:
         """One sweep: each partner's due deliveries, partners side by side.
 
         Partners are served in parallel (one thread each) so that one partner timing out
-        does not hold back the deliveries to every other; within a partner, deliveries go
-        one after the other, oldest first, within its concurrency limit.
+        does not hold back the deliveries to every other; to one partner, up to its
+        concurrency limit go at once, oldest first.
         """
         batch = limit or self.settings.worker_batch_size
         partners = [p for p in self.settings.partners.values() if p.enabled]
@@ -141,11 +141,26 @@ class Deliverer:
             destination=partner.id,
             max_in_flight=cap,
         )
-        for row in claimed:
-            if partner.shadow:
+        if partner.shadow:
+            for row in claimed:
                 self._hold(partner, row, report)
-            else:
+        elif len(claimed) <= 1:
+            for row in claimed:
                 self._attempt(partner, row, report)
+        else:  # up to the partner's concurrency limit at once: claims never hold two
+            # deliveries of one certificate, so sending them side by side keeps the order
+            with ThreadPoolExecutor(len(claimed), thread_name_prefix="send") as pool:
+                for part in pool.map(lambda row: self._attempt_alone(partner, row), claimed):
+                    report.merge(part)
+
+    def _attempt_alone(self, partner: PartnerConfig, row: DeliveryRecord) -> DeliveryReport:
+        """One attempt on a thread of its own, with its own report and store connection."""
+        report = DeliveryReport()
+        try:
+            self._attempt(partner, row, report)
+        finally:
+            self.store.close()
+        return report
 
     def _hold(self, partner: PartnerConfig, row: DeliveryRecord, report: DeliveryReport) -> None:
         """Shadow mode: everything but the send, so a new partner can run beside paper."""

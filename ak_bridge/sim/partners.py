@@ -66,6 +66,8 @@ class PartnerSystem:
     slow_seconds: float = 3.0
     received: list[Received] = field(default_factory=list)
     hits: int = 0
+    busy: int = 0  # requests being answered right now
+    most_at_once: int = 0  # the most requests it was answering at the same time
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
     server: LiveServer | None = None
@@ -105,6 +107,15 @@ class PartnerSystem:
     def _receive(self) -> Response:
         with self._lock:
             self.hits += 1
+            self.busy += 1
+            self.most_at_once = max(self.most_at_once, self.busy)
+        try:
+            return self._answer()
+        finally:
+            with self._lock:
+                self.busy -= 1
+
+    def _answer(self) -> Response:
         if self.mode == "slow":
             time.sleep(self.slow_seconds)
         if self.mode == "http500":
