@@ -8,10 +8,30 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ak_bridge.adapters.store import open_store
+from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.settings import Channel, Settings
 from ak_bridge.formats import build_codecs
-from ak_bridge.security.signing import Signer, Verifier, load_identity, load_trusted
+from ak_bridge.security.signing import (
+    Signer,
+    SigningIdentity,
+    Verifier,
+    load_identity,
+    load_trusted,
+)
 from ak_bridge.service.exchange import Exchange
+
+
+def own_identity(settings: Settings) -> SigningIdentity:
+    """Our signing key: needed to sign, so only commands that sign ask for its passphrase."""
+    if settings.identity_passphrase_unset:
+        raise ConfigError(
+            str(settings.identity_key),
+            "identity.key_passphrase_env",
+            f"variable {settings.identity_passphrase_unset} is not set",
+        )
+    return load_identity(
+        settings.identity_key, settings.identity_cert, settings.identity_passphrase
+    )
 
 
 def build_exchange(
@@ -24,9 +44,7 @@ def build_exchange(
     )
 
     store = open_store(settings)
-    identity = load_identity(
-        settings.identity_key, settings.identity_cert, settings.identity_passphrase
-    )
+    identity = own_identity(settings)
     verifiers = {
         p.id: Verifier(load_trusted(p.certificates))
         for p in settings.partners.values()

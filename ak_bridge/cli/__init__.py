@@ -25,6 +25,16 @@ class Failed(click.ClickException):
     exit_code = 1
 
 
+class _Group(click.Group):
+    """A configuration error found while a command runs is one line and exit 1, never a trace."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise Failed(f"configuration error: {exc}") from None
+
+
 def _settings(ctx: click.Context) -> Settings:
     try:
         return load_settings(ctx.obj["config"])
@@ -36,7 +46,7 @@ def _store(ctx: click.Context) -> Store:
     return open_store(_settings(ctx))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config",

@@ -76,6 +76,9 @@ class Settings:
     workers: int = 2  # web processes (gunicorn); about one per core
     auth: AuthSettings = field(default_factory=AuthSettings)
     database_password: str | None = field(default=None, repr=False)  # PostgreSQL only
+    # The passphrase variable named by identity.key_passphrase_env when it is not set: only
+    # what signs (serve, worker, anchors, evidence) fails on it; read-only commands go on.
+    identity_passphrase_unset: str | None = None
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         return self.partners.get(partner_id)
