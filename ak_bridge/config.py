@@ -113,6 +113,7 @@ def _auth(table: Mapping[str, Any], source: str) -> AuthSettings:
         admin_token_hashes=_hashes(table, "admin_token_sha256", source, "auth."),
         client_cert_header=header,
         trusted_proxies=tuple(proxies),
+        metrics_public=bool(table.get("metrics_public", False)),
     )
 
 
@@ -309,6 +310,7 @@ def load_settings(
         default_retry=default_retry,
         asw_partner=asw_partner,
         auth=_auth(main.get("auth", {}), src),
+        metrics_dir=path(_opt(service, "metrics_dir", str, "var/metrics", src, "service.")),
     )
 
 

@@ -79,7 +79,7 @@ class ServiceSchema(_Table):
     port = Int()
     max_body_bytes = Int()
     workers = Int()
-    log_format = Str()  # json | text (see ak_bridge.logs)
+    metrics_dir = Str()  # prometheus_client's multiprocess files (serve and worker share it)
 
 
 class IdentitySchema(_Table):

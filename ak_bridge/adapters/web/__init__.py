@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from ak_bridge.adapters.web import health, rest, soap_endpoints
+from ak_bridge.adapters.web import health, observe, rest, soap_endpoints
 from ak_bridge.service.exchange import Exchange
 
 
 def register(app: Flask, exchange: Exchange) -> None:
     app.extensions["ak_bridge"] = exchange
     app.after_request(_challenge)
+    observe.install(app)
     app.register_blueprint(soap_endpoints.bp)
     app.register_blueprint(rest.bp)
     app.register_blueprint(health.bp)

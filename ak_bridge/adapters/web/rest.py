@@ -49,6 +49,7 @@ class SubmitSchema(Schema):
 @bp.errorhandler(InternalServerError)
 def _internal_error(exc: InternalServerError) -> Response:
     """Our failure, never the partner's: typed JSON like every other answer, nothing stored."""
+    g.result_code = "internal_error"
     log.error("internal error on %s: %r", request.path, getattr(exc, "original_exception", exc))
     resp = jsonify(
         {
@@ -138,6 +139,7 @@ def _b64(text: str | None, what: str) -> bytes | None:
 
 @bp.post("/documents")
 def submit() -> Response:
+    g.via, g.operation = "rest", "submit"
     try:
         g.caller = identify(exchange().settings)
         data = _parse_json(body())
@@ -172,8 +174,10 @@ def submit() -> Response:
         )
         receipt = exchange().accept(inbound)
     except Rejected as exc:
+        g.result_code = exc.code
         exchange().audit_rejection(exc, "rest")
         return _error(exc)
+    g.message_id, g.result_code = receipt.message_id, "accepted"
     return jsonify(
         {
             "messageId": receipt.message_id,
@@ -187,8 +191,10 @@ def submit() -> Response:
 
 @bp.get("/certificates/<country>/<path:reference_no>")
 def certificate_status(country: str, reference_no: str) -> Response:
+    g.operation = "status"
     try:
-        st = exchange().status(country, reference_no, caller=identify(exchange().settings))
+        g.caller = identify(exchange().settings)
+        st = exchange().status(country, reference_no, caller=g.caller)
     except Rejected as exc:
         exchange().audit_rejection(exc, "rest")
         return _error(exc)

@@ -32,7 +32,14 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         return self.make_app()
 
 
-def serve(make_app: Callable[[], Any], host: str, port: int, workers: int) -> None:
+def serve(
+    make_app: Callable[[], Any],
+    host: str,
+    port: int,
+    workers: int,
+    logconfig: dict[str, Any] | None = None,
+) -> None:
+    """gunicorn's own lines go through ``logconfig`` (ak_bridge.logs): same format, -v's level."""
     GunicornServer(
         make_app,
         {
@@ -42,8 +49,8 @@ def serve(make_app: Callable[[], Any], host: str, port: int, workers: int) -> No
             "threads": 4,
             "timeout": 60,
             "graceful_timeout": 10,
-            "accesslog": None,
+            "accesslog": None,  # ak_bridge.access logs each request, with partner and ids
             "errorlog": "-",
-            "loglevel": "warning",
+            **({"logconfig_dict": logconfig} if logconfig else {"loglevel": "warning"}),
         },
     ).run()

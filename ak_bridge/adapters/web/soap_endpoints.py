@@ -27,10 +27,12 @@ def _serve(contract: SoapContract) -> Response:
             address = request.base_url
             return _xml(soap.wsdl_document(contract, address))
         return Response("POST SOAP 1.1 here, or GET ?wsdl\n", status=405, mimetype="text/plain")
+    g.via, g.operation = f"soap/{contract.name}", "submit"  # until the body says otherwise
     try:
         g.caller = identify(exchange().settings)
         element = soap.unwrap(body(), contract)
         operation = element.tag.split("}")[1]
+        g.operation = "submit" if operation == contract.submit else operation
         if operation == contract.submit:
             inbound = Inbound(
                 via=f"soap/{contract.name}",
@@ -39,6 +41,7 @@ def _serve(contract: SoapContract) -> Response:
                 caller=g.caller,
             )
             receipt = exchange().accept(inbound)
+            g.message_id, g.result_code = receipt.message_id, "accepted"
             return _xml(soap.receipt_response(receipt, contract))
         if operation == contract.query:
             country, ref = soap.read_query(element, contract)
@@ -46,9 +49,11 @@ def _serve(contract: SoapContract) -> Response:
             return _xml(soap.status_response(contract, country, ref, st["state"], st["events"]))
         raise BadEnvelope(f"operation {operation} is not offered here")
     except Rejected as exc:
+        g.result_code = exc.code
         exchange().audit_rejection(exc, f"soap/{contract.name}")
         return _xml(soap.fault_response(exc, contract), status=_fault_status(exc))
     except Exception:
+        g.result_code = "internal_error"
         log.exception("internal error on %s", contract.path)
         return _xml(soap.server_fault(contract, "internal error; the message was not stored"), 500)
 

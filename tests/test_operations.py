@@ -1,0 +1,237 @@
+"""Operating the real thing: `serve` under gunicorn and a `worker`, as separate processes.
+
+What a customs IT department sees: where serve listens, one JSON access line per request
+with the partner and message id, one line per delivery attempt, no APScheduler noise,
+/metrics summed over gunicorn's processes and the worker (parsed with prometheus_client's
+own parser), the alert rules' metrics all present, and a certificate without KeyUsage
+digitalSignature refused in one line before gunicorn forks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+from prometheus_client.parser import text_string_to_metric_families
+
+from ak_bridge.cli import cli
+from ak_bridge.sim.certificates import sample_form_ak
+from ak_bridge.sim.topology import Topology, build_topology
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
+CLI = [sys.executable, "-m", "ak_bridge"]
+TODAY = datetime.now(UTC).date()
+
+
+def start(topo: Topology, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AK_BRIDGE_", "PROMETHEUS"))}
+    return subprocess.Popen(
+        [*CLI, "--config", str(topo.settings.root / "config"), "--log-format", "json", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: gunicorn's workers go with it
+    )
+
+
+def stop(proc: subprocess.Popen) -> list[dict]:
+    """SIGTERM the process group; its stderr as JSON records (every line must be one)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    lines = [line for line in err.decode().splitlines() if line.strip()]
+    return [json.loads(line) for line in lines]
+
+
+def wait_for(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
+        try:
+            if requests.get(url + "/healthz", timeout=0.5).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise AssertionError("service did not come up")
+
+
+def scrape(url: str, token: str) -> dict[tuple[str, tuple], float]:
+    resp = requests.get(url + "/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(resp.text)
+        for s in family.samples
+    }
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+@pytest.fixture
+def topo(tmp_path: Path):
+    t = build_topology(tmp_path / "ops")
+    yield t
+    t.stop()
+
+
+def test_serve_and_worker_log_json_and_metrics_sum_every_process(topo: Topology) -> None:
+    url = f"http://127.0.0.1:{topo.settings.port}"
+    serve = start(topo, "-v", "serve", "--workers", "2")
+    worker = None
+    try:
+        wait_for(url, serve)
+        assert requests.get(url + "/metrics", timeout=5).status_code == 401  # admin token
+        kcs = topo.systems["KR-KCS"]
+        ids = []
+        for n in range(3):
+            co = sample_form_ak(f"KR-2026-OPS-{n:04d}", "KR", "ID", TODAY)
+            xml, _, _ = kcs.document_for(co)
+            ids.append(
+                kcs.submit_soap(url, kcs.contract, kcs.envelope_for(co, f"K-{n}"), xml).MsgId
+            )
+        vn = topo.systems["VN-ECOSYS"]
+        refused = requests.post(
+            url + "/rest/v1/documents", json={"x": 1}, headers=vn.auth_headers(), timeout=5
+        )
+        assert refused.status_code == 400
+        code = refused.json()["error"]["code"]
+
+        worker = start(topo, "worker")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(topo.systems["ID-SKA"].unique_message_ids()) < 3:
+            time.sleep(0.1)
+        time.sleep(0.5)  # the worker counts after the partner's answer
+        m = scrape(url, topo.admin_token)
+    finally:
+        worker_log = stop(worker) if worker else []
+        serve_log = stop(serve)
+
+    # Counters from both gunicorn workers and from the worker process, summed.
+    assert (
+        value(
+            m,
+            "ak_bridge_inbound_messages_total",
+            partner="KR-KCS",
+            result="accepted",
+            code="accepted",
+        )
+        == 3
+    )
+    assert (
+        value(
+            m, "ak_bridge_inbound_messages_total", partner="VN-ECOSYS", result="refused", code=code
+        )
+        == 1
+    )
+    assert value(m, "ak_bridge_accept_seconds_count", via="soap/kcs") == 3
+    assert (
+        value(
+            m,
+            "ak_bridge_delivery_attempts_total",
+            partner="ID-SKA",
+            outcome="delivered",
+            failure_class="none",
+        )
+        == 3
+    )
+    assert value(m, "ak_bridge_receipt_to_delivered_seconds_count", partner="ID-SKA") == 3
+    # Gauges from the store.
+    assert value(m, "ak_bridge_worker_up") == 1
+    assert 0 <= value(m, "ak_bridge_worker_heartbeat_age_seconds") < 60
+    assert value(m, "ak_bridge_backlog", partner="ID-SKA") == 0
+    assert value(m, "ak_bridge_dead_letters") == 0
+    assert value(m, "ak_bridge_breaker_state", partner="ID-SKA") == 0
+    assert value(m, "ak_bridge_store_writable") == 1
+    assert value(m, "ak_bridge_verification_replies_overdue") == 0
+    own = [
+        v
+        for (name, labels), v in m.items()
+        if name == "ak_bridge_certificate_expiry_days" and ("partner", "own") in labels
+    ]
+    assert len(own) == 1 and own[0] > 30
+
+    # Every metric an alert rule uses exists in the scrape.
+    names = {name for name, _ in m}
+    rules = [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]]
+    assert {r["alert"] for r in rules} >= {
+        "AkBridgeDeadLetters",
+        "AkBridgeBreakerOpen",
+        "AkBridgeCertificateExpiring",
+        "AkBridgeVerificationRepliesOverdue",
+        "AkBridgeWorkerDown",
+    }
+    for rule in rules:
+        for metric in re.findall(r"ak_bridge_\w+", rule["expr"]):
+            assert metric in names, (rule["alert"], metric)
+
+    # serve: where it listens first, gunicorn's own lines at -v, one access line per request.
+    start_line = next(r for r in serve_log if r["logger"] == "ak_bridge.lifecycle")
+    assert start_line["message"].startswith(f"serving on http://127.0.0.1:{topo.settings.port}")
+    assert any(
+        r["logger"] == "gunicorn.error" and "Booting worker" in r["message"] for r in serve_log
+    )
+    access = [r for r in serve_log if r["logger"] == "ak_bridge.access"]
+    submits = [r for r in access if r["operation"] == "submit"]
+    assert {r["message_id"] for r in submits if r["code"] == "accepted"} == set(ids)
+    assert {r["partner"] for r in submits} == {"KR-KCS", "VN-ECOSYS"}
+    assert all(r["duration_ms"] >= 0 and r["status"] in (200, 400) for r in submits)
+    # worker: a line per attempt with its message id and outcome; no APScheduler noise.
+    attempts = [r for r in worker_log if r.get("outcome")]
+    assert {r["message_id"] for r in attempts} == set(ids)
+    assert {(r["partner"], r["outcome"]) for r in attempts} == {("ID-SKA", "delivered")}
+    sweeps = [r for r in worker_log if r["message"].startswith("sweep:")]
+    assert sweeps and set().union(*(r["message_ids"] for r in sweeps)) == set(ids)
+    assert not [r for r in worker_log if r["logger"].startswith("apscheduler")]
+
+
+def _without_key_usage(topo: Topology) -> None:
+    """Replace our certificate with a plain `openssl req -x509` look-alike (no KeyUsage)."""
+    key = serialization.load_pem_private_key(topo.settings.identity_key.read_bytes(), None)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "AK-BRIDGE")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    topo.settings.identity_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_a_certificate_without_digital_signature_stops_serve_in_one_line(topo: Topology) -> None:
+    _without_key_usage(topo)
+    serve = start(topo, "serve")
+    _, err = serve.communicate(timeout=30)
+    assert serve.returncode == 1
+    text = err.decode()
+    assert "KeyUsage must include digitalSignature" in text
+    assert "Traceback" not in text and "Booting worker" not in text  # before gunicorn forks
+    problem = [line for line in text.splitlines() if "KeyUsage" in line]
+    assert len(problem) == 1
+
+    certs = CliRunner().invoke(cli, ["--config", str(topo.settings.root / "config"), "certs"])
+    assert certs.exit_code == 1
+    assert "NO-DIGITAL-SIGNATURE" in certs.output
