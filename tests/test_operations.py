@@ -203,9 +203,9 @@ def test_serve_and_worker_log_json_and_metrics_sum_every_process(topo: Topology)
     assert not [r for r in worker_log if r["logger"].startswith("apscheduler")]
 
 
-def _without_key_usage(topo: Topology) -> None:
-    """Replace our certificate with a plain `openssl req -x509` look-alike (no KeyUsage)."""
-    key = serialization.load_pem_private_key(topo.settings.identity_key.read_bytes(), None)
+def plain_certificate(key_file: Path) -> bytes:
+    """What a plain `openssl req -x509` makes for this key: no KeyUsage at all."""
+    key = serialization.load_pem_private_key(key_file.read_bytes(), None)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "AK-BRIDGE")])
     now = datetime.now(UTC)
     cert = (
@@ -218,11 +218,11 @@ def _without_key_usage(topo: Topology) -> None:
         .not_valid_after(now + timedelta(days=365))
         .sign(key, hashes.SHA256())
     )
-    topo.settings.identity_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def test_a_certificate_without_digital_signature_stops_serve_in_one_line(topo: Topology) -> None:
-    _without_key_usage(topo)
+    topo.settings.identity_cert.write_bytes(plain_certificate(topo.settings.identity_key))
     serve = start(topo, "serve")
     _, err = serve.communicate(timeout=30)
     assert serve.returncode == 1

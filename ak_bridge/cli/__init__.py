@@ -189,4 +189,4 @@ def main() -> None:
 
 
 # Command groups in their own modules register themselves on ``cli`` when imported.
-from ak_bridge.cli import admin, evidence, onboarding, security, standard  # noqa: E402, F401
+from ak_bridge.cli import admin, evidence, keys, onboarding, security, standard  # noqa: E402, F401
