@@ -235,3 +235,87 @@ def test_a_certificate_without_digital_signature_stops_serve_in_one_line(topo: T
     certs = CliRunner().invoke(cli, ["--config", str(topo.settings.root / "config"), "certs"])
     assert certs.exit_code == 1
     assert "NO-DIGITAL-SIGNATURE" in certs.output
+
+
+def test_the_alerting_metrics_move_when_things_go_wrong(tmp_path: Path, caplog) -> None:
+    """A dead letter, an open breaker, no worker: each alert's metric shows it (in-process)."""
+    from ak_bridge.adapters.scheduler import sweep
+
+    topo = build_topology(
+        tmp_path / "alerts",
+        retry={
+            "max_attempts": 1,
+            "base_delay": 0.1,
+            "breaker_threshold": 1,
+            "breaker_cooldown": 600,
+        },
+    )
+    try:
+        topo.start_bridge()
+        m = scrape(topo.bridge_url, topo.admin_token)
+        assert value(m, "ak_bridge_worker_up") == 0  # no worker has ever run
+        assert value(m, "ak_bridge_worker_heartbeat_age_seconds") == float("inf")
+        before = value(
+            m,
+            "ak_bridge_delivery_attempts_total",
+            partner="VN-ECOSYS",
+            outcome="dead",
+            failure_class="transport",
+        )
+
+        topo.systems["VN-ECOSYS"].stop()
+        kcs = topo.systems["KR-KCS"]
+        co = sample_form_ak("KR-2026-OPS-DEAD", "KR", "VN", TODAY)
+        xml, _, _ = kcs.document_for(co)
+        mid = kcs.submit_soap(
+            topo.bridge_url, kcs.contract, kcs.envelope_for(co, "K-dead"), xml
+        ).MsgId
+        with caplog.at_level("INFO", logger="ak_bridge.delivery"):
+            sweep(topo.worker_exchange())
+
+        m = scrape(topo.bridge_url, topo.admin_token)
+        assert value(m, "ak_bridge_dead_letters") == 1
+        assert value(m, "ak_bridge_breaker_state", partner="VN-ECOSYS") == 2  # open
+        assert value(m, "ak_bridge_worker_up") == 1
+        after = value(
+            m,
+            "ak_bridge_delivery_attempts_total",
+            partner="VN-ECOSYS",
+            outcome="dead",
+            failure_class="transport",
+        )
+        assert after == before + 1
+        (line,) = [r for r in caplog.records if getattr(r, "message_id", None) == mid]
+        assert (line.levelname, line.partner, line.outcome) == ("WARNING", "VN-ECOSYS", "dead")
+        assert line.failure_class == "transport" and line.duration_ms is not None
+    finally:
+        topo.stop()
+
+
+def test_config_check_shows_the_effective_config_masked_and_every_problem(
+    topo: Topology, monkeypatch
+) -> None:
+    config = topo.settings.root / "config"
+
+    def check(*args: str):
+        return CliRunner().invoke(cli, ["--config", str(config), "config", "check", *args])
+
+    ok = check()
+    assert ok.exit_code == 0, ok.output
+    shown = json.loads(ok.stdout)
+    assert shown["partners"]["KR-KCS"]["token_hashes"] == "1 digest(s)"
+    assert "configuration ok" in ok.stderr
+
+    main = config / "ak_bridge.toml"
+    original = main.read_text()
+    main.write_text(original.replace("[identity]\n", '[identity]\nkey_passphrase_env = "AKB_PP"\n'))
+    monkeypatch.setenv("AKB_PP", "secret-passphrase-123")
+    masked = check()
+    assert masked.exit_code == 1  # the test key is not encrypted: serve would not start
+    assert "secret-passphrase-123" not in masked.output
+    assert json.loads(masked.stdout)["identity_passphrase"] == "***"
+    assert "private key" in masked.stderr
+
+    main.write_text(original.replace("[worker]", "[wroker]"))
+    typo = check()
+    assert typo.exit_code == 1 and "did you mean 'worker'?" in typo.stderr

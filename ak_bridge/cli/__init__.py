@@ -189,4 +189,12 @@ def main() -> None:
 
 
 # Command groups in their own modules register themselves on ``cli`` when imported.
-from ak_bridge.cli import admin, evidence, keys, onboarding, security, standard  # noqa: E402, F401
+from ak_bridge.cli import (  # noqa: E402, F401
+    admin,
+    configuration,
+    evidence,
+    keys,
+    onboarding,
+    security,
+    standard,
+)
