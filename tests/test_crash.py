@@ -31,11 +31,14 @@ N = 150  # more than the service can take before the kill, so the kill lands mid
 
 def start(topo: Topology, *args: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AK_BRIDGE_")}
+    # The log goes to a file: serve and worker log every request and attempt, and a pipe
+    # nobody reads would fill and block them.
+    log = topo.settings.root / f"{args[0]}-{time.monotonic_ns()}.log"
     return subprocess.Popen(
         [*CLI, "--config", str(topo.settings.root / "config"), *args],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("wb"),
         start_new_session=True,  # its own process group: gunicorn's workers die with it
     )
 

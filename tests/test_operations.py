@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from prometheus_client.parser import text_string_to_metric_families
+from test_crash import wait_ready
 
 from ak_bridge.cli import cli
 from ak_bridge.sim.certificates import sample_form_ak
@@ -40,35 +41,27 @@ TODAY = datetime.now(UTC).date()
 
 
 def start(topo: Topology, *args: str) -> subprocess.Popen:
+    """The command as a process; its log goes to a file (a full pipe would block it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AK_BRIDGE_", "PROMETHEUS"))}
-    return subprocess.Popen(
+    log = topo.settings.root / f"{args[-1]}-{time.monotonic_ns()}.log"
+    proc = subprocess.Popen(
         [*CLI, "--config", str(topo.settings.root / "config"), "--log-format", "json", *args],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("wb"),
         start_new_session=True,  # its own process group: gunicorn's workers go with it
     )
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
 
 
 def stop(proc: subprocess.Popen) -> list[dict]:
-    """SIGTERM the process group; its stderr as JSON records (every line must be one)."""
+    """SIGTERM the process group; its log as JSON records (every line must be one)."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
-    _, err = proc.communicate(timeout=20)
-    lines = [line for line in err.decode().splitlines() if line.strip()]
+    proc.wait(timeout=20)
+    lines = [line for line in proc.log.read_text().splitlines() if line.strip()]  # type: ignore[attr-defined]
     return [json.loads(line) for line in lines]
-
-
-def wait_for(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-        try:
-            if requests.get(url + "/healthz", timeout=0.5).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise AssertionError("service did not come up")
 
 
 def scrape(url: str, token: str) -> dict[tuple[str, tuple], float]:
@@ -98,7 +91,7 @@ def test_serve_and_worker_log_json_and_metrics_sum_every_process(topo: Topology)
     serve = start(topo, "-v", "serve", "--workers", "2")
     worker = None
     try:
-        wait_for(url, serve)
+        wait_ready(url, serve)
         assert requests.get(url + "/metrics", timeout=5).status_code == 401  # admin token
         kcs = topo.systems["KR-KCS"]
         ids = []
@@ -224,9 +217,9 @@ def plain_certificate(key_file: Path) -> bytes:
 def test_a_certificate_without_digital_signature_stops_serve_in_one_line(topo: Topology) -> None:
     topo.settings.identity_cert.write_bytes(plain_certificate(topo.settings.identity_key))
     serve = start(topo, "serve")
-    _, err = serve.communicate(timeout=30)
+    serve.wait(timeout=30)
     assert serve.returncode == 1
-    text = err.decode()
+    text = serve.log.read_text()  # type: ignore[attr-defined]
     assert "KeyUsage must include digitalSignature" in text
     assert "Traceback" not in text and "Booting worker" not in text  # before gunicorn forks
     problem = [line for line in text.splitlines() if "KeyUsage" in line]
@@ -285,7 +278,11 @@ def test_the_alerting_metrics_move_when_things_go_wrong(tmp_path: Path, caplog) 
             failure_class="transport",
         )
         assert after == before + 1
-        (line,) = [r for r in caplog.records if getattr(r, "message_id", None) == mid]
+        (line,) = [
+            r
+            for r in caplog.records
+            if r.name == "ak_bridge.delivery" and getattr(r, "message_id", None) == mid
+        ]
         assert (line.levelname, line.partner, line.outcome) == ("WARNING", "VN-ECOSYS", "dead")
         assert line.failure_class == "transport" and line.duration_ms is not None
     finally:

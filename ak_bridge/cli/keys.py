@@ -21,18 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from ak_bridge.cli import Failed, cli
+from ak_bridge.security.signing import SIGNING_KEY_USAGE
 
-USAGE = x509.KeyUsage(
-    digital_signature=True,
-    content_commitment=True,  # nonRepudiation: a CO signature is a commitment
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=False,
-    crl_sign=False,
-    encipher_only=False,
-    decipher_only=False,
-)
+USAGE = SIGNING_KEY_USAGE
 
 
 def _write_private(path: Path, data: bytes) -> None:
