@@ -182,6 +182,8 @@ def test_serve_and_worker_log_json_and_metrics_sum_every_process(topo: Topology)
     assert any(
         r["logger"] == "gunicorn.error" and "Booting worker" in r["message"] for r in serve_log
     )
+    stopped = [r for r in serve_log if r["message"].startswith("stopped serving")]
+    assert len(stopped) == 1  # the master's, not one per forked worker
     access = [r for r in serve_log if r["logger"] == "ak_bridge.access"]
     submits = [r for r in access if r["operation"] == "submit"]
     assert {r["message_id"] for r in submits if r["code"] == "accepted"} == set(ids)

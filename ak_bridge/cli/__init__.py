@@ -8,6 +8,7 @@ short immediate transactions.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -128,14 +129,18 @@ def serve(
         return
     from ak_bridge.adapters.web.server import serve as serve_with_gunicorn
 
-    serve_with_gunicorn(
-        lambda: create_app(settings),
-        host,
-        port,
-        workers,
-        logconfig=logs.gunicorn_logconfig(ctx.obj["log_format"], ctx.obj["verbosity"]),
-    )
-    lifecycle.info("stopped serving on http://%s:%d", host, port)
+    master = os.getpid()
+    try:
+        serve_with_gunicorn(
+            lambda: create_app(settings),
+            host,
+            port,
+            workers,
+            logconfig=logs.gunicorn_logconfig(ctx.obj["log_format"], ctx.obj["verbosity"]),
+        )
+    finally:  # gunicorn leaves with SystemExit, its forked workers through here too
+        if os.getpid() == master:
+            lifecycle.info("stopped serving on http://%s:%d", host, port)
 
 
 @cli.command()
