@@ -6,7 +6,7 @@ A bad file or key raises :class:`ConfigError` naming the file and the key, at st
 
 Layout of a config directory::
 
-    ak_bridge.toml          [service] [identity] [worker] [retry] [asw]
+    ak_bridge.toml          [service] [identity] [worker] [retry] [auth]
     partners.toml           [partners.<ID>] one table per partner
     formats/<name>.toml     declarative mapping of a national format (see formats/mapped.py)
 

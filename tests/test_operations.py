@@ -318,3 +318,29 @@ def test_config_check_shows_the_effective_config_masked_and_every_problem(
     main.write_text(original.replace("[worker]", "[wroker]"))
     typo = check()
     assert typo.exit_code == 1 and "did you mean 'worker'?" in typo.stderr
+
+
+def test_apscheduler_noise_is_dropped_unless_asked_for(tmp_path: Path) -> None:
+    """Its per-sweep INFO and 'maximum number of running instances' WARNING lines are noise."""
+    import logging
+
+    from ak_bridge import logs
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    names = ("apscheduler", *logs.OPERATIONAL)
+    levels = {n: logging.getLogger(n).level for n in names}
+    try:
+        logs.configure(0, "json")
+        scheduler = logging.getLogger("apscheduler.scheduler")
+        assert not scheduler.isEnabledFor(logging.WARNING)  # max instances reached
+        assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
+        assert logging.getLogger("ak_bridge.delivery").isEnabledFor(logging.INFO)
+        assert scheduler.isEnabledFor(logging.ERROR)  # a job that crashed is still said
+        logs.configure(2, "json")
+        assert scheduler.isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
