@@ -344,3 +344,42 @@ def test_apscheduler_noise_is_dropped_unless_asked_for(tmp_path: Path) -> None:
         root.setLevel(saved[1])
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_a_partner_pin_rolls_over_with_sighup_without_a_restart(topo: Topology) -> None:
+    """Append the partner's next certificate to its pinned file, HUP serve: accepted, no gap."""
+    from zeep.exceptions import Fault
+
+    from ak_bridge.security.signing import Signer, load_identity
+    from ak_bridge.sim.pki import make_test_pki
+
+    url = f"http://127.0.0.1:{topo.settings.port}"
+    serve = start(topo, "serve", "--workers", "2")
+    try:
+        wait_ready(url, serve)
+        kcs = topo.systems["KR-KCS"]
+
+        def submit(n: int) -> str:
+            co = sample_form_ak(f"KR-2026-HUP-{n:04d}", "KR", "ID", TODAY)
+            xml, _, _ = kcs.document_for(co)
+            return kcs.submit_soap(url, kcs.contract, kcs.envelope_for(co, f"K-hup-{n}"), xml).MsgId
+
+        submit(0)
+        nxt = make_test_pki(topo.settings.root / "next-pki", ["KR-KCS"])["KR-KCS"]
+        kcs.signer = Signer(load_identity(nxt.key_file, nxt.cert_file, None))
+        with pytest.raises(Fault):
+            submit(1)  # not pinned yet
+        pinned = topo.settings.partners["KR-KCS"].certificates[0]
+        pinned.write_bytes(pinned.read_bytes() + nxt.cert_file.read_bytes())
+        os.kill(serve.pid, signal.SIGHUP)
+        deadline, n, accepted = time.monotonic() + 20, 2, None
+        while accepted is None and time.monotonic() < deadline:
+            try:
+                accepted = submit(n)
+            except Fault:
+                n += 1
+                time.sleep(0.2)
+        assert accepted, "the new pin was not taken up after SIGHUP"
+        assert serve.poll() is None  # the same service, never stopped
+    finally:
+        stop(serve)
