@@ -32,4 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
     web.register(app, build_exchange(settings))
+    from ak_bridge.ops import metrics
+
+    app.register_blueprint(metrics.bp)
     return app

@@ -8,10 +8,30 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ak_bridge.adapters.store import open_store
+from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.settings import Channel, Settings
 from ak_bridge.formats import build_codecs
-from ak_bridge.security.signing import Signer, Verifier, load_identity, load_trusted
+from ak_bridge.security.signing import (
+    Signer,
+    SigningIdentity,
+    Verifier,
+    load_identity,
+    load_trusted,
+)
 from ak_bridge.service.exchange import Exchange
+
+
+def own_identity(settings: Settings) -> SigningIdentity:
+    """Our signing key: needed to sign, so only commands that sign ask for its passphrase."""
+    if settings.identity_passphrase_unset:
+        raise ConfigError(
+            str(settings.identity_key),
+            "identity.key_passphrase_env",
+            f"variable {settings.identity_passphrase_unset} is not set",
+        )
+    return load_identity(
+        settings.identity_key, settings.identity_cert, settings.identity_passphrase
+    )
 
 
 def build_exchange(
@@ -24,9 +44,7 @@ def build_exchange(
     )
 
     store = open_store(settings)
-    identity = load_identity(
-        settings.identity_key, settings.identity_cert, settings.identity_passphrase
-    )
+    identity = own_identity(settings)
     verifiers = {
         p.id: Verifier(load_trusted(p.certificates))
         for p in settings.partners.values()
@@ -42,3 +60,35 @@ def build_exchange(
         clock=clock or (lambda: datetime.now(UTC)),
         worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}",
     )
+
+
+def preflight(settings: Settings) -> None:
+    """What would fail in every web worker, checked once before gunicorn forks.
+
+    Our key and certificate (passphrase, key match, KeyUsage digitalSignature) and every
+    pinned partner certificate: a bad one is one ConfigError line at start, not a traceback
+    per worker process.
+    """
+    own_identity(settings)
+    for p in settings.partners.values():
+        if p.channel is not Channel.ASW:
+            load_trusted(p.certificates)
+
+
+def prepare_metrics_dir(settings: Settings) -> None:
+    """Point prometheus_client's multiprocess mode at ``service.metrics_dir`` (before import).
+
+    serve and worker share the directory, so /metrics sums the web processes' counters and
+    the worker's. Files of processes that are gone are dropped first.
+    """
+    import sys
+
+    if settings.metrics_dir is None:
+        return
+    if "prometheus_client" in sys.modules and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return  # already counting in this process alone (run in-process, e.g. by tests)
+    settings.metrics_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.metrics_dir)
+    from ak_bridge.adapters.telemetry import forget_dead_processes
+
+    forget_dead_processes(settings.metrics_dir)

@@ -6,7 +6,7 @@ A bad file or key raises :class:`ConfigError` naming the file and the key, at st
 
 Layout of a config directory::
 
-    ak_bridge.toml          [service] [identity] [worker] [retry] [asw]
+    ak_bridge.toml          [service] [identity] [worker] [retry] [auth]
     partners.toml           [partners.<ID>] one table per partner
     formats/<name>.toml     declarative mapping of a national format (see formats/mapped.py)
 
@@ -23,6 +23,13 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from ak_bridge.config_schema import (
+    MainSchema,
+    PartnerSchema,
+    PartnersFileSchema,
+    RulesSchema,
+    check,
+)
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.retry import RetryPolicy
 from ak_bridge.core.settings import (
@@ -112,6 +119,7 @@ def _auth(table: Mapping[str, Any], source: str) -> AuthSettings:
         admin_token_hashes=_hashes(table, "admin_token_sha256", source, "auth."),
         client_cert_header=header,
         trusted_proxies=tuple(proxies),
+        metrics_public=bool(table.get("metrics_public", False)),
     )
 
 
@@ -146,13 +154,10 @@ def _edge(service: Mapping[str, Any], source: str) -> EdgeSettings:
     return EdgeSettings(**values)
 
 
-def _passphrase(env_name: str | None, environ: Mapping[str, str], source: str) -> bytes | None:
-    if not env_name:
-        return None
-    value = environ.get(env_name)
-    if value is None:
-        raise ConfigError(source, "identity.key_passphrase_env", f"variable {env_name} is not set")
-    return value.encode()
+def _passphrase(env_name: str | None, environ: Mapping[str, str]) -> bytes | None:
+    """The key's passphrase, or None; an unset variable fails later, where the key is used."""
+    value = environ.get(env_name) if env_name else None
+    return None if value is None else value.encode()
 
 
 def _database(
@@ -213,6 +218,7 @@ def load_partner_rules(config_dir: Path | str) -> dict[str, Mapping[str, Any]]:
         rules = table.get("rules", {})
         if not isinstance(rules, dict):
             raise ConfigError(str(partners_file), f"partners.{pid}.rules", "must be a table")
+        rules = check(RulesSchema, rules, str(partners_file), f"partners.{pid}.rules.")
         if isinstance(table.get("country"), str) and table.get("channel") != Channel.ASW:
             out[table["country"]] = {**out.get(table["country"], {}), **rules}
     return out
@@ -230,8 +236,8 @@ def load_settings(
     config_dir = Path(config_dir or environ.get("AK_BRIDGE_CONFIG", "config")).resolve()
     root = config_dir.parent
     main_file = config_dir / "ak_bridge.toml"
-    main = _read_toml(main_file)
     src = str(main_file)
+    main = check(MainSchema, _read_toml(main_file), src)
 
     def path(value: str) -> Path:
         p = Path(value)
@@ -254,13 +260,15 @@ def load_settings(
 
     partners_file = config_dir / "partners.toml"
     partners_src = str(partners_file)
-    partner_tables = _read_toml(partners_file).get("partners", {})
+    partner_tables = check(PartnersFileSchema, _read_toml(partners_file), partners_src)
+    partner_tables = partner_tables.get("partners", {})
     if not partner_tables:
         raise ConfigError(partners_src, "partners", "no partner configured")
     partners: dict[str, PartnerConfig] = {}
     asw_partner = None
     for pid, table in partner_tables.items():
         pre = f"partners.{pid}."
+        table = check(PartnerSchema, table, partners_src, pre)
         try:
             channel = Channel(_get(table, "channel", str, partners_src, pre))
         except ValueError:
@@ -316,6 +324,7 @@ def load_settings(
                 partners_src, f"partners.{p.id}.format", f"unknown format {p.format!r}"
             )
 
+    passphrase_env = _opt(identity, "key_passphrase_env", str, None, src, "identity.")
     return Settings(
         root=root,
         database=database,
@@ -326,8 +335,9 @@ def load_settings(
         workers=_opt(service, "workers", int, 2, src, "service."),
         identity_key=path(_get(identity, "key_file", str, src, "identity.")),
         identity_cert=path(_get(identity, "cert_file", str, src, "identity.")),
-        identity_passphrase=_passphrase(
-            _opt(identity, "key_passphrase_env", str, None, src, "identity."), environ, src
+        identity_passphrase=_passphrase(passphrase_env, environ),
+        identity_passphrase_unset=(
+            passphrase_env if passphrase_env and passphrase_env not in environ else None
         ),
         partners=partners,
         format_mappings=mappings,
@@ -338,4 +348,27 @@ def load_settings(
         asw_partner=asw_partner,
         auth=_auth(main.get("auth", {}), src),
         edge=_edge(service, src),
+        metrics_dir=path(_opt(service, "metrics_dir", str, "var/metrics", src, "service.")),
     )
+
+
+def warnings_for(settings: Settings) -> list[str]:
+    """What loads but will not work as the operator probably means: said loudly at start."""
+    out = []
+    if settings.auth.required:
+        bare = [
+            p.id
+            for p in settings.partners.values()
+            if p.enabled
+            and p.channel is not Channel.ASW
+            and not (p.token_hashes or (p.client_cert_hashes and settings.auth.client_cert_header))
+        ]
+        if bare:
+            out.append(
+                f"no credentials for partner(s) {', '.join(bare)}: every call from them will be "
+                "answered 401; set token_sha256 (or client_cert_sha256 behind a TLS proxy) in "
+                "partners.toml"
+            )
+        if not settings.auth.admin_token_hashes:
+            out.append("no admin token (auth.admin_token_sha256): admin endpoints answer 401")
+    return out

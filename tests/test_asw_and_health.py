@@ -45,10 +45,16 @@ def test_health_and_readiness(tmp_path: Path) -> None:
         bridge = topo.start_bridge()
         assert requests.get(topo.bridge_url + "/healthz", timeout=5).json() == {"status": "ok"}
 
+        # No worker has ever swept: the bridge still accepts (a load balancer probing
+        # /readyz must not stop inbound submissions for a delivery outage); the worker's
+        # state is reported beside readiness and on its own endpoint.
         resp = requests.get(topo.bridge_url + "/readyz", timeout=5)
-        assert resp.status_code == 503  # no worker has ever swept
+        assert resp.status_code == 200 and resp.json()["status"] == "ready"
         assert resp.json()["checks"]["store"] == "writable"
-        assert resp.json()["checks"]["worker_heartbeat_age_seconds"] is None
+        assert resp.json()["checks"]["worker"]["alive"] is False
+        assert resp.json()["checks"]["worker"]["heartbeat_age_seconds"] is None
+        worker = requests.get(topo.bridge_url + "/health/worker", timeout=5)
+        assert worker.status_code == 503 and worker.json()["status"] == "stale"
 
         topo.systems["VN-ECOSYS"].stop()
         kcs = topo.systems["KR-KCS"]
@@ -59,7 +65,9 @@ def test_health_and_readiness(tmp_path: Path) -> None:
 
         body = requests.get(topo.bridge_url + "/readyz", timeout=5).json()
         assert body["status"] == "ready"
-        assert body["checks"]["worker_heartbeat_age_seconds"] < 60
+        assert body["checks"]["worker"]["alive"] is True
+        assert body["checks"]["worker"]["heartbeat_age_seconds"] < 60
+        assert requests.get(topo.bridge_url + "/health/worker", timeout=5).status_code == 200
         (backlog,) = body["checks"]["backlog"]
         assert (backlog["partner"], backlog["backlog"]) == ("VN-ECOSYS", 1)
         assert 0 <= backlog["oldest_pending_age_seconds"] < 60  # queued during this test

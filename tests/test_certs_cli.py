@@ -102,16 +102,18 @@ def test_lists_every_certificate_with_status_and_exits_1_on_an_expired_pin(mixed
         assert f"CN={pid}" in table[pid][0]
         assert pinned.not_after.strftime("%Y-%m-%d") in table[pid][0]
     assert "1 certificate(s) expire within 60 days: KR-KCS in 30 d" in result.stdout
-    assert "1 certificate(s) expired: VN-ECOSYS" in result.stderr
+    assert "1 certificate problem(s): VN-ECOSYS" in result.stderr and "expired" in result.stderr
 
 
-def test_warnings_alone_exit_0_and_the_threshold_is_an_option(tmp_path: Path) -> None:
+def test_warnings_alone_exit_2_and_the_threshold_is_an_option(tmp_path: Path) -> None:
+    """A monitoring check sees a warning (exit 2) before the certificate expires (exit 1)."""
     config = write_config(
         tmp_path, {"KR-KCS": (NOW - timedelta(days=335), NOW + timedelta(days=30, hours=1))}
     )
     result = run(config)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 2, result.output
     assert " WARNING " in rows(result)["KR-KCS"][0]
+    assert run(config, "--warnings-ok").exit_code == 0
     quiet = run(config, "--warn-days", "10")
     assert quiet.exit_code == 0
     assert " ok " in rows(quiet)["KR-KCS"][0]

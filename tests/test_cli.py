@@ -568,3 +568,23 @@ def test_purge_keeps_a_co_under_verification_on_legal_hold(bridge: Bridge) -> No
     result = bridge.run("purge", "--older-than-days", "365")
     assert "2 message(s) purged" in result.output  # the two dead letters, not M-DELIVERED
     assert bridge.store.message("M-DELIVERED")["purged_at"] is None
+
+
+def test_read_only_commands_need_no_key_passphrase(
+    bridge: Bridge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """messages and report run with the passphrase variable unset; signing says which is missing."""
+    monkeypatch.delenv("AKB_UNSET_PASS", raising=False)
+    main = bridge.config / "ak_bridge.toml"
+    main.write_text(
+        main.read_text().replace(
+            "[identity]\n", '[identity]\nkey_passphrase_env = "AKB_UNSET_PASS"\n'
+        )
+    )
+    for args in (["messages"], ["report"], ["show", "M-DELIVERED"]):
+        result = bridge.run(*args)
+        assert result.exit_code == 0, (args, result.output)
+    anchored = bridge.run("audit", "anchor", "--out", str(tmp_path / "anchor.json"))
+    assert anchored.exit_code == 1
+    assert "AKB_UNSET_PASS is not set" in anchored.output
+    assert "Traceback" not in anchored.output

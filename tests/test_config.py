@@ -385,7 +385,131 @@ def test_missing_file_names_the_file(tmp_path: Path, file: str) -> None:
     assert "not found" in str(fails(cfg, file, "-"))
 
 
-def test_passphrase_variable_named_but_not_set(tmp_path: Path) -> None:
+def test_passphrase_variable_named_but_not_set_fails_only_where_the_key_is_used(
+    tmp_path: Path,
+) -> None:
+    """Read-only commands (messages, report) load without it; signing needs it."""
+    from ak_bridge.bootstrap import own_identity
+
     main = edit(MAIN, "[identity]\n", '[identity]\nkey_passphrase_env = "AKB_TEST_PASS"\n')
-    err = fails(write_config(tmp_path, main=main), M, "identity.key_passphrase_env")
-    assert "AKB_TEST_PASS" in str(err)
+    settings = load(write_config(tmp_path, main=main))
+    assert settings.identity_passphrase is None
+    with pytest.raises(ConfigError) as err:
+        own_identity(settings)
+    assert err.value.key == "identity.key_passphrase_env" and "AKB_TEST_PASS" in str(err.value)
+
+
+# -- typos and wrong types are refused, with the closest known key ----------------------------
+
+TYPOS = {
+    # (file, old, new, key named, closest known key suggested)
+    "shadw": (P, "enabled = false", "shadw = true", "partners.TH-OLD.shadw", "shadow"),
+    "max_in_fligh": (
+        P,
+        "timeout_seconds = 5",
+        "max_in_fligh = 3",
+        "partners.VN-ECOSYS.max_in_fligh",
+        "max_in_flight",
+    ),
+    "timout_seconds": (
+        P,
+        "timeout_seconds = 5",
+        "timout_seconds = 1",
+        "partners.VN-ECOSYS.timout_seconds",
+        "timeout_seconds",
+    ),
+    "partner retry": (P, "jitter = 0", "jiter = 0", "partners.VN-ECOSYS.retry.jiter", "jitter"),
+    "rules": (
+        P,
+        "rules = { hs_min_digits = 8 }",
+        "rules = { hs_min_digit = 8 }",
+        "partners.VN-ECOSYS.rules.hs_min_digit",
+        "hs_min_digits",
+    ),
+    "service": (M, "port = 8443", "prot = 8443", "service.prot", "port"),
+    "worker": (
+        M,
+        "claim_seconds = 60",
+        "claim_second = 60",
+        "worker.claim_second",
+        "claim_seconds",
+    ),
+    "retry": (M, "max_attempts = 5", "max_atempts = 5", "retry.max_atempts", "max_attempts"),
+    "table": (M, "[worker]", "[workers]", "workers", "worker"),
+    "auth": (M, "[retry]", "[auth]\nrequried = true\n\n[retry]", "auth.requried", "required"),
+}
+
+
+@pytest.mark.parametrize("typo", TYPOS)
+def test_a_misspelled_key_is_refused_with_the_closest_known_key(tmp_path: Path, typo: str) -> None:
+    file, old, new, key, closest = TYPOS[typo]
+    main = edit(MAIN, old, new) if file == M else MAIN
+    partners = edit(PARTNERS, old, new) if file == P else PARTNERS
+    err = fails(write_config(tmp_path, main=main, partners=partners), file, key)
+    assert f"did you mean {closest!r}" in str(err)
+
+
+WRONG_TYPES = {
+    "rvc as text": (
+        "rules = { hs_min_digits = 8 }",
+        'rules = { rvc_min_percent = "forty" }',
+        "partners.VN-ECOSYS.rules.rvc_min_percent",
+    ),
+    "hs digits fractional": (
+        "rules = { hs_min_digits = 8 }",
+        "rules = { hs_min_digits = 8.5 }",
+        "partners.VN-ECOSYS.rules.hs_min_digits",
+    ),
+    "shadow as text": ("enabled = false", 'shadow = "yes"', "partners.TH-OLD.shadow"),
+    "max_in_flight as text": (
+        "timeout_seconds = 5",
+        'max_in_flight = "3"',
+        "partners.VN-ECOSYS.max_in_flight",
+    ),
+    "rules not a table": (
+        "rules = { hs_min_digits = 8 }",
+        "rules = 8",
+        "partners.VN-ECOSYS.rules",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_TYPES)
+def test_a_wrongly_typed_value_is_refused_at_load(tmp_path: Path, case: str) -> None:
+    old, new, key = WRONG_TYPES[case]
+    fails(write_config(tmp_path, partners=edit(PARTNERS, old, new)), P, key)
+
+
+def test_the_partner_rules_reader_refuses_a_mistyped_rule_too(tmp_path: Path) -> None:
+    from ak_bridge.config import load_partner_rules
+
+    partners = edit(PARTNERS, "hs_min_digits = 8", 'rvc_min_percent = "forty"')
+    with pytest.raises(ConfigError, match="rvc_min_percent"):
+        load_partner_rules(write_config(tmp_path, partners=partners))
+
+
+def test_the_shipped_template_loads_and_warns_that_partners_have_no_credentials(
+    tmp_path: Path,
+) -> None:
+    """As shipped every partner call would be 401: loading says so instead of staying quiet."""
+    import shutil
+
+    from ak_bridge.config import warnings_for
+
+    repo = Path(__file__).resolve().parent.parent
+    root = tmp_path / "shipped"
+    shutil.copytree(repo / "config", root / "config")
+    (root / "var" / "pki").mkdir(parents=True)
+    for pid in ("KR-KCS", "ID-SKA", "VN-ECOSYS"):
+        (root / "var" / "pki" / f"{pid}.test-cert.pem").write_text("-")
+    settings = load_settings(root / "config", {})
+    assert settings.auth.required
+    warned = " ".join(warnings_for(settings))
+    assert "KR-KCS, ID-SKA, VN-ECOSYS" in warned and "401" in warned
+    assert "admin_token_sha256" in warned
+    with_tokens = edit(
+        PARTNERS, "[partners.TH-OLD]", '[partners.TH-OLD]\ntoken_sha256 = "' + "a" * 64 + '"'
+    )
+    assert "TH-OLD" not in " ".join(
+        warnings_for(load(write_config(tmp_path, partners=with_tokens)))
+    )

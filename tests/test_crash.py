@@ -36,13 +36,18 @@ def start(topo: Topology, *args: str) -> subprocess.Popen:
 def start_config(config: Path, *args: str) -> subprocess.Popen:
     """``ak-bridge`` as its own process on a config directory (a machine of its own)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AK_BRIDGE_")}
-    return subprocess.Popen(
+    # The log goes to a file: serve and worker log every request and attempt, and a pipe
+    # nobody reads would fill and block them.
+    log = config.parent / f"{args[0]}-{time.monotonic_ns()}.log"
+    proc = subprocess.Popen(
         [*CLI, "--config", str(config), *args],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("wb"),
         start_new_session=True,  # its own process group: gunicorn's workers die with it
     )
+    proc.log_path = log  # type: ignore[attr-defined]
+    return proc
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
@@ -50,7 +55,7 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
+            raise AssertionError(proc.log_path.read_text())  # type: ignore[attr-defined]
         try:
             if requests.get(url + "/healthz", timeout=0.5).status_code == 200:
                 return

@@ -8,21 +8,35 @@ short immediate transactions.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 import click
 
+from ak_bridge import logs
 from ak_bridge.adapters.store import open_store
-from ak_bridge.config import load_settings
+from ak_bridge.config import load_settings, warnings_for
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.settings import Settings
 from ak_bridge.service.ports import Store, StoreError
 
+lifecycle = logging.getLogger(logs.LIFECYCLE)
+
 
 class Failed(click.ClickException):
     exit_code = 1
+
+
+class _Group(click.Group):
+    """A configuration error found while a command runs is one line and exit 1, never a trace."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise Failed(f"configuration error: {exc}") from None
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -40,7 +54,7 @@ def _store(ctx: click.Context) -> Store:
         raise Failed(f"database: {exc}") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config",
@@ -50,16 +64,34 @@ def _store(ctx: click.Context) -> Store:
     type=click.Path(file_okay=False),
     help="Configuration directory (ak_bridge.toml, partners.toml, formats/).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+@click.option(
+    "-v", "--verbose", count=True, help="-v: every INFO line (gunicorn's too); -vv: DEBUG."
+)
+@click.option(
+    "--log-format",
+    envvar="AK_BRIDGE_LOG_FORMAT",
+    type=click.Choice(["auto", "json", "text"]),
+    default="auto",
+    show_default=True,
+    help="json: one JSON object a line; text: for people; auto: text on a terminal.",
+)
 @click.pass_context
-def cli(ctx: click.Context, config: str, verbose: bool) -> None:
+def cli(ctx: click.Context, config: str, verbose: int, log_format: str) -> None:
     """ak-bridge: the e-Form AK gateway between KCS UNI-PASS and AMS national CO systems."""
     ctx.ensure_object(dict)
     ctx.obj["config"] = config
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    ctx.obj["verbosity"] = verbose
+    ctx.obj["log_format"] = logs.configure(verbose, log_format)
+
+
+def _start(settings: Settings) -> None:
+    """Checks shared by serve and worker: keys, pinned certificates, warnings, /metrics."""
+    from ak_bridge.bootstrap import preflight, prepare_metrics_dir
+
+    preflight(settings)  # a ConfigError here is one line and exit 1 (see _Group)
+    for warning in warnings_for(settings):
+        lifecycle.warning(warning)
+    prepare_metrics_dir(settings)
 
 
 @cli.command()
@@ -85,6 +117,16 @@ def serve(
     settings = _settings(ctx)
     _store(ctx)  # refuse a database of another schema here, before any worker forks
     host, port = host or settings.host, port or settings.port
+    _start(settings)
+    workers = 1 if dev else workers or settings.workers
+    lifecycle.info(
+        "serving on http://%s:%d (%d web process%s); /readyz, /metrics",
+        host,
+        port,
+        workers,
+        "" if workers == 1 else "es",
+        extra={"host": host, "port": port, "workers": workers, "database": str(settings.database)},
+    )
     if dev:
         from werkzeug.serving import run_simple
 
@@ -92,9 +134,19 @@ def serve(
         return
     from ak_bridge.adapters.web.server import serve as serve_with_gunicorn
 
-    serve_with_gunicorn(
-        lambda: create_app(settings), settings, host, port, workers or settings.workers
-    )
+    master = os.getpid()
+    try:
+        serve_with_gunicorn(
+            lambda: create_app(settings),
+            settings,
+            host,
+            port,
+            workers,
+            logconfig=logs.gunicorn_logconfig(ctx.obj["log_format"], ctx.obj["verbosity"]),
+        )
+    finally:  # gunicorn leaves with SystemExit, its forked workers through here too
+        if os.getpid() == master:
+            lifecycle.info("stopped serving on http://%s:%d", host, port)
 
 
 @cli.command()
@@ -102,17 +154,27 @@ def serve(
 @click.pass_context
 def worker(ctx: click.Context, once: bool) -> None:
     """Run the scheduler that delivers and retries (one is enough; several are safe)."""
+    settings = _settings(ctx)
+    _start(settings)  # before the scheduler's imports: it sets the /metrics directory
     from ak_bridge.adapters.scheduler import build_scheduler, sweep
     from ak_bridge.bootstrap import build_exchange
 
-    settings = _settings(ctx)
     _store(ctx)  # refuse a database of another schema with what to run
     exchange = build_exchange(settings)
     if once:
         sweep(exchange)
         return
-    click.echo(f"worker {exchange.worker_id}: sweeping every {settings.worker_interval_seconds}s")
-    build_scheduler(exchange, settings.worker_interval_seconds).start()
+    lifecycle.info(
+        "worker %s: sweeping every %ss",
+        exchange.worker_id,
+        settings.worker_interval_seconds,
+        extra={"worker": exchange.worker_id, "database": str(settings.database)},
+    )
+    try:
+        build_scheduler(exchange, settings.worker_interval_seconds).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    lifecycle.info("worker %s stopped", exchange.worker_id)
 
 
 @cli.command()
@@ -153,4 +215,13 @@ def main() -> None:
 
 
 # Command groups in their own modules register themselves on ``cli`` when imported.
-from ak_bridge.cli import admin, evidence, onboarding, security, standard, storage  # noqa: E402, F401
+from ak_bridge.cli import (  # noqa: E402, F401
+    admin,
+    configuration,
+    evidence,
+    keys,
+    onboarding,
+    security,
+    standard,
+    storage,
+)

@@ -17,11 +17,12 @@ from pathlib import Path
 import click
 
 from ak_bridge.adapters.store import open_store
+from ak_bridge.bootstrap import own_identity
 from ak_bridge.cli import Failed, _settings, _store, cli
 from ak_bridge.core.errors import AkBridgeError
 from ak_bridge.core.settings import Settings
 from ak_bridge.ops.reports import pilot_report
-from ak_bridge.security.signing import Signer, Verifier, load_identity, load_trusted
+from ak_bridge.security.signing import Signer, Verifier, load_trusted
 from ak_bridge.service.ports import Store, from_iso
 
 FAILED_STATES = ("dead", "waiting_retry", "held")
@@ -417,9 +418,7 @@ def audit_anchor(ctx: click.Context, out: Path) -> None:
         "at": head["at"],
         "database": str(settings.database),
     }
-    identity = load_identity(
-        settings.identity_key, settings.identity_cert, settings.identity_passphrase
-    )
+    identity = own_identity(settings)
     out.write_text(json.dumps(body, indent=1, sort_keys=True))
     out.with_name(out.name + ".sig.xml").write_bytes(Signer(identity).sign_json(body))
     click.echo(f"anchored audit row {head['seq']} ({head['hash'][:16]}…) in {out}")

@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from ak_bridge.adapters.store import open_store
+from ak_bridge.bootstrap import own_identity
 from ak_bridge.cli import Failed, _settings, cli
 from ak_bridge.core.settings import Channel
 from ak_bridge.ops.evidence import build_pack, verify_pack
-from ak_bridge.security.signing import Signer, load_identity
+from ak_bridge.security.signing import Signer
 
 
 @cli.group()
@@ -31,9 +32,7 @@ def export_pack(ctx: click.Context, issuing_country: str, reference_no: str, out
     store = open_store(settings)
     if store.certificate(issuing_country, reference_no) is None:
         raise Failed(f"no certificate {issuing_country}/{reference_no}")
-    identity = load_identity(
-        settings.identity_key, settings.identity_cert, settings.identity_passphrase
-    )
+    identity = own_identity(settings)
     partner_certs = {
         p.id: [c.read_bytes() for c in p.certificates]
         for p in settings.partners.values()

@@ -14,13 +14,14 @@ from pathlib import Path
 import click
 
 from ak_bridge.adapters.outbound import build_senders
+from ak_bridge.bootstrap import own_identity
 from ak_bridge.cli import Failed, _settings, cli
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.settings import Channel
 from ak_bridge.formats import build_codecs
 from ak_bridge.onboarding.conformance import Status, run_conformance, write_signed_report
 from ak_bridge.onboarding.contract_drift import ContractState, check_partner
-from ak_bridge.security.signing import Signer, load_identity
+from ak_bridge.security.signing import Signer
 from ak_bridge.sim.certificates import sample_form_ak
 
 __all__ = ["conformance", "contracts_group"]
@@ -59,9 +60,7 @@ def conformance(
     if partner.channel is Channel.ASW:
         raise Failed(f"{partner_id} is the ASW gateway: the suite is for Form AK partners")
     try:
-        identity = load_identity(
-            settings.identity_key, settings.identity_cert, settings.identity_passphrase
-        )
+        identity = own_identity(settings)
         signer = Signer(identity)
         codecs = build_codecs(settings.format_mappings)
     except ConfigError as exc:

@@ -5,21 +5,25 @@ truststore mistakes and rollover downtime are the top support topics). ak-bridge
 partner certificates and refuses a pinned certificate outside its validity window, so an
 expired pin silently turns a partner's every message into ``signature_invalid``. This
 command shows what is pinned, by fingerprint, and how long each has left; run it from cron
-or a monitoring check: exit 1 means a certificate has expired.
+or a monitoring check: exit 1 means a problem, 2 a warning (``--warnings-ok``: 0).
 
 Status: ``ok``; ``WARNING`` when it expires within ``--warn-days`` (60 by default, as
 Domibus alerts); ``NOT-YET-VALID`` for a certificate pinned ahead of a rollover;
-``EXPIRED``. Reads only files: no database, no key, no passphrase.
+``EXPIRED``; and for our own certificate the checks ``serve`` makes at start:
+``NO-DIGITAL-SIGNATURE`` (KeyUsage absent or without digitalSignature, as a plain
+``openssl req -x509`` makes it: partners verifying with a chain refuse our signatures) and
+``WEAK-KEY`` (RSA under 2048 bits). Reads only files: no database, no key, no passphrase.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import click
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ak_bridge.cli import Failed, _settings, cli
@@ -31,6 +35,8 @@ from ak_bridge.service.delivery import BRIDGE_ID
 __all__ = ["CertRow", "certificate_report", "certs"]
 
 WARN_DAYS = 60
+PROBLEMS = ("EXPIRED", "NO-DIGITAL-SIGNATURE", "WEAK-KEY")
+MIN_RSA_BITS = 2048
 OWN = f"{BRIDGE_ID} (own)"
 
 
@@ -44,7 +50,7 @@ class CertRow:
     not_before: datetime
     not_after: datetime
     days_left: int  # whole days until not_after, toward zero; negative once expired
-    status: str  # ok | WARNING | NOT-YET-VALID | EXPIRED
+    status: str  # ok | WARNING | NOT-YET-VALID | EXPIRED | NO-DIGITAL-SIGNATURE | WEAK-KEY
     enabled: bool = True
 
     def as_dict(self) -> dict[str, object]:
@@ -83,6 +89,21 @@ def _row(partner: str, cert: TrustedCert, now: datetime, warn_days: int, enabled
     )
 
 
+def _own_problem(cert: x509.Certificate) -> str | None:
+    """What ``serve`` would refuse in our own certificate (security.signing's start checks)."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        signs = usage.digital_signature
+    except x509.ExtensionNotFound:
+        signs = False
+    if not signs:
+        return "NO-DIGITAL-SIGNATURE"
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        return "WEAK-KEY"
+    return None
+
+
 def _own_certificate(settings: Settings) -> TrustedCert:
     """The leaf of our own chain (the first certificate of ``identity.cert_file``)."""
     source = str(settings.identity_cert)
@@ -100,7 +121,11 @@ def certificate_report(
 ) -> list[CertRow]:
     """Our own certificate first, then every partner's pinned ones, in config order."""
     now = now or datetime.now(UTC)
-    rows = [_row(OWN, _own_certificate(settings), now, warn_days, True)]
+    own = _own_certificate(settings)
+    rows = [_row(OWN, own, now, warn_days, True)]
+    problem = _own_problem(x509.load_pem_x509_certificate(own.pem))
+    if problem and rows[0].status != "EXPIRED":
+        rows[0] = replace(rows[0], status=problem)
     for partner in settings.partners.values():
         for cert in load_trusted(partner.certificates):
             rows.append(_row(partner.id, cert, now, warn_days, partner.enabled))
@@ -138,12 +163,15 @@ def _table(rows: list[CertRow]) -> str:
     help="Mark certificates expiring within this many days as WARNING.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per certificate.")
+@click.option("--warnings-ok", is_flag=True, help="Exit 0, not 2, when there are only warnings.")
 @click.pass_context
-def certs(ctx: click.Context, warn_days: int, as_json: bool) -> None:
+def certs(ctx: click.Context, warn_days: int, as_json: bool, warnings_ok: bool) -> None:
     """List pinned partner certificates and our own: fingerprint, expiry, status.
 
-    Exit 1 if any listed certificate has expired (a partner's expired pin refuses all of
-    its messages; our own expired certificate makes partners refuse ours).
+    Exit 1 on a problem: a certificate expired (a partner's expired pin refuses all of its
+    messages; our own makes partners refuse ours) or our own fails serve's start checks
+    (KeyUsage digitalSignature, key size). Exit 2 on a warning (expiring within
+    --warn-days) unless --warnings-ok.
     """
     settings = _settings(ctx)
     try:
@@ -161,9 +189,14 @@ def certs(ctx: click.Context, warn_days: int, as_json: bool) -> None:
             f"\n{len(warnings)} certificate(s) expire within {warn_days} days: "
             + ", ".join(f"{r.partner} in {r.days_left} d" for r in warnings)
         )
-    expired = [r for r in rows if r.status == "EXPIRED"]
-    if expired:
-        raise Failed(
-            f"{len(expired)} certificate(s) expired: "
-            + ", ".join(f"{r.partner} {r.fingerprint[:16]}…" for r in expired)
-        )
+    problems = [
+        f"{r.partner} {r.fingerprint[:16]}… expired"
+        if r.status == "EXPIRED"
+        else f"{r.partner}: {r.status} (serve refuses to start with it)"
+        for r in rows
+        if r.status in PROBLEMS
+    ]
+    if problems:
+        raise Failed(f"{len(problems)} certificate problem(s): " + "; ".join(problems))
+    if warnings and not warnings_ok:
+        ctx.exit(2)

@@ -52,6 +52,7 @@ class AuthSettings:
     admin_token_hashes: tuple[str, ...] = ()
     client_cert_header: str | None = None  # set by the TLS-terminating proxy
     trusted_proxies: tuple[str, ...] = ()  # only their client_cert_header is believed
+    metrics_public: bool = False  # /metrics without the admin token (a private bind only)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,10 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     edge: EdgeSettings = field(default_factory=EdgeSettings)
     database_password: str | None = field(default=None, repr=False)  # PostgreSQL only
+    # The passphrase variable named by identity.key_passphrase_env when it is not set: only
+    # what signs (serve, worker, anchors, evidence) fails on it; read-only commands go on.
+    identity_passphrase_unset: str | None = None
+    metrics_dir: Path | None = None  # shared by serve and worker for /metrics' counters
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         return self.partners.get(partner_id)

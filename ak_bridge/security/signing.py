@@ -163,6 +163,21 @@ def _load_chain(cert_pem: bytes, source: str) -> list[x509.Certificate]:
     return chain
 
 
+# What a signing certificate's KeyUsage should say: digitalSignature (which signxml's chain
+# policy and partners require) and nonRepudiation (a CO signature is a commitment).
+SIGNING_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=True,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
 def _digital_signature_allowed(cert: x509.Certificate) -> bool | None:
     """True/False from KeyUsage, None when the extension is absent."""
     try:

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from ak_bridge.security.signing import SIGNING_KEY_USAGE
+
 KeyType = Literal["rsa", "ec"]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -68,17 +70,7 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
 
 
 def _leaf_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=True,  # nonRepudiation
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
+    return SIGNING_KEY_USAGE
 
 
 def _make_ca(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from ak_bridge.adapters.web import edge, health, rest, soap_endpoints
+from ak_bridge.adapters.web import edge, health, observe, rest, soap_endpoints
 from ak_bridge.service.exchange import Exchange
 
 
@@ -16,6 +16,7 @@ def register(app: Flask, exchange: Exchange) -> None:
     app.extensions["ak_bridge"] = exchange
     app.after_request(_challenge)
     edge.install(app)
+    observe.install(app)
     app.register_blueprint(soap_endpoints.bp)
     app.register_blueprint(rest.bp)
     app.register_blueprint(health.bp)

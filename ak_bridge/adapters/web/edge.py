@@ -71,6 +71,7 @@ def answer(exc: Rejected | InternalError) -> Response:
 
 def refuse(exc: Rejected, endpoint: str | None = None) -> Response:
     """Audit a refusal (once; an unidentified caller's repeats only counted) and answer it."""
+    g.result_code = exc.code  # for the access line (observe.py)
     endpoint = endpoint or via()
     if isinstance(exc, SERIES) and not exc.audited:
         route = request.url_rule.rule if request.url_rule is not None else endpoint
@@ -107,6 +108,7 @@ def _http_error(exc: http.HTTPException) -> Response:
 
 def _unexpected(exc: Exception) -> Response:
     """Our failure, never the caller's: no detail in the answer, one audit row, the log."""
+    g.result_code = InternalError.code
     original = getattr(exc, "original_exception", None) or exc
     log.error("internal error on %s %s", request.method, request.path, exc_info=original)
     try:

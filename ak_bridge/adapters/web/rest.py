@@ -119,6 +119,7 @@ def _b64(text: str | None, what: str) -> bytes | None:
 
 @bp.post("/documents")
 def submit() -> Response:
+    g.via, g.operation = "rest", "submit"
     try:
         g.caller = identify(exchange().settings)
         data = _parse_json(body())
@@ -154,6 +155,7 @@ def submit() -> Response:
         receipt = exchange().accept(inbound)
     except Rejected as exc:
         return refuse(exc, "rest")
+    g.message_id, g.result_code = receipt.message_id, "accepted"
     return jsonify(
         {
             "messageId": receipt.message_id,
@@ -167,6 +169,7 @@ def submit() -> Response:
 
 @bp.get("/certificates/<country>/<path:reference_no>")
 def certificate_status(country: str, reference_no: str) -> Response:
+    g.operation = "status"
     try:
         g.caller = identify(exchange().settings)
         st = exchange().status(country, reference_no, caller=g.caller)

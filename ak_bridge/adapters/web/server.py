@@ -59,13 +59,23 @@ def options(settings: Settings, host: str, port: int, workers: int) -> dict[str,
         "graceful_timeout": 10,
         # X-Forwarded-Proto only from [auth] trusted_proxies (none: believed from nobody).
         "forwarded_allow_ips": ",".join(settings.auth.trusted_proxies),
-        "accesslog": None,
+        "accesslog": None,  # ak_bridge.access logs each request, with partner and ids
         "errorlog": "-",
         "loglevel": "warning",
     }
 
 
 def serve(
-    make_app: Callable[[], Any], settings: Settings, host: str, port: int, workers: int
+    make_app: Callable[[], Any],
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    logconfig: dict[str, Any] | None = None,
 ) -> None:
-    GunicornServer(make_app, options(settings, host, port, workers)).run()
+    """gunicorn's own lines go through ``logconfig`` (ak_bridge.logs): same format, -v's level."""
+    opts = options(settings, host, port, workers)
+    if logconfig:
+        opts.pop("loglevel")
+        opts["logconfig_dict"] = logconfig
+    GunicornServer(make_app, opts).run()

@@ -45,10 +45,12 @@ def _serve(contract: SoapContract) -> Response:
         if "wsdl" in {k.lower() for k in request.args}:
             return _xml(soap.wsdl_document(contract, _public_address()))
         return refuse(MethodNotAllowed("POST SOAP 1.1 here, or GET ?wsdl", allowed=("POST",)))
+    g.via, g.operation = f"soap/{contract.name}", "submit"  # until the body says otherwise
     try:
         g.caller = identify(exchange().settings)
         element = soap.unwrap(body(), contract)
         operation = element.tag.split("}")[1]
+        g.operation = "submit" if operation == contract.submit else operation
         if operation == contract.submit:
             inbound = Inbound(
                 via=f"soap/{contract.name}",
@@ -57,6 +59,7 @@ def _serve(contract: SoapContract) -> Response:
                 caller=g.caller,
             )
             receipt = exchange().accept(inbound)
+            g.message_id, g.result_code = receipt.message_id, "accepted"
             return _xml(soap.receipt_response(receipt, contract))
         if operation == contract.query:
             country, ref = soap.read_query(element, contract)
