@@ -19,7 +19,6 @@ from ak_bridge.adapters.telemetry import DELIVERED_SECONDS, DELIVERIES
 from ak_bridge.logs import DELIVERY
 from ak_bridge.service.delivery import DeliveryReport
 from ak_bridge.service.exchange import Exchange
-from ak_bridge.service.ports import from_iso
 
 log = logging.getLogger(__name__)
 outcomes = logging.getLogger(DELIVERY)
@@ -41,7 +40,7 @@ def sweep(exchange: Exchange, max_seconds: float = SWEEP_SECONDS) -> None:
         while True:
             exchange.store.heartbeat(exchange.worker_id, exchange.clock())
             report = exchange.deliver_due()
-            ids = record_outcomes(exchange, report)
+            ids = record_outcomes(report)
             if report.attempted:
                 outcomes.info(
                     "sweep: %d delivered, %d to retry, %d dead",
@@ -56,43 +55,32 @@ def sweep(exchange: Exchange, max_seconds: float = SWEEP_SECONDS) -> None:
         log.exception("delivery sweep failed; next sweep will try again")
 
 
-def record_outcomes(exchange: Exchange, report: DeliveryReport) -> list[str]:
-    """One log line and one count per delivery attempt of a pass; returns its message ids.
-
-    The report names deliveries by id only, so each is read back once (its row and its
-    last attempt) for the message id, partner, failure class and duration.
-    """
+def record_outcomes(report: DeliveryReport) -> list[str]:
+    """One log line and one count per delivery attempt of a pass; returns its message ids."""
     ids = []
-    for delivery_id, outcome in report.details:
-        row = exchange.store.delivery(delivery_id)
-        if row is None:
-            continue
-        attempts = exchange.store.attempts_for(delivery_id)
-        last = attempts[-1] if attempts and outcome != "held" else {}
-        failure = last.get("failure_class") or "none"
-        partner = row["destination"]
-        ids.append(row["message_id"])
-        DELIVERIES.labels(partner, outcome, failure).inc()
-        if outcome == "delivered" and row.get("delivered_at"):
-            received = from_iso(row["created_at"])
-            DELIVERED_SECONDS.labels(partner).observe(
-                max(0.0, (from_iso(row["delivered_at"]) - received).total_seconds())
+    for o in report.details:
+        failure = o.failure_class or "none"
+        ids.append(o.message_id)
+        DELIVERIES.labels(o.partner, o.outcome, failure).inc()
+        if o.outcome == "delivered":
+            DELIVERED_SECONDS.labels(o.partner).observe(
+                max(0.0, (o.finished_at - o.received_at).total_seconds())
             )
         outcomes.log(
-            logging.WARNING if outcome == "dead" else logging.INFO,
+            logging.WARNING if o.outcome == "dead" else logging.INFO,
             "delivery %s to %s: %s",
-            row["message_id"],
-            partner,
-            outcome,
+            o.message_id,
+            o.partner,
+            o.outcome,
             extra={
-                "message_id": row["message_id"],
-                "delivery_id": delivery_id,
-                "partner": partner,
-                "outcome": outcome,
+                "message_id": o.message_id,
+                "delivery_id": o.delivery_id,
+                "partner": o.partner,
+                "outcome": o.outcome,
                 "failure_class": failure,
-                "attempt": row["attempts"],
-                "duration_ms": last.get("duration_ms"),
-                "http_status": last.get("http_status"),
+                "attempt": o.attempt,
+                "duration_ms": o.duration_ms,
+                "http_status": o.http_status,
             },
         )
     return ids

@@ -59,13 +59,29 @@ class Sender(Protocol):
         """Deliver once; say what the partner answered; raise DeliveryFailed on failure."""
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt as it ended: what the worker logs and counts, without reading it back."""
+
+    delivery_id: int
+    message_id: str
+    partner: str
+    outcome: str
+    attempt: int
+    received_at: datetime
+    finished_at: datetime
+    failure_class: str | None = None
+    duration_ms: float | None = None
+    http_status: int | None = None
+
+
 @dataclass
 class DeliveryReport:
     delivered: int = 0
     retrying: int = 0
     dead: int = 0
     lost_claims: int = 0
-    details: list[tuple[int, str]] = field(default_factory=list)
+    details: list[Outcome] = field(default_factory=list)
 
     @property
     def attempted(self) -> int:
@@ -182,7 +198,17 @@ class Deliverer:
             ),
         )
         if ok:
-            report.details.append((row.id, str(DeliveryStatus.HELD)))
+            report.details.append(
+                Outcome(
+                    row.id,
+                    row.message_id,
+                    partner.id,
+                    str(DeliveryStatus.HELD),
+                    row.attempts,
+                    row.created_at,
+                    now,
+                )
+            )
 
     def _attempt(self, partner: PartnerConfig, row: DeliveryRecord, report: DeliveryReport) -> None:
         message = self.store.message(row.message_id)
@@ -225,11 +251,12 @@ class Deliverer:
             )
             return
         now = self.clock()
+        took_ms = (time.perf_counter() - t0) * 1000
         ok = self.store.finish_attempt(
             row.id,
             self.worker_id,
             started_at=started,
-            duration_ms=(time.perf_counter() - t0) * 1000,
+            duration_ms=took_ms,
             outcome=DeliveryStatus.DELIVERED,
             now=now,
             http_status=sent.http_status,
@@ -254,7 +281,20 @@ class Deliverer:
         if self.store.breaker(partner.id) != Breaker():  # a write only when it changes
             self.store.update_breaker(partner.id, lambda b: b.after_success(), now)
         report.delivered += 1
-        report.details.append((row.id, "delivered"))
+        report.details.append(
+            Outcome(
+                row.id,
+                row.message_id,
+                partner.id,
+                "delivered",
+                row.attempts + 1,
+                row.created_at,
+                now,
+                None,
+                took_ms,
+                sent.http_status,
+            )
+        )
 
     def _after_delivery(self, message: MessageRecord) -> CertificateChange | None:
         """What the core decides a delivered document does to its CO (ISSUED -> TRANSMITTED)."""
@@ -334,4 +374,17 @@ class Deliverer:
             report.retrying -= outcome is DeliveryStatus.WAITING_RETRY
             report.dead -= outcome is DeliveryStatus.DEAD
             return
-        report.details.append((row.id, str(outcome)))
+        report.details.append(
+            Outcome(
+                row.id,
+                row.message_id,
+                partner.id,
+                str(outcome),
+                attempts,
+                row.created_at,
+                now,
+                str(exc.failure_class),
+                duration_ms,
+                exc.status,
+            )
+        )
