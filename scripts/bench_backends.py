@@ -131,6 +131,41 @@ def run(label: str, workdir: Path, database: str | None, instances: int, n: int)
         topo.stop()
 
 
+def first_attempt(label: str, workdir: Path, database: str | None, n: int = 20) -> None:
+    """Receipt to arrival at the partner, one certificate at a time, with the shipped 2 s
+    sweep interval: what the wake-up saves is the wait for the next sweep."""
+    topo = build_topology(workdir, database=database)
+    config = topo.settings.root / "config"
+    toml = config / "ak_bridge.toml"
+    toml.write_text(toml.read_text().replace("interval_seconds = 0.2", "interval_seconds = 2"))
+    url = f"http://127.0.0.1:{topo.settings.port}"
+    procs = [start(config, "serve", "--workers", "2")]
+    try:
+        wait_up(url)
+        procs.append(start(config, "worker"))
+        time.sleep(1.5)
+        kcs, indonesia = topo.systems["KR-KCS"], topo.systems["ID-SKA"]
+        gaps = []
+        for i in range(n):
+            co = sample_form_ak(f"KR-FA-{i:04d}", "KR", "ID", TODAY)
+            kcs.submit(url, co, f"FA-{i}")
+            received = datetime.now(UTC)
+            while len(indonesia.received) <= i:
+                time.sleep(0.001)
+            gaps.append((indonesia.received[i].at - received).total_seconds() * 1000)
+            time.sleep(0.1)
+        gaps.sort()
+        print(
+            f"{label:34} receipt -> arrival at the partner: median {statistics.median(gaps):5.1f}"
+            f" ms, max {gaps[-1]:6.1f} ms (n={n}, sweep interval 2 s)"
+        )
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        topo.stop()
+
+
 def fresh_postgres(server: str, name: str) -> str:
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -149,6 +184,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="ak-bench-backends-") as tmp:
         run("SQLite, one instance", Path(tmp) / "sqlite", None, 1, args.messages)
+        first_attempt("SQLite, woken by a pipe", Path(tmp) / "sqlite-fa", None)
         if not server:
             print("PostgreSQL: skipped (no AK_BRIDGE_TEST_POSTGRES; run scripts/bench)")
             return
@@ -156,6 +192,8 @@ def main() -> None:
         run("PostgreSQL, one instance", Path(tmp) / "pg1", url, 1, args.messages)
         url = fresh_postgres(server, "ak_bench_two")
         run("PostgreSQL, two instances", Path(tmp) / "pg2", url, 2, args.messages)
+        url = fresh_postgres(server, "ak_bench_wake")
+        first_attempt("PostgreSQL, woken by NOTIFY", Path(tmp) / "pg-fa", url)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ up; ``misfire_grace_time`` equals the interval so a slow sweep is not silently s
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -100,6 +101,24 @@ def build_scheduler(exchange: Exchange, interval: float, *, blocking: bool = Tru
         next_run_time=exchange.clock(),
     )
     return scheduler
+
+
+def start_waker(scheduler: BaseScheduler, exchange: Exchange, interval: float) -> threading.Thread:
+    """Sweep as soon as something is accepted anywhere: the store says so (PostgreSQL
+    LISTEN/NOTIFY, or a pipe beside the SQLite file); the interval sweep stays the fallback."""
+
+    def run() -> None:
+        while True:
+            try:
+                if exchange.store.wait_for_work(interval):
+                    wake(scheduler, exchange)
+            except Exception:  # the store may be down: the interval sweep carries on
+                log.warning("waiting for work failed; relying on the interval sweep")
+                time.sleep(interval)
+
+    thread = threading.Thread(target=run, name="waker", daemon=True)
+    thread.start()
+    return thread
 
 
 def wake(scheduler: BaseScheduler, exchange: Exchange) -> None:

@@ -156,7 +156,7 @@ def worker(ctx: click.Context, once: bool) -> None:
     """Run the scheduler that delivers and retries (one is enough; several are safe)."""
     settings = _settings(ctx)
     _start(settings)  # before the scheduler's imports: it sets the /metrics directory
-    from ak_bridge.adapters.scheduler import build_scheduler, sweep
+    from ak_bridge.adapters.scheduler import build_scheduler, start_waker, sweep
     from ak_bridge.bootstrap import build_exchange
 
     _store(ctx)  # refuse a database of another schema with what to run
@@ -171,7 +171,9 @@ def worker(ctx: click.Context, once: bool) -> None:
         extra={"worker": exchange.worker_id, "database": str(settings.database)},
     )
     try:
-        build_scheduler(exchange, settings.worker_interval_seconds).start()
+        scheduler = build_scheduler(exchange, settings.worker_interval_seconds)
+        start_waker(scheduler, exchange, settings.worker_interval_seconds)
+        scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
     lifecycle.info("worker %s stopped", exchange.worker_id)

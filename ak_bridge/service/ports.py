@@ -247,3 +247,7 @@ class Store(Protocol):
 
     def compact(self) -> None:
         """Give freed space back after a purge."""
+
+    def wait_for_work(self, timeout: float) -> bool:
+        """Block until a delivery may be due (something was accepted or requeued, by any
+        process), or ``timeout`` seconds pass; True when woken. Accepting wakes the waiters."""

@@ -26,10 +26,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ak_bridge.adapters.store import migrations
 from ak_bridge.adapters.store.reads import SqlReads
-from ak_bridge.adapters.store.sql import SqlStore
+from ak_bridge.adapters.store.sql import SqlStore, Tx
 from ak_bridge.service.ports import DuplicateKey, SchemaMismatch, StoreError
 
 POOL_MAX = 8  # per process: gunicorn threads and delivery threads share it
+CHANNEL = "ak_bridge_due"  # NOTIFY when deliveries became due; the workers LISTEN
 _QUOTED_OR_MARK = re.compile(r"'[^']*'|\?")
 # Read through pg_tables with the statement's snapshot: to_regclass goes through the catalog
 # cache, which an advisory-lock wait does not refresh (two instances then both saw "empty").
@@ -80,6 +81,7 @@ class PostgresStore(SqlReads, SqlStore):
         self._pool: ConnectionPool | None = None
         self._pool_pid = 0
         self._guard = threading.Lock()
+        self._listener: psycopg.Connection | None = None
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"
@@ -111,6 +113,22 @@ class PostgresStore(SqlReads, SqlStore):
                     raise StoreError(f"cannot connect to {self.url}: {exc}") from exc
                 self._pool_pid = os.getpid()
             return self._pool
+
+    def _announce(self, tx: Tx) -> None:
+        tx.rows("SELECT pg_notify(?, '')", [CHANNEL])  # delivered when the transaction commits
+
+    def wait_for_work(self, timeout: float) -> bool:
+        """LISTEN on a connection of its own (outside the pool) until a NOTIFY or the timeout."""
+        try:
+            if self._listener is None or self._listener.closed:
+                self._listener = psycopg.connect(self.url, autocommit=True, **self._extra())
+                self._listener.execute(f"LISTEN {CHANNEL}")
+            for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                return True
+            return False
+        except psycopg.Error as exc:
+            self._listener = None
+            raise _translated(exc) from exc
 
     def close(self) -> None:
         """Connections go back to the pool after every transaction: nothing to release."""

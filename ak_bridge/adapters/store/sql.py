@@ -98,6 +98,12 @@ class SqlStore:
         with self.read() as tx:
             return tx.rows(sql, params)
 
+    def _announce(self, tx: Tx) -> None:
+        """Inside the transaction that made deliveries due (PostgreSQL: NOTIFY at commit)."""
+
+    def _announced(self) -> None:
+        """After it committed (SQLite: wake the local workers)."""
+
     def ping(self) -> None:
         with self.write() as tx:
             tx.rows("SELECT 1 AS one")
@@ -216,7 +222,11 @@ class SqlStore:
                 self._insert(tx, "deliveries", to_row(d, without=("id",) if not d.id else ()))
             for c in certificates:
                 self._upsert_certificate(tx, to_row(c))
+            if deliveries:
+                self._announce(tx)
             self._append_audit(tx, events)
+        if deliveries:
+            self._announced()
 
     @staticmethod
     def _insert(tx: Tx, table: str, row: Mapping[str, Any]) -> None:
@@ -415,6 +425,19 @@ class SqlStore:
         )
 
     def requeue(
+        self, delivery_ids: Sequence[int], now: datetime, actor: str, reason: str
+    ) -> list[int]:
+        changed = self._requeue(delivery_ids, now, actor, reason)
+        if changed:
+            self._wake_after_requeue()
+        return changed
+
+    def _wake_after_requeue(self) -> None:
+        with self.write() as tx:
+            self._announce(tx)
+        self._announced()
+
+    def _requeue(
         self, delivery_ids: Sequence[int], now: datetime, actor: str, reason: str
     ) -> list[int]:
         """Make failed, waiting or held deliveries due now, with a fresh retry budget.

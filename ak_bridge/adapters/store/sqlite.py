@@ -23,6 +23,7 @@ import sqlite_utils
 from ak_bridge.adapters.store import migrations
 from ak_bridge.adapters.store.reads import SqlReads
 from ak_bridge.adapters.store.sql import SqlStore
+from ak_bridge.adapters.store.wakeup import FifoWaker
 from ak_bridge.service.ports import DuplicateKey, SchemaMismatch, StoreError
 
 
@@ -60,6 +61,13 @@ class SqliteStore(SqlReads, SqlStore):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._local = threading.local()
+        self._waker = FifoWaker(self.path)
+
+    def _announced(self) -> None:
+        self._waker.signal()
+
+    def wait_for_work(self, timeout: float) -> bool:
+        return self._waker.wait(timeout)
 
     @classmethod
     def open(cls, path: Path | str, *, check: bool = True) -> SqliteStore:
