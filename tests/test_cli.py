@@ -588,3 +588,26 @@ def test_read_only_commands_need_no_key_passphrase(
     assert anchored.exit_code == 1
     assert "AKB_UNSET_PASS is not set" in anchored.output
     assert "Traceback" not in anchored.output
+
+
+def test_purge_vacuum_gives_the_space_back(bridge: Bridge) -> None:
+    """Purging frees pages inside the file; --vacuum is what makes the file smaller."""
+    path = Path(bridge.store.path)
+    big = b"<CO>" + b"x" * 400_000 + b"</CO>"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE messages SET created_at = ?", [iso(bridge.now - timedelta(days=400))])
+        db.execute("UPDATE messages SET raw = ?", [big])
+    bridge.store.close()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = path.stat().st_size
+    assert bridge.run("purge", "--older-than-days", "365").exit_code == 0
+    bridge.store.close()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    kept = path.stat().st_size
+    assert kept >= before  # the pages are free inside the file, not given back
+    result = bridge.run("purge", "--older-than-days", "365", "--vacuum")
+    assert result.exit_code == 0 and "VACUUM" in result.output
+    assert path.stat().st_size < before - 3 * 400_000  # three documents' worth given back
+    assert bridge.run("audit", "verify").exit_code == 0

@@ -347,8 +347,13 @@ def export(
     help="Retention: documents of finished messages older than this are removed.",
 )
 @click.option("--dry-run", is_flag=True, help="Count what would be purged; change nothing.")
+@click.option(
+    "--vacuum",
+    is_flag=True,
+    help="Then give the freed space back (rewrites the database: needs its size free on disk).",
+)
 @click.pass_context
-def purge(ctx: click.Context, older_than_days: int, dry_run: bool) -> None:
+def purge(ctx: click.Context, older_than_days: int, dry_run: bool, vacuum: bool) -> None:
     """Remove the documents of old, finished messages; keep their metadata and audit."""
     store = _store(ctx)
     ids = store.purgeable(_now() - timedelta(days=older_than_days))
@@ -359,8 +364,10 @@ def purge(ctx: click.Context, older_than_days: int, dry_run: bool) -> None:
     with click.progressbar(ids, label="purging", file=sys.stderr) as bar:
         for mid in bar:
             done += store.purge([mid], _now(), "admin")
-    store.compact()  # give the freed pages back: the file shrinks
     click.echo(f"{done} message(s) purged; metadata, attempts and audit kept")
+    if vacuum:
+        store.compact()
+        click.echo("space given back (VACUUM)")
 
 
 @cli.group()
