@@ -414,3 +414,15 @@ def test_add_months(start: date, months: int, expected: date) -> None:
 
 def test_default_reply_due_is_two_months() -> None:
     assert default_reply_due(date(2026, 12, 31)) == date(2027, 2, 28)
+
+
+def test_dates_at_the_end_of_the_calendar_are_findings_not_crashes() -> None:
+    """Year 9999 in a departure, issue or request date: OverflowError and ValueError before."""
+    end = date(9999, 12, 30)
+    assert add_working_days(end, 3) == date.max
+    assert add_months(end, 12) == date.max
+    assert default_reply_due(end) == date.max
+    co = sample_form_ak("KR-2026-AK-009999", "KR", "VN", end)
+    co = replace(co, transport=replace(co.transport, departure_date=end))
+    findings = check(co, RuleContext(today=date(2026, 3, 2), function=MessageFunction.ORIGINAL))
+    assert "date_in_future" in {f.code for f in findings}

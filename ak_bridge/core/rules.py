@@ -106,9 +106,15 @@ def rule(code: str, box: str, summary: str, severity: Severity = Severity.ERROR)
 
 
 def add_working_days(start: date, days: int) -> date:
-    """``start`` plus ``days`` working days (Monday to Friday; public holidays not known)."""
+    """``start`` plus ``days`` working days (Monday to Friday; public holidays not known).
+
+    A deadline past the calendar's end (a date in year 9999) is ``date.max``: never reached,
+    so the rules compare it and answer with findings instead of an OverflowError.
+    """
     current = start
     while days > 0:
+        if current == date.max:
+            return date.max
         current += timedelta(days=1)
         if current.weekday() < 5:
             days -= 1
@@ -116,10 +122,13 @@ def add_working_days(start: date, days: int) -> date:
 
 
 def add_months(start: date, months: int) -> date:
-    """Same day ``months`` later, clamped to the month's end (29 Feb + 12 = 28 Feb)."""
+    """Same day ``months`` later, clamped to the month's end (29 Feb + 12 = 28 Feb); past the
+    calendar's end, ``date.max`` (see ``add_working_days``)."""
     month = start.month - 1 + months
     year = start.year + month // 12
     month = month % 12 + 1
+    if year > date.max.year:
+        return date.max
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
