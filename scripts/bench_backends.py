@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 import requests
 
+from ak_bridge.adapters.store import open_database
 from ak_bridge.adapters.web import soap
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.server import free_port
@@ -166,6 +167,39 @@ def first_attempt(label: str, workdir: Path, database: str | None, n: int = 20) 
         topo.stop()
 
 
+HOT_PATH = {
+    "idempotency look-up": ("SELECT * FROM messages WHERE business_key = ?", ["KR|X|9"]),
+    "CO state": (
+        "SELECT * FROM certificates WHERE issuing_country = ? AND reference_no = ?",
+        ["KR", "X"],
+    ),
+    "audit head": ("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", []),
+    "due deliveries": (
+        "SELECT d.id FROM deliveries d WHERE d.status IN ('pending', 'waiting_retry')"
+        " AND d.next_attempt_at <= ? AND d.destination = ? ORDER BY d.next_attempt_at, d.id"
+        " LIMIT 4",
+        ["2030-01-01T00:00:00.000000Z", "ID-SKA"],
+    ),
+    "in flight per partner": (
+        "SELECT count(*) FROM deliveries WHERE destination = ? AND status = 'in_flight'"
+        " AND claimed_until >= ?",
+        ["ID-SKA", "2030-01-01T00:00:00.000000Z"],
+    ),
+}
+
+
+def query_plans(label: str, database: str) -> None:
+    """How the hot path's queries are answered: each should use an index, never a scan."""
+    store = open_database(database)
+    explain = "EXPLAIN" if database.startswith("postgres") else "EXPLAIN QUERY PLAN"
+    print(f"query plans, {label}:")
+    with store.read() as tx:  # type: ignore[attr-defined]
+        for name, (sql, params) in HOT_PATH.items():
+            rows = tx.rows(f"{explain} {sql}", params)
+            plan = " | ".join(str(list(r.values())[-1]) for r in rows)
+            print(f"  {name:22} {plan[:150]}")
+
+
 def fresh_postgres(server: str, name: str) -> str:
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -185,11 +219,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ak-bench-backends-") as tmp:
         run("SQLite, one instance", Path(tmp) / "sqlite", None, 1, args.messages)
         first_attempt("SQLite, woken by a pipe", Path(tmp) / "sqlite-fa", None)
+        query_plans("SQLite", str(Path(tmp) / "sqlite" / "ak_bridge.db"))
         if not server:
             print("PostgreSQL: skipped (no AK_BRIDGE_TEST_POSTGRES; run scripts/bench)")
             return
         url = fresh_postgres(server, "ak_bench_one")
         run("PostgreSQL, one instance", Path(tmp) / "pg1", url, 1, args.messages)
+        query_plans("PostgreSQL", url)
         url = fresh_postgres(server, "ak_bench_two")
         run("PostgreSQL, two instances", Path(tmp) / "pg2", url, 2, args.messages)
         url = fresh_postgres(server, "ak_bench_wake")
