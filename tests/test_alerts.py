@@ -1,0 +1,267 @@
+"""Alerts from the worker to a real webhook receiver and a real SMTP server, on loopback.
+
+Each condition fires once while it holds and clears once when it goes (ak_bridge/ops/alerts.py);
+a sink that never answers costs the checks nothing: alerts wait in a bounded queue for the
+sender thread, and beyond it are dropped with a log line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from cryptography import x509
+from flask import Flask, request
+
+from ak_bridge.adapters.alert_sinks import Dispatcher, sinks_for
+from ak_bridge.adapters.scheduler import sweep
+from ak_bridge.config import load_settings
+from ak_bridge.core.errors import ConfigError
+from ak_bridge.core.settings import AlertSettings
+from ak_bridge.ops.alerts import Condition, Monitor, transitions
+from ak_bridge.sim.certificates import sample_form_ak
+from ak_bridge.sim.server import LiveServer, free_port
+from ak_bridge.sim.topology import Topology, build_topology
+
+TODAY = datetime.now(UTC).date()
+FAILING = {"max_attempts": 1, "base_delay": 0.1, "breaker_threshold": 1, "breaker_cooldown": 600}
+
+
+class Receiver:
+    """A webhook endpoint that keeps what was POSTed to it."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        app = Flask("hook")
+
+        @app.post("/hook")
+        def hook() -> tuple[str, int]:
+            self.received.append(request.get_json())
+            return "", 204
+
+        self.server = LiveServer(app).start()
+        self.url = self.server.url + "/hook"
+
+    def of(self, kind: str) -> list[tuple[str, str]]:
+        return [(a["state"], a["key"]) for a in self.received if a["kind"] == kind]
+
+
+class Mailbox:
+    """aiosmtpd's handler: every mail it takes, parsed."""
+
+    def __init__(self) -> None:
+        self.mails: list = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+        self.mails.append(message_from_bytes(envelope.original_content))
+        return "250 OK"
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+def monitor(topo: Topology, cfg: AlertSettings, clock=None) -> Monitor:
+    ex = topo.worker_exchange("alerts")
+    settings = dataclasses.replace(topo.settings, alerts=cfg)
+    return Monitor(
+        ex.store, settings, clock or ex.clock, Dispatcher(sinks_for(cfg), cfg.queue_size)
+    )
+
+
+def dead_letter_to_vietnam(tmp_path: Path) -> Topology:
+    """A certificate for a partner that is down, swept once: a dead letter, an open breaker."""
+    topo = build_topology(tmp_path / "alerts", retry=FAILING)
+    topo.start_bridge()
+    topo.systems["VN-ECOSYS"].stop()
+    kcs = topo.systems["KR-KCS"]
+    co = sample_form_ak("KR-2026-ALERT-1", "KR", "VN", TODAY)
+    xml, _, _ = kcs.document_for(co)
+    kcs.submit_soap(topo.bridge_url, kcs.contract, kcs.envelope_for(co, "K-alert"), xml)
+    sweep(topo.worker_exchange())
+    return topo
+
+
+def test_transitions_fire_new_conditions_and_clear_gone_ones() -> None:
+    a, b = (Condition(k, k, "warning", k) for k in ("a", "b"))
+    assert transitions({}, {"a": a}) == transitions({}, {"a": a})
+    first = transitions({}, {"a": a})
+    assert (first.fired, first.cleared) == ([a], [])
+    same = transitions({"a": a}, {"a": a})
+    assert (same.fired, same.cleared) == ([], [])
+    moved = transitions({"a": a}, {"b": b})
+    assert (moved.fired, moved.cleared) == ([b], [a])
+
+
+def test_a_dead_letter_alerts_once_by_webhook_and_mail_then_clears(
+    tmp_path: Path, hook: Receiver, smtp: tuple[Mailbox, int], caplog
+) -> None:
+    box, port = smtp
+    cfg = AlertSettings(
+        webhook_url=hook.url,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_from="bridge@example.test",
+        smtp_to=("ops@example.test",),
+    )
+    topo = dead_letter_to_vietnam(tmp_path)
+    try:
+        mon = monitor(topo, cfg)
+        with caplog.at_level("INFO", logger="ak_bridge.alerts"):
+            for _ in range(3):  # every check sees the dead letter; only the first tells
+                mon.check()
+            assert mon.out.drain(10)
+            (fired,) = hook.of("dead_letter")
+            assert fired[0] == "firing"
+            subjects = [m["Subject"] for m in box.mails]
+            assert sum("FIRING: delivery" in s for s in subjects) == 1, subjects
+            assert box.mails[0]["To"] == "ops@example.test"
+
+            dead = mon.store.find_deliveries(status=["dead"])
+            mon.store.requeue([d.delivery_id for d in dead], mon.clock(), "admin", "retry")
+            mon.check()
+            mon.check()
+            assert mon.out.drain(10)
+        assert hook.of("dead_letter") == [("firing", fired[1]), ("cleared", fired[1])]
+        assert sum("CLEARED: delivery" in m["Subject"] for m in box.mails) == 1
+        logged = [(r.state, r.kind) for r in caplog.records if r.name == "ak_bridge.alerts"]
+        assert logged.count(("firing", "dead_letter")) == 1
+        assert logged.count(("cleared", "dead_letter")) == 1
+    finally:
+        topo.stop()
+
+
+def test_a_breaker_opening_then_closing_gives_two_alerts(tmp_path: Path, hook: Receiver) -> None:
+    topo = dead_letter_to_vietnam(tmp_path)
+    try:
+        mon = monitor(topo, AlertSettings(webhook_url=hook.url))
+        mon.check()
+        mon.check()
+        mon.store.update_breaker("VN-ECOSYS", lambda b: b.after_success(), mon.clock())
+        mon.check()
+        mon.check()
+        assert mon.out.drain(10)
+        key = "breaker_open:VN-ECOSYS"
+        assert hook.of("breaker_open") == [("firing", key), ("cleared", key)]
+    finally:
+        topo.stop()
+
+
+def test_a_certificate_expiring_within_the_days_configured_alerts(
+    tmp_path: Path, hook: Receiver
+) -> None:
+    topo = build_topology(tmp_path / "certs")
+    try:
+        own = x509.load_pem_x509_certificate(topo.settings.identity_cert.read_bytes())
+        ten_days_before = own.not_valid_after_utc - timedelta(days=10)
+        far = monitor(
+            topo, AlertSettings(webhook_url=hook.url, expiry_days=5), lambda: ten_days_before
+        )
+        assert not [c for c in far.check().fired if c.key.startswith("certificate_expiring:own:")]
+        near = monitor(
+            topo, AlertSettings(webhook_url=hook.url, expiry_days=30), lambda: ten_days_before
+        )
+        fired = [c for c in near.check().fired if c.key.startswith("certificate_expiring:own:")]
+        assert len(fired) == 1 and "expires in 10.0 days" in fired[0].summary
+        assert near.out.drain(10)
+        assert [
+            s
+            for s, k in hook.of("certificate_expiring")
+            if k.startswith("certificate_expiring:own:")
+        ] == ["firing"]
+    finally:
+        topo.stop()
+
+
+def test_an_audit_chain_edited_by_hand_alerts(tmp_path: Path, hook: Receiver) -> None:
+    topo = dead_letter_to_vietnam(tmp_path)  # something in the audit trail
+    try:
+        mon = monitor(topo, AlertSettings(webhook_url=hook.url))
+        assert "audit_chain_broken" not in {c.kind for c in mon.check().fired}
+        with closing(sqlite3.connect(topo.settings.database)) as raw, raw:
+            raw.execute("UPDATE audit SET detail = 'nothing happened' WHERE seq = 2")
+        mon.check()
+        assert mon.out.drain(10)
+        assert hook.of("audit_chain_broken") == [("firing", "audit_chain_broken")]
+    finally:
+        topo.stop()
+
+
+def test_a_webhook_that_never_answers_stops_neither_checks_nor_deliveries(
+    tmp_path: Path, caplog
+) -> None:
+    black_hole = socket.socket()  # takes connections (the kernel's backlog), never answers
+    black_hole.bind(("127.0.0.1", 0))
+    black_hole.listen(16)
+    url = f"http://127.0.0.1:{black_hole.getsockname()[1]}/hook"
+    topo = dead_letter_to_vietnam(tmp_path)
+    try:
+        cfg = AlertSettings(webhook_url=url, timeout_seconds=120, queue_size=1)
+        mon = monitor(
+            topo, cfg, lambda: datetime.now(UTC) + timedelta(hours=1)
+        )  # + a lost heartbeat
+        with caplog.at_level("INFO", logger="ak_bridge.alerts"):
+            checker = threading.Thread(target=mon.check)
+            checker.start()
+            checker.join(30)  # bounded: with a sink called inline it would hang for minutes
+            assert not checker.is_alive()
+        kinds = {c.kind for c in mon.alerted.values()}
+        assert {"dead_letter", "breaker_open", "worker_heartbeat_lost"} <= kinds
+        dropped = [r for r in caplog.records if "alert dropped" in r.getMessage()]
+        assert len(dropped) >= 1  # one in the sender's hands, one queued, the rest dropped
+
+        kcs = topo.systems["KR-KCS"]  # the exchange goes on meanwhile
+        co = sample_form_ak("KR-2026-ALERT-2", "KR", "ID", TODAY)
+        xml, _, _ = kcs.document_for(co)
+        kcs.submit_soap(topo.bridge_url, kcs.contract, kcs.envelope_for(co, "K-alert-2"), xml)
+        sweep(topo.worker_exchange("worker-2"))
+        assert not mon.out.drain(0.1)  # the sender is still waiting on the black hole
+        assert topo.worker_exchange("w3").store.counts_by_status().get("delivered") == 1
+    finally:
+        topo.stop()
+        black_hole.close()
+
+
+def test_the_alerts_table_is_checked(tmp_path: Path) -> None:
+    topo = build_topology(tmp_path / "cfg")
+    config = topo.settings.root / "config"
+    main = config / "ak_bridge.toml"
+    base = main.read_text()
+    try:
+        main.write_text(
+            base + '\n[alerts]\nwebhook_url = "http://127.0.0.1:9/h"\nsmtp_host = "mx"\n'
+            'smtp_from = "a@b"\nsmtp_to = "c@d"\nsmtp_password_env = "ALERT_PW"\nexpiry_days = 14\n'
+        )
+        alerts = load_settings(config, environ={"ALERT_PW": "s3cret"}).alerts
+        assert (alerts.expiry_days, alerts.smtp_to, alerts.smtp_password) == (
+            14,
+            ("c@d",),
+            "s3cret",
+        )
+        assert "s3cret" not in repr(alerts)
+        main.write_text(base + '\n[alerts]\nwebhok_url = "http://x"\n')
+        with pytest.raises(ConfigError, match="did you mean 'webhook_url'"):
+            load_settings(config, environ={})
+    finally:
+        topo.stop()
