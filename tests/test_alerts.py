@@ -11,6 +11,7 @@ import dataclasses
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -265,3 +266,34 @@ def test_the_alerts_table_is_checked(tmp_path: Path) -> None:
             load_settings(config, environ={})
     finally:
         topo.stop()
+
+
+def test_the_worker_process_sends_alerts_it_is_configured_for(
+    tmp_path: Path, hook: Receiver
+) -> None:
+    """``ak-bridge worker`` runs the checks on its schedule: the wiring, end to end."""
+    from test_operations import start, stop
+
+    topo = build_topology(tmp_path / "worker", retry=FAILING)
+    main = topo.settings.root / "config" / "ak_bridge.toml"
+    main.write_text(
+        main.read_text() + f'\n[alerts]\nwebhook_url = "{hook.url}"\ninterval_seconds = 0.5\n'
+    )
+    worker = None
+    try:
+        topo.start_bridge()
+        topo.systems["VN-ECOSYS"].stop()
+        kcs = topo.systems["KR-KCS"]
+        co = sample_form_ak("KR-2026-ALERT-3", "KR", "VN", TODAY)
+        xml, _, _ = kcs.document_for(co)
+        kcs.submit_soap(topo.bridge_url, kcs.contract, kcs.envelope_for(co, "K-alert-3"), xml)
+        worker = start(topo, "worker")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not hook.of("dead_letter"):
+            time.sleep(0.1)
+    finally:
+        log = stop(worker) if worker else []
+        topo.stop()
+    assert [s for s, _ in hook.of("dead_letter")] == ["firing"]
+    lines = [r for r in log if r["logger"] == "ak_bridge.alerts"]
+    assert any(r["kind"] == "dead_letter" and r["state"] == "firing" for r in lines), lines
