@@ -392,4 +392,9 @@ def warnings_for(settings: Settings) -> list[str]:
             )
         if not settings.auth.admin_token_hashes:
             out.append("no admin token (auth.admin_token_sha256): admin endpoints answer 401")
+    if settings.alerts.smtp_user and settings.alerts.smtp_password is None:
+        out.append(
+            "alerts.smtp_user is set but the variable named by alerts.smtp_password_env is not: "
+            "the SMTP login will fail and alert mails will not go out"
+        )
     return out

@@ -174,6 +174,11 @@ def worker(ctx: click.Context, once: bool) -> None:
         scheduler = build_scheduler(exchange, settings.worker_interval_seconds)
         alerts = build_alerts(exchange)
         add_periodic(scheduler, "alerts", alerts.check, settings.alerts.interval_seconds)
+        lifecycle.info(
+            "alerts checked every %ss, sent to: %s",
+            settings.alerts.interval_seconds,
+            ", ".join(s.__name__ for s in alerts.out.sinks) or "nowhere (logged only)",
+        )
         start_waker(scheduler, exchange, settings.worker_interval_seconds)
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
