@@ -161,7 +161,8 @@ def _alerts(table: Mapping[str, Any], environ: Mapping[str, str], source: str) -
     values = {k: v for k, v in table.items() if k != "smtp_password_env"}
     if "smtp_to" in values:
         values["smtp_to"] = tuple(values["smtp_to"])
-    for key in ("smtp_port", "expiry_days", "interval_seconds", "timeout_seconds", "queue_size"):
+    positive = ("smtp_port", "expiry_days", "interval_seconds", "audit_interval_seconds")
+    for key in (*positive, "timeout_seconds", "queue_size"):
         if values.get(key, 1) <= 0:
             raise ConfigError(source, f"alerts.{key}", "must be positive")
     url = values.get("webhook_url")

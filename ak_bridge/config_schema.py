@@ -130,6 +130,7 @@ class AlertsSchema(_Table):
     smtp_password_env = Str()  # the variable holding the SMTP password, never the password
     expiry_days = Int()
     interval_seconds = Number()
+    audit_interval_seconds = Number()
     timeout_seconds = Number()
     queue_size = Int()
 

@@ -29,6 +29,7 @@ from ak_bridge.config import load_settings
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.settings import AlertSettings
 from ak_bridge.ops.alerts import Condition, Monitor, transitions
+from ak_bridge.service.ports import iso
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.server import LiveServer, free_port
 from ak_bridge.sim.topology import Topology, build_topology
@@ -195,16 +196,26 @@ def test_a_certificate_expiring_within_the_days_configured_alerts(
         topo.stop()
 
 
-def test_an_audit_chain_edited_by_hand_alerts(tmp_path: Path, hook: Receiver) -> None:
+def test_an_audit_chain_edited_by_hand_alerts_at_the_next_audit_check(
+    tmp_path: Path, hook: Receiver
+) -> None:
     topo = dead_letter_to_vietnam(tmp_path)  # something in the audit trail
+    now = [datetime.now(UTC)]
     try:
-        mon = monitor(topo, AlertSettings(webhook_url=hook.url))
+        cfg = AlertSettings(webhook_url=hook.url, audit_interval_seconds=600)
+        mon = monitor(topo, cfg, lambda: now[0])
         assert "audit_chain_broken" not in {c.kind for c in mon.check().fired}
         with closing(sqlite3.connect(topo.settings.database)) as raw, raw:
             raw.execute("UPDATE audit SET detail = 'nothing happened' WHERE seq = 2")
+        now[0] += timedelta(seconds=60)
+        mon.check()  # the chain is walked every 10 minutes here, not every check
+        now[0] += timedelta(seconds=600)
+        mon.check()
         mon.check()
         assert mon.out.drain(10)
         assert hook.of("audit_chain_broken") == [("firing", "audit_chain_broken")]
+        (first,) = [a for a in hook.received if a["kind"] == "audit_chain_broken"]
+        assert first["at"] == iso(now[0])  # at the 10-minute check, not the 1-minute one
     finally:
         topo.stop()
 

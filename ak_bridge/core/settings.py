@@ -80,6 +80,7 @@ class AlertSettings:
     smtp_password: str | None = field(default=None, repr=False)  # from smtp_password_env
     expiry_days: int = 30  # a certificate expiring within this many days alerts
     interval_seconds: float = 60.0  # how often the worker checks the conditions
+    audit_interval_seconds: float = 3600.0  # the audit chain walk (~14 µs a row) runs less often
     timeout_seconds: float = 5.0  # per webhook POST / SMTP conversation
     queue_size: int = 100  # alerts waiting for a sink; beyond it they are dropped (logged)
 

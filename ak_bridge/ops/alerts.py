@@ -11,6 +11,9 @@ alerts again on whatever still holds (once), and two workers each alert. A check
 fails (a certificate file unreadable, the store down) keeps that kind's previous state,
 so a failing read never clears an alert, and is logged.
 
+Walking the audit chain costs about 14 µs a row (SQLite, 50,000 rows: 0.7 s), so it runs
+every ``audit_interval_seconds`` (an hour by default), the other checks every interval.
+
 A lost heartbeat is seen from inside a worker: its alert job runs on its own thread, so it
 catches sweeps that stopped (hung) while the process lives. A worker that is gone cannot
 alert about itself: that needs the web side's ``ak_bridge_worker_up`` metric (README).
@@ -147,17 +150,28 @@ class Monitor:
     ) -> None:
         self.store, self.settings, self.clock, self.out = store, settings, clock, out
         self.alerted: Conditions = {}
+        self.audit_checked: datetime | None = None  # the chain walk is slow: its own interval
 
     def current(self, now: datetime) -> Conditions:
         """Every condition that holds; a kind whose check failed keeps its alerted ones."""
         found: Conditions = {}
         for kind, check in CHECKS.items():
+            if kind == "audit_chain_broken" and not self._audit_due(now):
+                found.update((k, c) for k, c in self.alerted.items() if c.kind == kind)
+                continue
             try:
                 found.update((c.key, c) for c in check(self.store, self.settings, now))
             except Exception:
                 log.exception("alert check %s failed; its alerts stay as they were", kind)
                 found.update((k, c) for k, c in self.alerted.items() if c.kind == kind)
         return found
+
+    def _audit_due(self, now: datetime) -> bool:
+        every = self.settings.alerts.audit_interval_seconds
+        if self.audit_checked and (now - self.audit_checked).total_seconds() < every:
+            return False
+        self.audit_checked = now
+        return True
 
     def check(self) -> Transitions:
         """One round: log and send what fired and what cleared; never raise."""
