@@ -92,9 +92,9 @@ def monitor(topo: Topology, cfg: AlertSettings, clock=None) -> Monitor:
     )
 
 
-def dead_letter_to_vietnam(tmp_path: Path) -> Topology:
+def dead_letter_to_vietnam(tmp_path: Path, database: str | None = None) -> Topology:
     """A certificate for a partner that is down, swept once: a dead letter, an open breaker."""
-    topo = build_topology(tmp_path / "alerts", retry=FAILING)
+    topo = build_topology(tmp_path / "alerts", retry=FAILING, database=database)
     topo.start_bridge()
     topo.systems["VN-ECOSYS"].stop()
     kcs = topo.systems["KR-KCS"]
@@ -117,7 +117,7 @@ def test_transitions_fire_new_conditions_and_clear_gone_ones() -> None:
 
 
 def test_a_dead_letter_alerts_once_by_webhook_and_mail_then_clears(
-    tmp_path: Path, hook: Receiver, smtp: tuple[Mailbox, int], caplog
+    tmp_path: Path, hook: Receiver, smtp: tuple[Mailbox, int], caplog, database: str
 ) -> None:
     box, port = smtp
     cfg = AlertSettings(
@@ -127,7 +127,7 @@ def test_a_dead_letter_alerts_once_by_webhook_and_mail_then_clears(
         smtp_from="bridge@example.test",
         smtp_to=("ops@example.test",),
     )
-    topo = dead_letter_to_vietnam(tmp_path)
+    topo = dead_letter_to_vietnam(tmp_path, database)
     try:
         mon = monitor(topo, cfg)
         with caplog.at_level("INFO", logger="ak_bridge.alerts"):
@@ -154,8 +154,11 @@ def test_a_dead_letter_alerts_once_by_webhook_and_mail_then_clears(
         topo.stop()
 
 
-def test_a_breaker_opening_then_closing_gives_two_alerts(tmp_path: Path, hook: Receiver) -> None:
-    topo = dead_letter_to_vietnam(tmp_path)
+def test_a_breaker_opening_then_closing_gives_two_alerts(
+    tmp_path: Path, hook: Receiver, database: str
+) -> None:
+    """On both stores: the checks read through the Store port only."""
+    topo = dead_letter_to_vietnam(tmp_path, database)
     try:
         mon = monitor(topo, AlertSettings(webhook_url=hook.url))
         mon.check()
