@@ -311,3 +311,38 @@ def test_the_worker_process_sends_alerts_it_is_configured_for(
     assert [s for s, _ in hook.of("dead_letter")] == ["firing"]
     lines = [r for r in log if r["logger"] == "ak_bridge.alerts"]
     assert any(r["kind"] == "dead_letter" and r["state"] == "firing" for r in lines), lines
+
+
+def test_an_overdue_verification_reply_alerts_and_clears_when_answered(
+    topology: Topology, bridge, worker, hook: Receiver
+) -> None:
+    """Viet Nam asks Korea to verify a CO; past the due date it alerts; Korea's reply clears it."""
+    from flows import kcs_sends, settle, vn_sends
+
+    from ak_bridge.core.model import VerificationReply, VerificationRequest, VerificationResult
+    from ak_bridge.core.rules import default_reply_due
+
+    co = sample_form_ak("KR-2026-ALERT-4", "KR", "VN", TODAY - timedelta(days=2))
+    assert kcs_sends(topology, co, "K-alert-4").PrcsRsltCd == "accepted"
+    settle(worker)
+    ref, request_no = co.reference_no, "VN-VR-ALERT-4"
+    request = VerificationRequest(
+        ref, "KR", "VN", request_no, "RVC doubtful", TODAY, default_reply_due(TODAY)
+    )
+    assert vn_sends(topology, request, "VN-vr-alert").status_code == 200
+    settle(worker)
+    now = [datetime.now(UTC)]
+    mon = monitor(topology, AlertSettings(webhook_url=hook.url), lambda: now[0])
+    mon.check()  # not due yet
+    now[0] += timedelta(days=92)
+    mon.check()
+    mon.check()
+    reply = VerificationReply(
+        ref, "KR", "VN", request_no, VerificationResult.ORIGINATING, TODAY, "checked"
+    )
+    assert kcs_sends(topology, reply, "K-vreply-alert").PrcsRsltCd == "accepted"
+    settle(worker)
+    mon.check()
+    assert mon.out.drain(10)
+    key = f"verification_overdue:KR:{ref}"
+    assert hook.of("verification_overdue") == [("firing", key), ("cleared", key)]
