@@ -346,3 +346,43 @@ def test_an_overdue_verification_reply_alerts_and_clears_when_answered(
     assert mon.out.drain(10)
     key = f"verification_overdue:KR:{ref}"
     assert hook.of("verification_overdue") == [("firing", key), ("cleared", key)]
+
+
+def test_mail_logs_in_with_the_password_from_the_variable_the_config_names(
+    tmp_path: Path,
+) -> None:
+    """SMTP AUTH against aiosmtpd: the password comes from smtp_password_env, never the file."""
+    from aiosmtpd.smtp import AuthResult
+
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.password == b"s3cret")
+
+    box, port = Mailbox(), free_port()
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticator,
+        auth_require_tls=False,  # loopback test server without a certificate
+    )
+    controller.start()
+    topo = build_topology(tmp_path / "mail")
+    try:
+        main = topo.settings.root / "config" / "ak_bridge.toml"
+        main.write_text(
+            main.read_text() + f'\n[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\n'
+            'smtp_from = "bridge@example.test"\nsmtp_to = ["ops@example.test"]\n'
+            'smtp_user = "bridge"\nsmtp_password_env = "ALERT_SMTP_PW"\n'
+        )
+        cfg = load_settings(main.parent, environ={"ALERT_SMTP_PW": "s3cret"}).alerts
+        out = Dispatcher(sinks_for(cfg), cfg.queue_size)
+        out.submit({"key": "k", "kind": "test", "state": "firing", "summary": "hello"})
+        assert out.drain(10)
+        assert logins == [(b"bridge", b"s3cret")]
+        assert [m["Subject"] for m in box.mails] == ["[ak-bridge] FIRING: hello"]
+    finally:
+        topo.stop()
+        controller.stop()
