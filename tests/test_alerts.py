@@ -28,7 +28,7 @@ from ak_bridge.adapters.scheduler import sweep
 from ak_bridge.config import load_settings
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.settings import AlertSettings
-from ak_bridge.ops.alerts import Condition, Monitor, transitions
+from ak_bridge.ops.alerts import Condition, Monitor, messages, transitions
 from ak_bridge.service.ports import iso
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.server import LiveServer, free_port
@@ -114,6 +114,19 @@ def test_transitions_fire_new_conditions_and_clear_gone_ones() -> None:
     assert (same.fired, same.cleared) == ([], [])
     moved = transitions({"a": a}, {"b": b})
     assert (moved.fired, moved.cleared) == ([b], [a])
+
+
+def test_many_alerts_of_one_kind_at_once_are_sent_as_ten_and_a_count() -> None:
+    dead = [Condition(f"dead_letter:{n}", "dead_letter", "critical", f"d{n}") for n in range(25)]
+    other = Condition("breaker_open:VN", "breaker_open", "warning", "open")
+    sent = messages("firing", [*dead, other], "T")
+    assert [m["key"] for m in sent] == [
+        *(f"dead_letter:{n}" for n in range(10)),
+        "dead_letter:+15",
+        "breaker_open:VN",
+    ]
+    assert sent[10]["summary"] == "and 15 more dead_letter alert(s) firing: see the log"
+    assert all(m["state"] == "firing" and m["at"] == "T" for m in sent)
 
 
 def test_a_dead_letter_alerts_once_by_webhook_and_mail_then_clears(

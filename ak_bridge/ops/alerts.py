@@ -62,6 +62,35 @@ def transitions(alerted: Mapping[str, Condition], now: Mapping[str, Condition]) 
     )
 
 
+PER_KIND = 10  # alerts of one kind and state sent one by one per round; the rest summed up
+
+
+def messages(state: str, conditions: list[Condition], at: str) -> list[dict]:
+    """What the sinks get for one round (pure): at most PER_KIND alerts of a kind, then one
+    that counts the rest, so an outage with 500 dead letters is 11 mails, not 500 (every
+    one of them is still logged)."""
+    out: list[dict] = []
+    by_kind: dict[str, list[Condition]] = {}
+    for c in conditions:
+        by_kind.setdefault(c.kind, []).append(c)
+    for kind, group in by_kind.items():
+        out += [{**asdict(c), "state": state, "at": at} for c in group[:PER_KIND]]
+        if rest := group[PER_KIND:]:
+            summary = f"and {len(rest)} more {kind} alert(s) {state}: see the log"
+            key = f"{kind}:+{len(rest)}"
+            out.append(
+                dict(
+                    key=key,
+                    kind=kind,
+                    severity=rest[0].severity,
+                    summary=summary,
+                    state=state,
+                    at=at,
+                )
+            )
+    return out
+
+
 def dead_letters(store: Store, settings: Settings, now: datetime) -> Iterable[Condition]:
     for d in store.find_deliveries(status=["dead"]):
         yield Condition(
@@ -179,10 +208,12 @@ class Monitor:
         current = self.current(now)
         changes = transitions(self.alerted, current)
         for state, conditions in (("firing", changes.fired), ("cleared", changes.cleared)):
+            level = logging.WARNING if state == "firing" else logging.INFO
             for c in conditions:
-                level = logging.WARNING if state == "firing" else logging.INFO
-                fields = {**asdict(c), "state": state}
-                log.log(level, "alert %s: %s", state, c.summary, extra=fields)
-                self.out.submit({**fields, "at": iso(now)})
+                log.log(
+                    level, "alert %s: %s", state, c.summary, extra={**asdict(c), "state": state}
+                )
+            for message in messages(state, conditions, iso(now)):
+                self.out.submit(message)
         self.alerted = current
         return changes
