@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ak_bridge.adapters.store import open_store
 from ak_bridge.core.errors import ConfigError
@@ -19,6 +20,9 @@ from ak_bridge.security.signing import (
     load_trusted,
 )
 from ak_bridge.service.exchange import Exchange
+
+if TYPE_CHECKING:
+    from ak_bridge.ops.alerts import Monitor
 
 
 def own_identity(settings: Settings) -> SigningIdentity:
@@ -60,6 +64,16 @@ def build_exchange(
         clock=clock or (lambda: datetime.now(UTC)),
         worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}",
     )
+
+
+def build_alerts(exchange: Exchange) -> Monitor:
+    """The worker's alert checks, sending to the ``[alerts]`` sinks from their own thread."""
+    from ak_bridge.adapters.alert_sinks import Dispatcher, sinks_for
+    from ak_bridge.ops.alerts import Monitor
+
+    cfg = exchange.settings.alerts
+    out = Dispatcher(sinks_for(cfg), cfg.queue_size)
+    return Monitor(exchange.store, exchange.settings, exchange.clock, out)
 
 
 def preflight(settings: Settings) -> None:

@@ -33,6 +33,7 @@ from ak_bridge.config_schema import (
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.retry import RetryPolicy
 from ak_bridge.core.settings import (
+    AlertSettings,
     AuthSettings,
     Channel,
     EdgeSettings,
@@ -152,6 +153,26 @@ def _edge(service: Mapping[str, Any], source: str) -> EdgeSettings:
     if values["max_connections"] <= values["threads"]:
         raise ConfigError(source, "service.max_connections", "must be more than service.threads")
     return EdgeSettings(**values)
+
+
+def _alerts(table: Mapping[str, Any], environ: Mapping[str, str], source: str) -> AlertSettings:
+    """``[alerts]``: the sinks, the expiry horizon, the check interval (already type-checked)."""
+    base = AlertSettings()
+    values = {k: v for k, v in table.items() if k != "smtp_password_env"}
+    if "smtp_to" in values:
+        values["smtp_to"] = tuple(values["smtp_to"])
+    positive = ("smtp_port", "expiry_days", "interval_seconds", "audit_interval_seconds")
+    for key in (*positive, "timeout_seconds", "queue_size"):
+        if values.get(key, 1) <= 0:
+            raise ConfigError(source, f"alerts.{key}", "must be positive")
+    url = values.get("webhook_url")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ConfigError(source, "alerts.webhook_url", "must be an http:// or https:// URL")
+    if values.get("smtp_host") and not (values.get("smtp_from") and values.get("smtp_to")):
+        raise ConfigError(source, "alerts.smtp_to", "smtp_host needs smtp_from and smtp_to")
+    env = table.get("smtp_password_env")
+    password = environ.get(env) if env else None
+    return AlertSettings(**{**vars(base), **values, "smtp_password": password})
 
 
 def _passphrase(env_name: str | None, environ: Mapping[str, str]) -> bytes | None:
@@ -349,6 +370,7 @@ def load_settings(
         auth=_auth(main.get("auth", {}), src),
         edge=_edge(service, src),
         metrics_dir=path(_opt(service, "metrics_dir", str, "var/metrics", src, "service.")),
+        alerts=_alerts(main.get("alerts", {}), environ, src),
     )
 
 
@@ -371,4 +393,9 @@ def warnings_for(settings: Settings) -> list[str]:
             )
         if not settings.auth.admin_token_hashes:
             out.append("no admin token (auth.admin_token_sha256): admin endpoints answer 401")
+    if settings.alerts.smtp_user and settings.alerts.smtp_password is None:
+        out.append(
+            "alerts.smtp_user is set but the variable named by alerts.smtp_password_env is not: "
+            "the SMTP login will fail and alert mails will not go out"
+        )
     return out

@@ -119,12 +119,29 @@ class AuthSchema(_Table):
     metrics_public = Bool()  # /metrics without the admin token (a separate, private bind)
 
 
+class AlertsSchema(_Table):
+    webhook_url = Str()
+    smtp_host = Str()
+    smtp_port = Int()
+    smtp_from = Str()
+    smtp_to = StrList(single_ok=True)
+    smtp_starttls = Bool()
+    smtp_user = Str()
+    smtp_password_env = Str()  # the variable holding the SMTP password, never the password
+    expiry_days = Int()
+    interval_seconds = Number()
+    audit_interval_seconds = Number()
+    timeout_seconds = Number()
+    queue_size = Int()
+
+
 class MainSchema(_Table):
     service = fields.Nested(ServiceSchema, required=True)
     identity = fields.Nested(IdentitySchema, required=True)
     worker = fields.Nested(WorkerSchema)
     retry = fields.Nested(RetrySchema)
     auth = fields.Nested(AuthSchema)
+    alerts = fields.Nested(AlertsSchema)
 
 
 class RulesSchema(_Table):

@@ -25,7 +25,8 @@ from pythonjsonlogger.json import JsonFormatter
 ACCESS = "ak_bridge.access"  # one line per HTTP request
 DELIVERY = "ak_bridge.delivery"  # one line per delivery attempt
 LIFECYCLE = "ak_bridge.lifecycle"  # start-up, shutdown, configuration warnings
-OPERATIONAL = (ACCESS, DELIVERY, LIFECYCLE)
+ALERTS = "ak_bridge.alerts"  # an alert fired or cleared, a sink that failed, a dropped alert
+OPERATIONAL = (ACCESS, DELIVERY, LIFECYCLE, ALERTS)
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 

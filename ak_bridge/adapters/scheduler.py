@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -101,6 +102,22 @@ def build_scheduler(exchange: Exchange, interval: float, *, blocking: bool = Tru
         next_run_time=exchange.clock(),
     )
     return scheduler
+
+
+def add_periodic(
+    scheduler: BaseScheduler, job_id: str, job: Callable[[], object], seconds: float
+) -> None:
+    """Another interval job beside the sweep (e.g. the alert checks); first run after one
+    interval, so the sweep has written a heartbeat by then. Its own thread: never slows a sweep."""
+    scheduler.add_job(
+        job,
+        "interval",
+        seconds=seconds,
+        id=job_id,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=max(1, int(seconds)),
+    )
 
 
 def start_waker(scheduler: BaseScheduler, exchange: Exchange, interval: float) -> threading.Thread:

@@ -156,8 +156,8 @@ def worker(ctx: click.Context, once: bool) -> None:
     """Run the scheduler that delivers and retries (one is enough; several are safe)."""
     settings = _settings(ctx)
     _start(settings)  # before the scheduler's imports: it sets the /metrics directory
-    from ak_bridge.adapters.scheduler import build_scheduler, start_waker, sweep
-    from ak_bridge.bootstrap import build_exchange
+    from ak_bridge.adapters.scheduler import add_periodic, build_scheduler, start_waker, sweep
+    from ak_bridge.bootstrap import build_alerts, build_exchange
 
     _store(ctx)  # refuse a database of another schema with what to run
     exchange = build_exchange(settings)
@@ -172,6 +172,13 @@ def worker(ctx: click.Context, once: bool) -> None:
     )
     try:
         scheduler = build_scheduler(exchange, settings.worker_interval_seconds)
+        alerts = build_alerts(exchange)
+        add_periodic(scheduler, "alerts", alerts.check, settings.alerts.interval_seconds)
+        lifecycle.info(
+            "alerts checked every %ss, sent to: %s",
+            settings.alerts.interval_seconds,
+            ", ".join(s.__name__ for s in alerts.out.sinks) or "nowhere (logged only)",
+        )
         start_waker(scheduler, exchange, settings.worker_interval_seconds)
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

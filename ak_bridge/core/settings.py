@@ -67,6 +67,29 @@ class EdgeSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """Where the worker sends alerts (``[alerts]``); no sink configured: alerts are only logged."""
+
+    webhook_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str | None = None
+    smtp_to: tuple[str, ...] = ()
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)  # from smtp_password_env
+    expiry_days: int = 30  # a certificate expiring within this many days alerts
+    interval_seconds: float = 60.0  # how often the worker checks the conditions
+    audit_interval_seconds: float = 3600.0  # the audit chain walk (~14 µs a row) runs less often
+    timeout_seconds: float = 5.0  # per webhook POST / SMTP conversation
+    queue_size: int = 100  # alerts waiting for a sink; beyond it they are dropped (logged)
+
+    @property
+    def smtp(self) -> bool:
+        return bool(self.smtp_host and self.smtp_from and self.smtp_to)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the bridge needs to run, resolved and checked."""
 
@@ -93,6 +116,7 @@ class Settings:
     # what signs (serve, worker, anchors, evidence) fails on it; read-only commands go on.
     identity_passphrase_unset: str | None = None
     metrics_dir: Path | None = None  # shared by serve and worker for /metrics' counters
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         return self.partners.get(partner_id)
