@@ -24,7 +24,7 @@ from ak_bridge.sim.topology import Topology
 from ak_bridge.standard.contracts import rest_body
 
 TODAY = datetime.now(UTC).date()
-REGENERATE = "python -m ak_bridge.adapters.web.openapi > ak_bridge/standard/openapi.json"
+REGENERATE = "scripts/make-schemas"
 
 
 def test_the_committed_document_is_what_the_schemas_generate() -> None:

@@ -3,14 +3,12 @@
 Generated (apispec's marshmallow plugin), not written by hand, so the document cannot
 describe fields the code does not load. The committed copy,
 ``ak_bridge/standard/openapi.json``, is what integrators read beside the WSDLs; a test
-regenerates it and fails when the two differ (``python -m ak_bridge.adapters.web.openapi``
-rewrites it).
+regenerates it and fails when the two differ (``scripts/make-schemas`` rewrites it).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -159,7 +157,3 @@ def committed() -> str:
 def openapi() -> Response:
     """The committed document: what integrators download is byte for byte what is served."""
     return Response(committed(), content_type="application/json")
-
-
-if __name__ == "__main__":  # pragma: no cover - the regeneration command
-    sys.stdout.write(render())
