@@ -38,6 +38,12 @@ def test_there_is_a_json_format_to_describe() -> None:
     assert "vn_ecosys" in JSON_FORMATS
 
 
+def test_a_sample_issued_by_viet_nam_is_in_its_own_format() -> None:
+    """What eCoSys sends (issue 10): before, the only vn_ecosys sample was Korea's."""
+    sample = ROOT / "wsdl" / "samples" / "certificate-vn-kr.vn_ecosys.json"
+    assert json.loads(sample.read_text("utf-8"))["nuocCap"] == "VN"
+
+
 @pytest.mark.parametrize("name", JSON_FORMATS)
 def test_the_committed_schema_is_what_the_mapping_generates(name: str) -> None:
     committed = json.loads((SCHEMAS / f"{name}.schema.json").read_text("utf-8"))
