@@ -153,4 +153,12 @@ def main() -> None:
 
 
 # Command groups in their own modules register themselves on ``cli`` when imported.
-from ak_bridge.cli import admin, evidence, onboarding, security, standard, storage  # noqa: E402, F401
+from ak_bridge.cli import (  # noqa: E402, F401
+    admin,
+    evidence,
+    onboarding,
+    sandbox,
+    security,
+    standard,
+    storage,
+)
