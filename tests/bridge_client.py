@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import openapi_check
 import requests
 from lxml import etree
 
@@ -39,6 +40,7 @@ def _soap_answer(contract: SoapContract, resp: requests.Response) -> Answer:
 
 
 def _rest_answer(resp: requests.Response) -> Answer:
+    openapi_check.check(resp)  # every REST exchange of the suite matches the OpenAPI document
     data = resp.json()
     if "error" in data:
         return Answer(resp.status_code, data["error"]["code"], None, resp.content)

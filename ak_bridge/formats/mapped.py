@@ -269,6 +269,11 @@ class MappedCodec:
         self._converters = self._compile_converters(mapping.get("converters", {}))
         self._root = self._compile_groups(mapping)
 
+    @property
+    def tree(self) -> _Group:
+        """The compiled mapping (read by ``json_schema``)."""
+        return self._root
+
     # -- building -------------------------------------------------------------------------
 
     def _compile_converters(self, table: Any) -> dict[str, _Converter]:

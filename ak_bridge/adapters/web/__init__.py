@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from ak_bridge.adapters.web import edge, health, observe, rest, soap_endpoints
+from ak_bridge.adapters.web import edge, health, observe, openapi, rest, soap_endpoints
 from ak_bridge.service.exchange import Exchange
 
 
@@ -19,6 +19,7 @@ def register(app: Flask, exchange: Exchange) -> None:
     observe.install(app)
     app.register_blueprint(soap_endpoints.bp)
     app.register_blueprint(rest.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(health.bp)
 
 

@@ -11,48 +11,17 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError
 
 from ak_bridge.adapters.web.auth import identify
 from ak_bridge.adapters.web.context import body, decode_base64, exchange
 from ak_bridge.adapters.web.edge import refuse
-from ak_bridge.adapters.web.soap import HEADER_FIELD_MAX
-from ak_bridge.core.errors import Rejected, SchemaViolation
-from ak_bridge.core.model import DocumentType, Envelope, MessageFunction
+from ak_bridge.adapters.web.rest_schemas import ReceiptSchema, SubmitSchema, status_body
+from ak_bridge.core.errors import Finding, Rejected, SchemaViolation, clip
+from ak_bridge.core.model import Envelope
 from ak_bridge.service.exchange import Inbound
 
 bp = Blueprint("rest", __name__, url_prefix="/rest/v1")
-
-
-def _header_field(max_len: int, required: bool = False) -> fields.String:
-    """A header value: bounded like the SOAP header's (they are stored and echoed; 500 kB
-    was accepted), and free of control characters, which no XML header could carry."""
-    checks = [
-        validate.Length(1, max_len),
-        validate.Regexp(r"\A[^\x00-\x1f\x7f\ufffe\uffff]*\Z", error="control character"),
-    ]
-    if required:
-        return fields.String(required=True, validate=checks)
-    return fields.String(load_default=None, allow_none=True, validate=checks)
-
-
-class HeaderSchema(Schema):
-    senderId = _header_field(64, required=True)
-    receiverId = _header_field(64, required=True)
-    documentType = fields.Enum(DocumentType, by_value=True, required=True)
-    messageFunction = fields.Enum(MessageFunction, by_value=True, required=True)
-    messageId = _header_field(HEADER_FIELD_MAX, required=True)
-    sentAt = fields.AwareDateTime(required=True)
-    referenceNo = _header_field(HEADER_FIELD_MAX)
-    issuingCountry = _header_field(HEADER_FIELD_MAX)
-    correlationId = _header_field(HEADER_FIELD_MAX)
-
-
-class SubmitSchema(Schema):
-    header = fields.Nested(HeaderSchema, required=True)
-    document = fields.Dict(load_default=None, allow_none=True)
-    documentXml = fields.String(load_default=None, allow_none=True)
-    signature = fields.String(load_default=None, allow_none=True)
 
 
 MAX_JSON_DEPTH = 32  # a Form AK in any national JSON format is about 5 deep
@@ -117,6 +86,33 @@ def _b64(text: str | None, what: str) -> bytes | None:
     return None if text is None else decode_base64(text, what)
 
 
+def _flatten(messages: Any, path: str = "") -> list[tuple[str, str]]:
+    """marshmallow's nested error dict as (JSON path, message) pairs, depth-first."""
+    if isinstance(messages, dict):
+        return [
+            pair
+            for key, sub in messages.items()
+            for pair in _flatten(sub, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(messages, list):
+        return [pair for sub in messages for pair in _flatten(sub, path)]
+    return [(path or "body", str(messages))]
+
+
+def _invalid(exc: ValidationError) -> SchemaViolation:
+    """One finding per field, named by its JSON path: never a Python repr on the wire."""
+    pairs = _flatten(exc.messages)
+    findings = tuple(
+        Finding(SchemaViolation.code, "header", clip(f"{where}: {text}", 200))
+        for where, text in pairs
+    )
+    first = f"{pairs[0][0]}: {pairs[0][1]}" if pairs else "invalid request"
+    more = f" (and {len(pairs) - 1} more)" if len(pairs) > 1 else ""
+    return SchemaViolation(
+        clip(f"invalid request: {first}{more}", 200), box="header", findings=findings
+    )
+
+
 @bp.post("/documents")
 def submit() -> Response:
     g.via, g.operation = "rest", "submit"
@@ -126,7 +122,7 @@ def submit() -> Response:
         try:
             msg = SubmitSchema().load(data) if isinstance(data, dict) else None
         except ValidationError as exc:
-            raise SchemaViolation(f"invalid request: {exc.messages}", box="header") from None
+            raise _invalid(exc) from None
         if msg is None:
             raise SchemaViolation("the body must be a JSON object", box="header")
         if msg["documentXml"] is not None and msg["document"] is not None:
@@ -157,13 +153,15 @@ def submit() -> Response:
         return refuse(exc, "rest")
     g.message_id, g.result_code = receipt.message_id, "accepted"
     return jsonify(
-        {
-            "messageId": receipt.message_id,
-            "status": receipt.status,
-            "receivedAt": receipt.received_at.isoformat(),
-            "referenceNo": receipt.reference_no,
-            "findings": [f.as_dict() for f in receipt.findings],
-        }
+        ReceiptSchema().dump(
+            {
+                "messageId": receipt.message_id,
+                "status": str(receipt.status),
+                "receivedAt": receipt.received_at.isoformat(),
+                "referenceNo": receipt.reference_no,
+                "findings": [f.as_dict() for f in receipt.findings],
+            }
+        )
     )
 
 
@@ -175,11 +173,4 @@ def certificate_status(country: str, reference_no: str) -> Response:
         st = exchange().status(country, reference_no, caller=g.caller)
     except Rejected as exc:
         return refuse(exc, "rest")
-    return jsonify(
-        {
-            "issuingCountry": country,
-            "referenceNo": reference_no,
-            "state": st["state"],
-            "events": st["events"],
-        }
-    )
+    return jsonify(status_body(country, reference_no, st))
