@@ -132,6 +132,66 @@ def test_customs_response_travels_back_to_the_issuing_side(
     assert lane.decision_p50_h is not None and lane.decision_p50_h < 1
 
 
+def _answer(topology: Topology, worker: Exchange, co, decisions, tag: str) -> None:
+    response = CustomsResponse(co.reference_no, "KR", "VN", f"VN-IMP-{tag}", TODAY, decisions)
+    assert vn_sends(topology, response, f"VN-{tag}").status_code == 200
+    settle(worker)
+
+
+def test_a_co_refused_for_one_item_can_be_replaced_with_a_correction(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    """The EODES flow: import customs refuse an item, the issuing body re-issues (issue 11 §3)."""
+    refused = (
+        ItemDecision(1, PreferenceDecision.GIVEN),
+        ItemDecision(2, PreferenceDecision.NOT_GIVEN, "HS code differs from the declaration"),
+    )
+    _answer(topology, worker, issued, refused, "partial")
+    assert state(bridge, issued.reference_no) == "PREFERENCE_NOT_GIVEN"
+    fixed = dataclasses.replace(
+        issued,
+        reference_no="KR-2026-AK-007020",
+        replaces_reference_no=issued.reference_no,
+        original_issue_date=issued.issue_date,
+    )
+    assert kcs_sends(topology, fixed, "K-fix-after-refusal").PrcsRsltCd == "accepted"
+    settle(worker)
+    assert state(bridge, issued.reference_no) == "REPLACED"
+
+
+def test_a_co_refused_at_import_can_be_cancelled(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    refused = tuple(
+        ItemDecision(i.item_no, PreferenceDecision.NOT_GIVEN, "direct consignment not shown")
+        for i in issued.items
+    )
+    _answer(topology, worker, issued, refused, "all")
+    notice = CancellationNotice(issued.reference_no, "KR", "VN", "refused at import", TODAY)
+    assert kcs_sends(topology, notice, "K-cancel-refused").PrcsRsltCd == "accepted"
+    settle(worker)
+    assert state(bridge, issued.reference_no) == "CANCELLED"
+
+
+def test_a_co_whose_preference_was_granted_can_only_be_revoked(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    granted = tuple(ItemDecision(i.item_no, PreferenceDecision.GIVEN) for i in issued.items)
+    _answer(topology, worker, issued, granted, "granted")
+    fixed = dataclasses.replace(
+        issued,
+        reference_no="KR-2026-AK-007021",
+        replaces_reference_no=issued.reference_no,
+        original_issue_date=issued.issue_date,
+    )
+    with pytest.raises(zeep.exceptions.Fault, match="certificate_preference_granted"):
+        kcs_sends(topology, fixed, "K-fix-after-grant")
+    notice = CancellationNotice(issued.reference_no, "KR", "VN", "too late", TODAY)
+    with pytest.raises(zeep.exceptions.Fault, match="certificate_preference_granted"):
+        kcs_sends(topology, notice, "K-cancel-after-grant")
+    assert state(bridge, issued.reference_no) == "PREFERENCE_GIVEN"
+
+
 def test_only_the_importing_side_may_answer_for_a_co(
     topology: Topology, bridge: Exchange, issued
 ) -> None:

@@ -102,7 +102,9 @@ CertCase = tuple[str, Callable[[], FormAK], RuleContext, list[str]]
 CERT_CASES: list[CertCase] = [
     (
         "issuing_country_not_party",
-        lambda: replace(good(), issuing_country="CN", exporter=replace(good().exporter, country="CN")),
+        lambda: replace(
+            good(), issuing_country="CN", exporter=replace(good().exporter, country="CN")
+        ),
         CTX,
         ["header"],
     ),
@@ -512,7 +514,9 @@ def test_one_day_counting_difference_is_tolerated() -> None:
 
 
 def test_a_public_holiday_lengthens_the_window() -> None:
-    holiday = WorkingCalendar(holidays=frozenset({date(2026, 11, 4)}), holiday_years=frozenset({2026}))
+    holiday = WorkingCalendar(
+        holidays=frozenset({date(2026, 11, 4)}), holiday_years=frozenset({2026})
+    )
     ctx = RuleContext(TODAY, calendars=Calendars({"KR": holiday}))
     co = replace(
         shipped(good(), date(2026, 11, 2)),
@@ -534,7 +538,9 @@ def test_brunei_works_monday_to_thursday_and_saturday() -> None:
     "make",
     [
         lambda: shipped(good(), date(9999, 12, 30)),
-        lambda: replace(good(), certification=replace(good().certification, issue_date=date(9999, 12, 31))),
+        lambda: replace(
+            good(), certification=replace(good().certification, issue_date=date(9999, 12, 31))
+        ),
         lambda: replace(
             good(),
             back_to_back=True,
