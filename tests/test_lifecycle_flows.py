@@ -4,7 +4,7 @@ retransmission, status — each over the real servers, each checked at the far s
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import zeep
@@ -317,3 +317,30 @@ def test_timeline_command_shows_a_corrected_co_with_where_it_came_from(
     ]
     missing = CliRunner().invoke(cli, ["--config", config, "timeline", "KR", "NOPE"])
     assert missing.exit_code == 1
+
+
+def test_year_9999_dates_get_a_typed_answer_naming_the_box(
+    topology: Topology, bridge: Exchange, issued
+) -> None:
+    """Issue 9 §3: these raised OverflowError / ValueError in the rules' date arithmetic."""
+    far = dataclasses.replace(
+        issued,
+        reference_no="KR-2026-AK-009999",
+        transport=dataclasses.replace(issued.transport, departure_date=date(9999, 12, 30)),
+    )
+    with pytest.raises(zeep.exceptions.Fault, match="validation_failed") as fault:
+        kcs_sends(topology, far, "K-9999")
+    assert "departure date 9999-12-30 is after today" in fault.value.message
+    request = VerificationRequest(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "VN-VR-9999",
+        "check",
+        date(9999, 12, 31),
+        date(9999, 12, 31),
+    )
+    resp = vn_sends(topology, request, "VN-9999")
+    assert resp.status_code == 422, resp.text
+    (finding,) = resp.json()["error"]["findings"]
+    assert (finding["code"], finding["box"]) == ("date_in_future", "header")
