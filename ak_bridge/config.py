@@ -30,6 +30,7 @@ from ak_bridge.config_schema import (
     RulesSchema,
     check,
 )
+from ak_bridge.core.calendars import Calendars, calendar_from_table
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.retry import RetryPolicy
 from ak_bridge.core.settings import (
@@ -224,6 +225,37 @@ def load_format_mappings(config_dir: Path | str) -> dict[str, Mapping[str, Any]]
     return {f.stem: _read_toml(f) for f in sorted(formats_dir.glob("*.toml"))}
 
 
+REMOVED_RULE_SETTINGS = {
+    "rvc_min_percent": "removed: Box 8 shows the threshold of the rule relied on (40% or the "
+    "product-specific rule), which the Agreement sets, not the importing Party; delete the key",
+}
+
+
+def _rule_settings(rules: dict[str, Any], source: str, key: str) -> dict[str, Any]:
+    """A partner's ``rules`` table, refusing settings the Agreement does not leave to a Party."""
+    for name, why in REMOVED_RULE_SETTINGS.items():
+        if name in rules:
+            raise ConfigError(source, f"{key}.{name}", why)
+    digits = rules.get("hs_min_digits")
+    if digits is not None and (not isinstance(digits, int) or not 6 <= digits <= 12):
+        raise ConfigError(source, f"{key}.hs_min_digits", "must be an integer from 6 to 12")
+    return rules
+
+
+def load_calendars(config_dir: Path | str) -> Calendars:
+    """``config/calendars.toml`` (working calendars per Party); absent: default rest days."""
+    path = Path(config_dir) / "calendars.toml"
+    if not path.is_file():
+        return Calendars()
+    out = {}
+    for country, table in _read_toml(path).get("calendars", {}).items():
+        try:
+            out[country] = calendar_from_table(country, table)
+        except (ValueError, AttributeError) as exc:
+            raise ConfigError(str(path), f"calendars.{country}", str(exc)) from exc
+    return Calendars(out)
+
+
 def load_partner_rules(config_dir: Path | str) -> dict[str, Mapping[str, Any]]:
     """Each partner country's ``rules`` table (country -> rules), from ``partners.toml`` only.
 
@@ -239,6 +271,7 @@ def load_partner_rules(config_dir: Path | str) -> dict[str, Mapping[str, Any]]:
         rules = table.get("rules", {})
         if not isinstance(rules, dict):
             raise ConfigError(str(partners_file), f"partners.{pid}.rules", "must be a table")
+        _rule_settings(rules, str(partners_file), f"partners.{pid}.rules")
         rules = check(RulesSchema, rules, str(partners_file), f"partners.{pid}.rules.")
         if isinstance(table.get("country"), str) and table.get("channel") != Channel.ASW:
             out[table["country"]] = {**out.get(table["country"], {}), **rules}
@@ -326,7 +359,9 @@ def load_settings(
             timeout_seconds=_opt(table, "timeout_seconds", float, 10.0, partners_src, pre),
             max_in_flight=_opt(table, "max_in_flight", int, 4, partners_src, pre),
             retry=_retry(table.get("retry", {}), default_retry, partners_src, pre + "retry."),
-            rules=dict(_opt(table, "rules", dict, {}, partners_src, pre)),
+            rules=_rule_settings(
+                dict(_opt(table, "rules", dict, {}, partners_src, pre)), partners_src, pre + "rules"
+            ),
             token_hashes=_hashes(table, "token_sha256", partners_src, pre),
             client_cert_hashes=_hashes(table, "client_cert_sha256", partners_src, pre),
         )
@@ -350,6 +385,7 @@ def load_settings(
         root=root,
         database=database,
         database_password=database_password,
+        calendars=load_calendars(config_dir),
         host=host,
         port=port,
         max_body_bytes=_opt(service, "max_body_bytes", int, 2 * 1024 * 1024, src, "service."),

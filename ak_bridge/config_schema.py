@@ -148,7 +148,7 @@ class RulesSchema(_Table):
     """The importing Party's rule settings (read by ``ak_bridge.core.rules``)."""
 
     hs_min_digits = Int()
-    rvc_min_percent = Number()
+    rvc_min_percent = Number()  # removed (issue 11): known here so config.py can say why
     verification_reply_months = Int()
     calendars = fields.Raw()  # its shape is checked where the calendars are read
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from ak_bridge.config import load_settings
+from ak_bridge.config import load_calendars, load_partner_rules, load_settings
+from ak_bridge.core.calendars import FRI, SUN, Calendars
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.retry import RetryPolicy
 from ak_bridge.core.settings import Channel, Settings
@@ -513,3 +515,54 @@ def test_the_shipped_template_loads_and_warns_that_partners_have_no_credentials(
     assert "TH-OLD" not in " ".join(
         warnings_for(load(write_config(tmp_path, partners=with_tokens)))
     )
+
+
+# -- rule settings (issue 11) --------------------------------------------------------------
+
+
+def test_the_removed_rvc_threshold_setting_is_a_clear_error(tmp_path: Path) -> None:
+    """Box 8's threshold comes from the Agreement or the PSR, never from the importing Party."""
+    cfg = write_config(tmp_path)
+    partners = cfg / "partners.toml"
+    partners.write_text(
+        edit(partners.read_text(), "hs_min_digits = 8", "hs_min_digits = 8, rvc_min_percent = 45")
+    )
+    err = fails(cfg, "partners.toml", "partners.VN-ECOSYS.rules.rvc_min_percent")
+    assert "Agreement" in str(err)
+    with pytest.raises(ConfigError, match="rvc_min_percent"):
+        load_partner_rules(cfg)
+
+
+def test_hs_min_digits_below_six_is_refused(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    partners = cfg / "partners.toml"
+    partners.write_text(edit(partners.read_text(), "hs_min_digits = 8", "hs_min_digits = 4"))
+    fails(cfg, "partners.toml", "partners.VN-ECOSYS.rules.hs_min_digits")
+
+
+def test_calendars_load_from_config_and_a_mistake_names_the_party(tmp_path: Path) -> None:
+    assert load_calendars(tmp_path) == Calendars()  # no file: default rest days
+    shipped = load_calendars(Path(__file__).parent.parent / "config")
+    assert shipped.of("BN").rest_days == {FRI, SUN}
+    assert shipped.of("KR").certain(date(2026, 1, 1), date(2026, 12, 31))
+    (tmp_path / "calendars.toml").write_text('[calendars.BN]\nrest_days = ["friday"]\n')
+    with pytest.raises(ConfigError, match="calendars.BN"):
+        load_calendars(tmp_path)
+
+
+def test_the_service_checks_retroactive_marking_on_the_configured_calendars(
+    tmp_path: Path,
+) -> None:
+    """config/calendars.toml reaches the rules the service applies, not only `validate`."""
+    import shutil
+    from datetime import UTC, datetime
+
+    from ak_bridge.core.model import MessageFunction
+    from ak_bridge.service.receipts import rule_context
+
+    cfg = write_config(tmp_path)
+    shutil.copy(Path(__file__).resolve().parent.parent / "config" / "calendars.toml", cfg)
+    settings = load(cfg)
+    ctx = rule_context(settings, datetime.now(UTC), MessageFunction.ORIGINAL, "VN")
+    assert ctx.calendars is settings.calendars
+    assert ctx.calendars.by_country  # the Parties' tables were read

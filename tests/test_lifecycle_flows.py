@@ -4,7 +4,7 @@ retransmission, status — each over the real servers, each checked at the far s
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import zeep
@@ -130,6 +130,66 @@ def test_customs_response_travels_back_to_the_issuing_side(
     assert (lane.issuing, lane.importing, lane.decisions) == ("KR", "VN", 1)
     assert lane.by_state == {"PREFERENCE_NOT_GIVEN": 1}
     assert lane.decision_p50_h is not None and lane.decision_p50_h < 1
+
+
+def _answer(topology: Topology, worker: Exchange, co, decisions, tag: str) -> None:
+    response = CustomsResponse(co.reference_no, "KR", "VN", f"VN-IMP-{tag}", TODAY, decisions)
+    assert vn_sends(topology, response, f"VN-{tag}").status_code == 200
+    settle(worker)
+
+
+def test_a_co_refused_for_one_item_can_be_replaced_with_a_correction(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    """The EODES flow: import customs refuse an item, the issuing body re-issues (issue 11 §3)."""
+    refused = (
+        ItemDecision(1, PreferenceDecision.GIVEN),
+        ItemDecision(2, PreferenceDecision.NOT_GIVEN, "HS code differs from the declaration"),
+    )
+    _answer(topology, worker, issued, refused, "partial")
+    assert state(bridge, issued.reference_no) == "PREFERENCE_NOT_GIVEN"
+    fixed = dataclasses.replace(
+        issued,
+        reference_no="KR-2026-AK-007020",
+        replaces_reference_no=issued.reference_no,
+        original_issue_date=issued.issue_date,
+    )
+    assert kcs_sends(topology, fixed, "K-fix-after-refusal").PrcsRsltCd == "accepted"
+    settle(worker)
+    assert state(bridge, issued.reference_no) == "REPLACED"
+
+
+def test_a_co_refused_at_import_can_be_cancelled(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    refused = tuple(
+        ItemDecision(i.item_no, PreferenceDecision.NOT_GIVEN, "direct consignment not shown")
+        for i in issued.items
+    )
+    _answer(topology, worker, issued, refused, "all")
+    notice = CancellationNotice(issued.reference_no, "KR", "VN", "refused at import", TODAY)
+    assert kcs_sends(topology, notice, "K-cancel-refused").PrcsRsltCd == "accepted"
+    settle(worker)
+    assert state(bridge, issued.reference_no) == "CANCELLED"
+
+
+def test_a_co_whose_preference_was_granted_can_only_be_revoked(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    granted = tuple(ItemDecision(i.item_no, PreferenceDecision.GIVEN) for i in issued.items)
+    _answer(topology, worker, issued, granted, "granted")
+    fixed = dataclasses.replace(
+        issued,
+        reference_no="KR-2026-AK-007021",
+        replaces_reference_no=issued.reference_no,
+        original_issue_date=issued.issue_date,
+    )
+    with pytest.raises(zeep.exceptions.Fault, match="certificate_preference_granted"):
+        kcs_sends(topology, fixed, "K-fix-after-grant")
+    notice = CancellationNotice(issued.reference_no, "KR", "VN", "too late", TODAY)
+    with pytest.raises(zeep.exceptions.Fault, match="certificate_preference_granted"):
+        kcs_sends(topology, notice, "K-cancel-after-grant")
+    assert state(bridge, issued.reference_no) == "PREFERENCE_GIVEN"
 
 
 def test_only_the_importing_side_may_answer_for_a_co(
@@ -282,3 +342,30 @@ def test_a_third_country_cannot_tell_whether_a_co_exists(
     existing, missing = ask(issued.reference_no), ask("KR-2026-AK-NOSUCH")
     assert existing == missing
     assert "not_found" in existing
+
+
+def test_year_9999_dates_get_a_typed_answer_naming_the_box(
+    topology: Topology, bridge: Exchange, issued
+) -> None:
+    """Issue 9 §3: these raised OverflowError / ValueError in the rules' date arithmetic."""
+    far = dataclasses.replace(
+        issued,
+        reference_no="KR-2026-AK-009999",
+        transport=dataclasses.replace(issued.transport, departure_date=date(9999, 12, 30)),
+    )
+    with pytest.raises(zeep.exceptions.Fault, match="validation_failed") as fault:
+        kcs_sends(topology, far, "K-9999")
+    assert "departure date 9999-12-30 is after today" in fault.value.message
+    request = VerificationRequest(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "VN-VR-9999",
+        "check",
+        date(9999, 12, 31),
+        date(9999, 12, 31),
+    )
+    resp = vn_sends(topology, request, "VN-9999")
+    assert resp.status_code == 422, resp.text
+    (finding,) = resp.json()["error"]["findings"]
+    assert (finding["code"], finding["box"]) == ("date_in_future", "header")

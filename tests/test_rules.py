@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ak_bridge.core.calendars import Calendars, WorkingCalendar
 from ak_bridge.core.errors import Finding, Severity
 from ak_bridge.core.model import (
     Ack,
@@ -71,6 +72,15 @@ def shipped(co: FormAK, departure: date) -> FormAK:
     return replace(co, transport=replace(co.transport, departure_date=departure))
 
 
+def to(co: FormAK, country: str) -> FormAK:
+    """The same CO imported into ``country``, consignee there too."""
+    return replace(
+        co,
+        declaration=replace(co.declaration, importing_country=country),
+        consignee=replace(co.consignee, country=country),
+    )
+
+
 def codes(findings: tuple[Finding, ...]) -> set[str]:
     return {f.code for f in findings}
 
@@ -85,31 +95,55 @@ def test_the_base_cases_pass_every_rule() -> None:
 
 FOB = Money(Decimal("1000"), "USD")
 REPLACE = RuleContext(TODAY, MessageFunction.REPLACE)
+KR_CERTAIN = RuleContext(
+    TODAY, calendars=Calendars({"KR": WorkingCalendar(holiday_years=frozenset({2026}))})
+)
 CertCase = tuple[str, Callable[[], FormAK], RuleContext, list[str]]
 CERT_CASES: list[CertCase] = [
     (
         "issuing_country_not_party",
-        lambda: replace(good(), issuing_country="CN"),
+        lambda: replace(
+            good(), issuing_country="CN", exporter=replace(good().exporter, country="CN")
+        ),
         CTX,
         ["header"],
     ),
     (
         "importing_country_not_party",
-        lambda: replace(good(), declaration=replace(good().declaration, importing_country="JP")),
+        lambda: to(good(), "JP"),
         CTX,
         ["11"],
     ),
     (
         "same_exporting_importing",
-        lambda: replace(good(), declaration=replace(good().declaration, importing_country="KR")),
+        lambda: to(good(), "KR"),
         CTX,
         ["11"],
     ),
+    ("hs_too_short", lambda: item(good(), 2, hs_code="8708"), CTX, ["7"]),
     (
-        "hs_too_short",
+        "hs_fewer_than_national",
         lambda: good(),
         RuleContext(TODAY, importer_rules={"hs_min_digits": 8}),
         ["7", "7", "7"],
+    ),
+    (
+        "rvc_threshold_missing",
+        lambda: item(good(), 2, origin=OriginCriterion(CriterionKind.RVC, None)),
+        CTX,
+        ["8"],
+    ),
+    (
+        "exporter_not_in_issuing_country",
+        lambda: replace(good(), exporter=replace(good().exporter, country="TH")),
+        CTX,
+        ["1"],
+    ),
+    (
+        "consignee_not_in_importing_country",
+        lambda: replace(good(), consignee=replace(good().consignee, country="TH")),
+        CTX,
+        ["2"],
     ),
     ("fob_required_for_rvc", lambda: item(good(), 2, fob=None), CTX, ["9"]),
     ("fob_without_rvc", lambda: item(good(), 3, fob=FOB), CTX, ["9"]),
@@ -123,7 +157,13 @@ CERT_CASES: list[CertCase] = [
     ("date_in_future", lambda: shipped(good(), TODAY + timedelta(days=1)), CTX, ["3"]),
     (
         "retroactive_marking_missing",
-        lambda: shipped(good(), date(2026, 11, 3)),  # Tue + 3 working days = Fri 6th < 9th
+        lambda: shipped(good(), date(2026, 11, 2)),  # Mon + 3 = Thu 5th, + 1 day = Fri 6th
+        KR_CERTAIN,
+        ["marking"],
+    ),
+    (
+        "retroactive_marking_likely_missing",
+        lambda: shipped(good(), date(2026, 11, 2)),
         CTX,
         ["marking"],
     ),
@@ -292,27 +332,36 @@ def test_all_findings_at_once_errors_and_warnings_apart() -> None:
     co = good()
     co = item(co, 1, fob=None)  # fob_required_for_rvc
     co = item(co, 3, fob=FOB, item_no=5)  # fob_without_rvc, item_numbering
-    co = item(co, 2, origin=OriginCriterion(CriterionKind.RVC, Decimal("30")))  # rvc_below
+    co = item(co, 2, origin=OriginCriterion(CriterionKind.RVC, None))  # rvc_threshold_missing
     co = replace(
         shipped(co, date(2026, 10, 1)),  # retroactive_marking_missing
         back_to_back=True,  # back_to_back_without_original (warning)
         third_country_invoicing=True,  # third_country_invoicer_missing
         declaration=replace(co.declaration, importing_country="KR"),  # same_exporting_importing
     )
-    ctx = RuleContext(TODAY, importer_rules={"hs_min_digits": 8})  # hs_too_short
+    co = item(co, 1, hs_code="8708")  # hs_too_short
+    ctx = replace(KR_CERTAIN, importer_rules={"hs_min_digits": 8})  # hs_fewer_than_national
     findings = check(co, ctx)
     assert codes(findings) == {
         "fob_required_for_rvc",
         "fob_without_rvc",
         "item_numbering",
-        "rvc_below_minimum",
+        "rvc_threshold_missing",
         "retroactive_marking_missing",
         "back_to_back_without_original",
         "third_country_invoicer_missing",
         "same_exporting_importing",
+        "consignee_not_in_importing_country",  # the consignee is in VN, now the importer is KR
         "hs_too_short",
+        "hs_fewer_than_national",
     }
-    assert codes(errors_in(findings)) == codes(findings) - {"back_to_back_without_original"}
+    warnings = {
+        "back_to_back_without_original",
+        "fob_without_rvc",
+        "consignee_not_in_importing_country",
+        "hs_fewer_than_national",
+    }
+    assert codes(errors_in(findings)) == codes(findings) - warnings
     assert all(f.severity is Severity.WARNING for f in findings if f not in errors_in(findings))
     assert check(co, ctx) == findings  # pure: same input, same answer
 
@@ -325,18 +374,12 @@ def test_a_warning_alone_leaves_the_certificate_valid() -> None:
 # -- details the cases above do not pin -------------------------------------------------------
 
 
-def test_importer_rules_set_the_thresholds() -> None:
-    stricter = RuleContext(TODAY, importer_rules={"rvc_min_percent": 41})
-    (finding,) = check(good(), stricter)  # item 1 has 40 %, item 2 45.5 %
-    assert (finding.code, finding.message[:6]) == ("rvc_below_minimum", "item 1")
+def test_importer_rules_set_the_reply_period_not_the_rvc_threshold() -> None:
+    # rvc_min_percent is gone: the importing Party does not set Box 8's threshold.
+    assert check(good(), RuleContext(TODAY, importer_rules={"rvc_min_percent": 41})) == ()
     late = replace(MESSAGES["verify"], reply_due=date(2026, 12, 29))  # 3 months: 30 Dec
     ctx = RuleContext(TODAY, importer_rules={"verification_reply_months": 3})
     assert codes(check_message(late, ctx)) == {"verification_reply_due"}
-
-
-def test_rvc_criterion_without_a_percentage_is_below_the_minimum() -> None:
-    co = item(good(), 2, origin=OriginCriterion(CriterionKind.RVC, None))
-    assert codes(check(co, CTX)) == {"rvc_below_minimum"}
 
 
 def test_expiry_counts_from_the_original_issue_date_of_a_replacement() -> None:
@@ -346,7 +389,9 @@ def test_expiry_counts_from_the_original_issue_date_of_a_replacement() -> None:
         replaces_reference_no="KR-2026-BS-004711",
         original_issue_date=date(2025, 11, 1),
     )
-    assert codes(check(new, RuleContext(TODAY, MessageFunction.REPLACE))) == {"certificate_expired"}
+    findings = check(new, RuleContext(TODAY, MessageFunction.REPLACE))
+    assert codes(findings) == {"certificate_expired"}
+    assert errors_in(findings) == ()  # a presentation deadline, not an exchange refusal
 
 
 def test_a_replacement_is_not_retroactive_when_its_original_was_on_time() -> None:
@@ -426,3 +471,102 @@ def test_dates_at_the_end_of_the_calendar_are_findings_not_crashes() -> None:
     co = replace(co, transport=replace(co.transport, departure_date=end))
     findings = check(co, RuleContext(today=date(2026, 3, 2), function=MessageFunction.ORIGINAL))
     assert "date_in_future" in {f.code for f in findings}
+
+
+# -- issue 11: rules that match the Agreement ------------------------------------------------
+
+
+def test_six_hs_digits_are_never_refused_whatever_the_importer_tariff() -> None:
+    findings = check(good(), RuleContext(TODAY, importer_rules={"hs_min_digits": 10}))
+    assert codes(findings) == {"hs_fewer_than_national"} and errors_in(findings) == ()
+
+
+def test_fob_under_a_non_rvc_criterion_is_only_a_warning() -> None:
+    findings = check(item(good(), 3, fob=FOB), CTX)
+    assert codes(findings) == {"fob_without_rvc"} and errors_in(findings) == ()
+
+
+def test_an_rvc_threshold_below_40_is_pointed_out_not_refused() -> None:
+    findings = check(item(good(), 2, origin=OriginCriterion(CriterionKind.RVC, Decimal("35"))), CTX)
+    assert codes(findings) == {"rvc_below_minimum"} and errors_in(findings) == ()
+
+
+def test_an_old_co_is_carried_with_a_warning_for_importing_customs() -> None:
+    findings = check(good(), RuleContext(date(2027, 11, 10)))
+    assert codes(findings) == {"certificate_expired"} and errors_in(findings) == ()
+
+
+@pytest.mark.parametrize("flag", ["back_to_back", "certified_true_copy"])
+def test_back_to_back_and_true_copy_count_from_the_original_co(flag: str) -> None:
+    original = OriginalCertificate("SG-2025-000123", date(2025, 11, 1), "SG")
+    co = replace(good(), original_certificate=original, **{flag: True})
+    late = check(co, CTX)
+    assert codes(late) == {"certificate_expired"}
+    assert "original CO's issue date 2025-11-01" in late[0].message
+
+
+def test_a_true_copy_of_an_on_time_co_is_not_retroactive() -> None:
+    original = OriginalCertificate("KR-2026-BS-004000", date(2026, 11, 2), "KR")
+    copy = replace(
+        shipped(good(), date(2026, 10, 30)),
+        certified_true_copy=True,
+        original_certificate=original,
+        certification=replace(good().certification, issue_date=TODAY),
+    )
+    assert check(copy, KR_CERTAIN) == ()
+
+
+def test_one_day_counting_difference_is_tolerated() -> None:
+    # Mon 2 Nov + 3 working days = Thu 5th; issued Fri 6th is within the 27th SC tolerance.
+    co = replace(
+        shipped(good(), date(2026, 11, 2)),
+        certification=replace(good().certification, issue_date=date(2026, 11, 6)),
+    )
+    assert check(co, KR_CERTAIN) == ()
+
+
+def test_a_public_holiday_lengthens_the_window() -> None:
+    holiday = WorkingCalendar(
+        holidays=frozenset({date(2026, 11, 4)}), holiday_years=frozenset({2026})
+    )
+    ctx = RuleContext(TODAY, calendars=Calendars({"KR": holiday}))
+    co = replace(
+        shipped(good(), date(2026, 11, 2)),
+        certification=replace(good().certification, issue_date=date(2026, 11, 9)),
+    )
+    assert check(co, ctx) == ()  # due Fri 6th, + 1 day = Mon 9th
+    assert codes(check(co, KR_CERTAIN)) == {"retroactive_marking_missing"}
+
+
+def test_brunei_works_monday_to_thursday_and_saturday() -> None:
+    cal = Calendars().of("BN")
+    # Wed 4 Nov 2026 + 3 working days: Thu 5, (Fri off) Sat 7, (Sun off) Mon 9.
+    assert cal.add_working_days(date(2026, 11, 4), 3) == date(2026, 11, 9)
+    assert Calendars().of("KR").add_working_days(date(2026, 11, 4), 3) == date(2026, 11, 9)
+    assert cal.add_working_days(date(2026, 11, 3), 3) == date(2026, 11, 7)  # a Saturday
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: shipped(good(), date(9999, 12, 30)),
+        lambda: replace(
+            good(), certification=replace(good().certification, issue_date=date(9999, 12, 31))
+        ),
+        lambda: replace(
+            good(),
+            back_to_back=True,
+            original_certificate=OriginalCertificate("SG-1", date(9999, 6, 1), "SG"),
+        ),
+    ],
+)
+def test_year_9999_dates_are_findings_not_exceptions(make: Callable[[], FormAK]) -> None:
+    findings = check(make(), KR_CERTAIN)
+    assert "date_in_future" in codes(findings)
+    assert {f.box for f in findings if f.code == "date_in_future"} <= {"3", "12", "7"}
+
+
+def test_a_year_9999_request_date_is_a_finding() -> None:
+    msg = replace(MESSAGES["verify"], requested_on=date(9999, 12, 31), reply_due=date(9999, 12, 31))
+    (finding,) = check_message(msg, CTX)
+    assert (finding.code, finding.box) == ("date_in_future", "header")

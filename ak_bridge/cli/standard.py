@@ -24,8 +24,9 @@ import click
 from lxml import etree
 
 from ak_bridge.cli import Failed, cli
-from ak_bridge.config import load_format_mappings, load_partner_rules
+from ak_bridge.config import load_calendars, load_format_mappings, load_partner_rules
 from ak_bridge.core import rules
+from ak_bridge.core.calendars import Calendars
 from ak_bridge.core.errors import ConfigError, Finding, Rejected, Severity
 from ak_bridge.core.model import FormAK
 from ak_bridge.formats import Codec, build_codecs, detect_format, parse_document
@@ -61,6 +62,7 @@ class _Standard:
     codecs: Mapping[str, Codec]
     lifecycle: LifecycleCodec
     country_rules: Mapping[str, Mapping[str, Any]]
+    calendars: Calendars = Calendars()
 
     @property
     def names(self) -> list[str]:
@@ -73,9 +75,10 @@ def _standard(ctx: click.Context) -> _Standard:
     try:
         codecs = build_codecs(load_format_mappings(config_dir))
         country_rules = load_partner_rules(config_dir)
+        calendars = load_calendars(config_dir)
     except ConfigError as exc:
         raise Failed(f"configuration error: {exc}") from None
-    return _Standard(codecs, LifecycleCodec(), country_rules)
+    return _Standard(codecs, LifecycleCodec(), country_rules, calendars)
 
 
 def _check_name(std: _Standard, name: str | None, option: str) -> None:
@@ -108,14 +111,20 @@ def _validate_one(std: _Standard, payload: bytes, name: str | None, today: date)
         if shown == MESSAGES:
             msg = std.lifecycle.decode(document)
             ctx = rules.RuleContext(
-                today, function_of(msg), std.country_rules.get(msg.importing_country, {})
+                today,
+                function_of(msg),
+                std.country_rules.get(msg.importing_country, {}),
+                std.calendars,
             )
             return _Outcome(shown, rules.check_message(msg, ctx))
         co: FormAK = std.codecs[shown].decode(document)
     except Rejected as exc:
         return _Outcome(shown, exc.findings)
     ctx = rules.RuleContext(
-        today, rules.implied_function(co), std.country_rules.get(co.importing_country, {})
+        today,
+        rules.implied_function(co),
+        std.country_rules.get(co.importing_country, {}),
+        std.calendars,
     )
     return _Outcome(shown, rules.check(co, ctx))
 

@@ -226,6 +226,12 @@ class CertificateStateConflict(Rejected):
     http_status = 409
 
 
+class PreferenceGranted(CertificateStateConflict):
+    """Replace or cancel of a CO whose preference was granted: it can only be revoked."""
+
+    code = "certificate_preference_granted"
+
+
 class FormDNotAccepted(Rejected):
     code = "form_d_not_accepted"
     http_status = 422

@@ -6,7 +6,13 @@ business state it moves the CO to from the state it is in — and refuses what d
 with ``certificate_state_conflict`` (e.g. a customs response for a cancelled CO).
 
     ISSUED → TRANSMITTED → ACKNOWLEDGED → PREFERENCE_GIVEN | PREFERENCE_NOT_GIVEN
-       ╰──── REPLACED | CANCELLED (before use)            ╰→ VERIFICATION_REQUESTED → VERIFIED
+       ╰──── REPLACED | CANCELLED (before use, or after a refusal at import)
+                                                          ╰→ VERIFICATION_REQUESTED → VERIFIED
+
+A CO refused at import, wholly or for some items, can be replaced or cancelled: correcting and
+re-sending after an import problem is the normal EODES flow. A CO whose preference was granted
+in full can only be revoked, with a reason; until a revocation message exists, replace and
+cancel refuse it with ``certificate_preference_granted``.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from ak_bridge.core.errors import CertificateStateConflict
+from ak_bridge.core.errors import CertificateStateConflict, PreferenceGranted
 from ak_bridge.core.model import (
     Ack,
     CancellationNotice,
@@ -41,6 +47,7 @@ LIVE = BEFORE_USE | {
     S.VERIFIED,
 }
 USED = frozenset({S.PREFERENCE_GIVEN, S.PREFERENCE_NOT_GIVEN, S.VERIFIED})
+CORRECTABLE = BEFORE_USE | {S.PREFERENCE_NOT_GIVEN}  # replace or cancel
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class Step:
 
 
 STEPS: dict[type, Step] = {
-    CancellationNotice: Step("issuer", BEFORE_USE),
+    CancellationNotice: Step("issuer", CORRECTABLE),
     CustomsResponse: Step("importer", BEFORE_USE | {S.PREFERENCE_GIVEN, S.PREFERENCE_NOT_GIVEN}),
     Ack: Step("importer", LIVE),
     RetransmissionRequest: Step("importer", LIVE, forward=False),
@@ -70,6 +77,8 @@ def step_for(msg: LifecycleMessage) -> Step | None:
 def next_state(msg: LifecycleMessage, current: CertificateState) -> CertificateState:
     """The CO's state once ``msg`` is accepted; refuses a message the state does not allow."""
     step = STEPS[type(msg)]
+    if isinstance(msg, CancellationNotice):
+        _correctable(current, "cancelled")
     if current not in step.allowed_from:
         raise CertificateStateConflict(
             f"a {type(msg).__name__} is not possible for a CO that is {current}",
@@ -89,10 +98,19 @@ def next_state(msg: LifecycleMessage, current: CertificateState) -> CertificateS
     return current  # a retransmission request changes nothing
 
 
+def _correctable(current: CertificateState, what: str) -> None:
+    if current is S.PREFERENCE_GIVEN:
+        raise PreferenceGranted(
+            f"preference was granted on this CO: it cannot be {what}, only revoked with a reason",
+            box="header",
+        )
+    if current not in CORRECTABLE:
+        raise CertificateStateConflict(f"a CO that is {current} cannot be {what}", box="header")
+
+
 def replacement_allowed(current: CertificateState) -> None:
-    """A CO can be replaced by a corrected one only before it was used."""
-    if current not in BEFORE_USE:
-        raise CertificateStateConflict(f"a CO that is {current} cannot be replaced", box="header")
+    """A CO can be replaced before use or after a refusal at import (wholly or per item)."""
+    _correctable(current, "replaced")
 
 
 def after_delivery(state: CertificateState, latest_document: bool) -> CertificateState | None:

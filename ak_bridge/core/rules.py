@@ -7,8 +7,8 @@ runs them all and returns every finding, so a partner fixes a certificate in one
 instead of one error at a time; warnings (``Severity.WARNING``) never make a document
 invalid, ``errors_in`` picks what does.
 
-Rules that differ per importing country (how many HS digits it requires, the RVC threshold,
-the verification reply time) come from the partner's ``rules`` table in
+Rules that differ per importing country (how many HS digits its tariff uses, a warning at
+most; the verification reply time) come from the partner's ``rules`` table in
 ``config/partners.toml``, passed in as ``RuleContext.importer_rules``. Nothing here reads the
 clock: ``today`` is passed in (the bridge uses the date in the earliest time zone, UTC+14, so
 that nobody's "today" is "in the future").
@@ -22,10 +22,11 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ak_bridge.core.calendars import Calendars, WorkingCalendar
 from ak_bridge.core.errors import Finding, Severity
 from ak_bridge.core.model import (
     AKFTA_PARTIES,
@@ -48,6 +49,9 @@ RETROACTIVE_WORKING_DAYS = 3  # revised AKFTA OCP: issue within 3 working days o
 RETROACTIVE_MAX_MONTHS = 12  # ATIGA / IK-CEPA pattern; AKFTA value to confirm (domain.md)
 VALIDITY_MONTHS = 12  # AKFTA, from the (original) issue date
 VERIFICATION_REPLY_MONTHS = 2  # AKFTA indirect verification (KCS)
+HS_MIN_DIGITS = 6  # 23rd AKFTA SC: importing customs do not reject a 6-digit HS code
+RVC_GENERAL_PERCENT = Decimal(40)  # AKFTA Rule 4.1; a PSR may name another threshold
+RETROACTIVE_TOLERANCE_DAYS = 1  # 27th AKFTA SC: no refusal over a 1-day counting difference
 
 
 @dataclass(frozen=True)
@@ -55,14 +59,12 @@ class RuleContext:
     today: date
     function: MessageFunction = MessageFunction.ORIGINAL
     importer_rules: Mapping[str, Any] = field(default_factory=dict)
+    calendars: Calendars = field(default_factory=Calendars)
 
     @property
     def hs_min_digits(self) -> int:
-        return int(self.importer_rules.get("hs_min_digits", 6))
-
-    @property
-    def rvc_min_percent(self) -> Decimal:
-        return Decimal(str(self.importer_rules.get("rvc_min_percent", 40)))
+        """The digits the importing tariff uses: more than 6 only ever draws a warning."""
+        return int(self.importer_rules.get("hs_min_digits", HS_MIN_DIGITS))
 
     @property
     def verification_reply_months(self) -> int:
@@ -106,19 +108,8 @@ def rule(code: str, box: str, summary: str, severity: Severity = Severity.ERROR)
 
 
 def add_working_days(start: date, days: int) -> date:
-    """``start`` plus ``days`` working days (Monday to Friday; public holidays not known).
-
-    A deadline past the calendar's end (a date in year 9999) is ``date.max``: never reached,
-    so the rules compare it and answer with findings instead of an OverflowError.
-    """
-    current = start
-    while days > 0:
-        if current == date.max:
-            return date.max
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            days -= 1
-    return current
+    """``start`` plus ``days`` working days, Monday to Friday (see ``core.calendars``)."""
+    return WorkingCalendar().add_working_days(start, days)
 
 
 def add_months(start: date, months: int) -> date:
@@ -130,6 +121,14 @@ def add_months(start: date, months: int) -> date:
     if year > date.max.year:
         return date.max
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def _later(add: Callable[..., date], *args: Any) -> date | None:
+    """``add(*args)``, or None past year 9999: ``date_in_future`` already names that box."""
+    try:
+        return add(*args)
+    except (OverflowError, ValueError):
+        return None
 
 
 def default_reply_due(requested_on: date, months: int = VERIFICATION_REPLY_MONTHS) -> date:
@@ -163,13 +162,25 @@ def _different_parties(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
         yield f"exporting and importing Party are both {co.issuing_country}"
 
 
-@rule("hs_too_short", "7", "the HS code has at least the digits the importing Party requires")
+@rule("hs_too_short", "7", "the HS code has at least 6 digits (23rd AKFTA SC)")
 def _hs_digits(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
     for item in co.items:
-        if len(item.hs_code) < ctx.hs_min_digits or not item.hs_code.isdigit():
+        if len(item.hs_code) < HS_MIN_DIGITS or not item.hs_code.isdigit():
+            yield f"item {item.item_no}: HS code {item.hs_code!r} has fewer than 6 digits"
+
+
+@rule(
+    "hs_fewer_than_national",
+    "7",
+    "the HS code has the digits the importing tariff uses (never a refusal: 23rd AKFTA SC)",
+    severity=W,
+)
+def _hs_national(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    for item in co.items:
+        if item.hs_code.isdigit() and HS_MIN_DIGITS <= len(item.hs_code) < ctx.hs_min_digits:
             yield (
-                f"item {item.item_no}: HS code {item.hs_code!r} has fewer than the "
-                f"{ctx.hs_min_digits} digits {co.importing_country} requires"
+                f"item {item.item_no}: HS code {item.hs_code!r}; the {co.importing_country} "
+                f"tariff uses {ctx.hs_min_digits} digits"
             )
 
 
@@ -180,20 +191,58 @@ def _fob_required(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
             yield f"item {item.item_no}: criterion {item.origin.kind} needs an FOB value"
 
 
-@rule("fob_without_rvc", "9", "no FOB value is given when the criterion does not involve RVC")
+@rule(
+    "fob_without_rvc",
+    "9",
+    "FOB shown under a non-RVC criterion: allowed, the form only spares exporters it",
+    severity=W,
+)
 def _fob_forbidden(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
     for item in co.items:
         if not item.origin.kind.involves_rvc and item.fob is not None:
             yield f"item {item.item_no}: FOB value shown although criterion is {item.origin.kind}"
 
 
-@rule("rvc_below_minimum", "8", "the RVC percentage meets the general rule (40%)")
+@rule("rvc_threshold_missing", "8", "an RVC criterion names the threshold met, e.g. RVC 40%")
+def _rvc_missing(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    for item in co.items:
+        if item.origin.kind.involves_rvc and item.origin.rvc_percent is None:
+            yield f"item {item.item_no}: criterion {item.origin.kind} without its RVC threshold"
+
+
+@rule(
+    "rvc_below_minimum",
+    "8",
+    "the RVC threshold is the general rule's 40% unless a product-specific rule names another",
+    severity=W,
+)
 def _rvc_min(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    """Box 8 shows the threshold of the rule relied on (overleaf note 3), not the achieved
+    content; no PSR table is loaded yet, so a lower figure is only pointed out."""
     for item in co.items:
         pct = item.origin.rvc_percent
-        if item.origin.kind.involves_rvc and (pct is None or pct < ctx.rvc_min_percent):
-            shown = "no percentage" if pct is None else f"RVC {pct}%"
-            yield f"item {item.item_no}: {shown}, the general rule needs {ctx.rvc_min_percent}%"
+        if item.origin.kind.involves_rvc and pct is not None and pct < RVC_GENERAL_PERCENT:
+            yield (
+                f"item {item.item_no}: RVC {pct}% is below the general rule's "
+                f"{RVC_GENERAL_PERCENT}%; fine only if the product-specific rule says so"
+            )
+
+
+@rule("exporter_not_in_issuing_country", "1", "the exporter is in the issuing Party")
+def _exporter_country(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    if co.exporter.country != co.issuing_country:
+        yield f"exporter in {co.exporter.country}, CO issued by {co.issuing_country}"
+
+
+@rule(
+    "consignee_not_in_importing_country",
+    "2",
+    "the consignee is in the importing Party",
+    severity=W,
+)
+def _consignee_country(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    if co.consignee.country != co.importing_country:
+        yield f"consignee in {co.consignee.country}, goods imported into {co.importing_country}"
 
 
 @rule("item_numbering", "5", "items are numbered 1..n without gaps")
@@ -224,37 +273,82 @@ def _future(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
             yield box, f"{name} {d} is after today ({ctx.today})"
 
 
+def _validity_start(co: FormAK) -> tuple[date, str]:
+    """The date validity and "issued retroactively" count from: a replacement keeps its
+    original's issue date; a back-to-back CO (23rd AKFTA SC) and a certified true copy count
+    from the original CO's issue date."""
+    candidates = [(co.issue_date, "issue date")]
+    if co.original_issue_date:
+        candidates.append((co.original_issue_date, "original issue date"))
+    if co.original_certificate and (co.back_to_back or co.certified_true_copy):
+        candidates.append((co.original_certificate.issue_date, "original CO's issue date"))
+    return min(candidates)
+
+
 def _first_issued(co: FormAK) -> date:
-    """When the CO was first issued: a replacement keeps its original's issue date, so a
-    correction made a week after shipment is not "issued retroactively"."""
-    return min(co.original_issue_date or co.issue_date, co.issue_date)
+    return _validity_start(co)[0]
+
+
+def _late(co: FormAK, ctx: RuleContext) -> tuple[date, date, bool] | None:
+    """(issued, last on-time day, calendar certain) when a CO is issued after 3 working days
+    plus the agreed 1-day tolerance on the issuing Party's calendar; else None."""
+    shipped, issued = co.transport.departure_date, _first_issued(co)
+    if not shipped or co.issued_retroactively:
+        return None
+    cal = ctx.calendars.of(co.issuing_country)
+    due = _later(cal.add_working_days, shipped, RETROACTIVE_WORKING_DAYS)
+    limit = due and _later(cal.add_working_days, due, RETROACTIVE_TOLERANCE_DAYS)
+    if limit is None or issued <= limit:
+        return None
+    return issued, due, cal.certain(shipped, issued)
+
+
+def _late_message(co: FormAK, issued: date, due: date) -> str:
+    return (
+        f"issued {issued}, after {due} ({RETROACTIVE_WORKING_DAYS} working days in "
+        f"{co.issuing_country} from shipment on {co.transport.departure_date}, plus "
+        f"{RETROACTIVE_TOLERANCE_DAYS} day's tolerance): mark it ISSUED RETROACTIVELY"
+    )
 
 
 @rule("retroactive_marking_missing", "marking", "issued > 3 working days after shipment ⇒ marked")
 def _retro_missing(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
-    shipped, issued = co.transport.departure_date, _first_issued(co)
-    if shipped and not co.issued_retroactively:
-        if issued > add_working_days(shipped, RETROACTIVE_WORKING_DAYS):
-            yield (
-                f"issued {issued}, more than {RETROACTIVE_WORKING_DAYS} working days "
-                f"after shipment on {shipped}: mark it ISSUED RETROACTIVELY"
-            )
+    late = _late(co, ctx)
+    if late and late[2]:
+        yield _late_message(co, late[0], late[1])
+
+
+@rule(
+    "retroactive_marking_likely_missing",
+    "marking",
+    "issued > 3 working days after shipment by a calendar whose holidays are not all known",
+    severity=W,
+)
+def _retro_likely(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    late = _late(co, ctx)
+    if late and not late[2]:
+        yield _late_message(co, late[0], late[1]) + " (public holidays not known: a warning)"
 
 
 @rule("retroactive_too_late", "marking", "issued retroactively within one year of shipment")
 def _retro_late(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
     shipped, issued = co.transport.departure_date, _first_issued(co)
-    if shipped and issued > add_months(shipped, RETROACTIVE_MAX_MONTHS):
+    cap = shipped and _later(add_months, shipped, RETROACTIVE_MAX_MONTHS)
+    if shipped and cap and issued > cap:
         yield f"issued {issued}, more than one year after shipment on {shipped}"
 
 
-@rule("certificate_expired", "12", "the CO is within its 12-month validity")
+@rule(
+    "certificate_expired",
+    "12",
+    "past the 12-month presentation deadline: importing customs decide at the claim date",
+    severity=W,
+)
 def _expired(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
-    start = co.original_issue_date or co.issue_date
-    until = add_months(start, VALIDITY_MONTHS)
-    if ctx.today > until:
-        origin = "original issue date" if co.original_issue_date else "issue date"
-        yield f"valid until {until} (12 months from the {origin} {start})"
+    start, origin = _validity_start(co)
+    until = _later(add_months, start, VALIDITY_MONTHS)
+    if until and ctx.today > until:
+        yield f"presentation deadline {until} passed (12 months from the {origin} {start})"
 
 
 @rule("replacement_without_reference", "header", "a replacement names the CO it replaces")
@@ -434,8 +528,8 @@ def _unknown(msg: CustomsResponse, ctx: RuleContext, co: FormAK | None) -> Itera
     (VerificationRequest,),
 )
 def _reply_due(msg: VerificationRequest, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
-    earliest = default_reply_due(msg.requested_on, ctx.verification_reply_months)
-    if msg.reply_due < earliest:
+    earliest = _later(default_reply_due, msg.requested_on, ctx.verification_reply_months)
+    if earliest and msg.reply_due < earliest:
         yield (
             f"reply due {msg.reply_due}, but the issuing authority has "
             f"{ctx.verification_reply_months} months: not before {earliest}"

@@ -12,6 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ak_bridge.core.calendars import Calendars
 from ak_bridge.core.retry import RetryPolicy
 
 
@@ -112,6 +113,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     edge: EdgeSettings = field(default_factory=EdgeSettings)
     database_password: str | None = field(default=None, repr=False)  # PostgreSQL only
+    calendars: Calendars = field(default_factory=Calendars)  # config/calendars.toml
     # The passphrase variable named by identity.key_passphrase_env when it is not set: only
     # what signs (serve, worker, anchors, evidence) fails on it; read-only commands go on.
     identity_passphrase_unset: str | None = None

@@ -83,6 +83,7 @@ def rule_context(
         today=(now + timedelta(hours=14)).date(),  # the earliest time zone on Earth
         function=function,
         importer_rules=destination.rules if destination else {},
+        calendars=settings.calendars,  # each Party's working days, for "issued retroactively"
     )
 
 

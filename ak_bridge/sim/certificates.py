@@ -71,7 +71,7 @@ _KOREA = _Country(
             "PK",
             "HB-RD",
             CriterionKind.RVC,
-            Decimal("45.50"),
+            Decimal("45"),
         ),
         ("Gear boxes, 6-speed manual", "870840", "CS", "HB-GB", CriterionKind.CTH, None),
     ),
