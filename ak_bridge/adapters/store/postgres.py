@@ -27,7 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ak_bridge.adapters.store import migrations
 from ak_bridge.adapters.store.reads import SqlReads
 from ak_bridge.adapters.store.sql import SqlStore, Tx
-from ak_bridge.service.ports import DuplicateKey, SchemaMismatch, StoreError
+from ak_bridge.service.ports import DuplicateKey, StoreError
 
 POOL_MAX = 8  # per process: gunicorn threads and delivery threads share it
 CHANNEL = "ak_bridge_due"  # NOTIFY when deliveries became due; the workers LISTEN
@@ -90,10 +90,7 @@ class PostgresStore(SqlReads, SqlStore):
     def open(cls, url: str, *, password: str | None = None, check: bool = True) -> PostgresStore:
         """Connect; create the schema in an empty database; refuse a schema of another release."""
         store = cls(url, password)
-        if store.schema_version() == 0:
-            store.upgrade(datetime.now(UTC))
-        if check and (why := migrations.refusal(store.schema_version())):
-            raise SchemaMismatch(why)
+        store._ready(check)
         return store
 
     @property

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from ak_bridge.adapters.store import migrations
 from ak_bridge.adapters.store.rows import from_row, from_rows, to_row
 from ak_bridge.core.audit import GENESIS, audit_hash
 from ak_bridge.core.model import DeliveryStatus
@@ -43,6 +44,7 @@ from ak_bridge.core.ordering import (
 from ak_bridge.core.retry import Breaker
 from ak_bridge.service.ports import (
     AuditEvent,
+    SchemaMismatch,
     StateChanged,
     from_iso,
     iso,
@@ -103,6 +105,13 @@ class SqlStore:
 
     def _announced(self) -> None:
         """After it committed (SQLite: wake the local workers)."""
+
+    def _ready(self, check: bool) -> None:
+        """An empty database gets the whole schema; another release's is refused (``check``)."""
+        if self.schema_version() == 0:
+            self.upgrade(datetime.now(UTC))
+        if check and (why := migrations.refusal(self.schema_version())):
+            raise SchemaMismatch(why)
 
     def ping(self) -> None:
         with self.write() as tx:
@@ -427,24 +436,11 @@ class SqlStore:
     def requeue(
         self, delivery_ids: Sequence[int], now: datetime, actor: str, reason: str
     ) -> list[int]:
-        changed = self._requeue(delivery_ids, now, actor, reason)
-        if changed:
-            self._wake_after_requeue()
-        return changed
-
-    def _wake_after_requeue(self) -> None:
-        with self.write() as tx:
-            self._announce(tx)
-        self._announced()
-
-    def _requeue(
-        self, delivery_ids: Sequence[int], now: datetime, actor: str, reason: str
-    ) -> list[int]:
         """Make failed, waiting or held deliveries due now, with a fresh retry budget.
 
         The message id stays, so the partner can still de-duplicate. Purged deliveries (no
         document left) and dead ones that a later message about the same CO to the same
-        partner already went past are left alone.
+        partner already went past are left alone. The workers are woken, as after accept.
         """
         return self._transition(
             delivery_ids,
@@ -459,6 +455,7 @@ class SqlStore:
             "requeued",
             actor,
             reason,
+            wakes=True,
         )
 
     def cancel(
@@ -483,6 +480,7 @@ class SqlStore:
         event: str,
         actor: str,
         reason: str,
+        wakes: bool = False,
     ) -> list[int]:
         changed: list[int] = []
         events: list[AuditEvent] = []
@@ -507,7 +505,11 @@ class SqlStore:
                     )
                 )
                 changed.append(did)
+            if wakes and changed:
+                self._announce(tx)
             self._append_audit(tx, events)
+        if wakes and changed:
+            self._announced()
         return changed
 
     def purgeable(self, before: datetime) -> list[str]:

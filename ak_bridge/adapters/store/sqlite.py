@@ -24,7 +24,7 @@ from ak_bridge.adapters.store import migrations
 from ak_bridge.adapters.store.reads import SqlReads
 from ak_bridge.adapters.store.sql import SqlStore
 from ak_bridge.adapters.store.wakeup import FifoWaker
-from ak_bridge.service.ports import DuplicateKey, SchemaMismatch, StoreError
+from ak_bridge.service.ports import DuplicateKey, StoreError
 
 
 class _Tx:
@@ -76,10 +76,7 @@ class SqliteStore(SqlReads, SqlStore):
         store.path.parent.mkdir(parents=True, exist_ok=True)
         if not store.path.exists():
             os.close(os.open(store.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        if store.schema_version() == 0:
-            store.upgrade(datetime.now(UTC))
-        if check and (why := migrations.refusal(store.schema_version())):
-            raise SchemaMismatch(why)
+        store._ready(check)
         return store
 
     @property
