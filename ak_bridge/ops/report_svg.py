@@ -28,7 +28,7 @@ def _nice_max(value: int) -> int:
 
 def _frame(width: int, height: int, label: str, body: list[str]) -> str:
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'<svg viewBox="0 0 {width} {height}" '
         f'width="100%" role="img" aria-label="{escape(label)}" {FONT}>'
         f"<title>{escape(label)}</title>" + "".join(body) + "</svg>"
     )

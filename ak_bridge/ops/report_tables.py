@@ -157,13 +157,16 @@ def _lanes(r: PilotReport) -> Table:
 
 
 def _latency(r: PilotReport) -> Table:
-    lanes = [x for x in r.lanes if x.latency.count]
-    rows = [
-        {"bucket": b, "all": n} | {x.name: x.latency_histogram[b] for x in lanes}
-        for b, n in r.latency_histogram.items()
+    """A row per lane, a column per bucket: the same columns whatever the period holds."""
+    buckets = list(r.latency_histogram)
+    rows = [{"lane": "all lanes", "n": r.latency_all.count} | r.latency_histogram]
+    rows += [
+        {"lane": x.name, "n": x.latency.count} | x.latency_histogram
+        for x in r.lanes
+        if x.latency.count
     ]
-    cols = (_c("bucket", "Delivered in", "text"), _c("all", "All lanes"))
-    cols += tuple(_c(x.name, x.name) for x in lanes)
+    cols = (_c("lane", "Lane", "text"), _c("n", "Deliveries timed"))
+    cols += tuple(_c(b, b) for b in buckets)
     return Table("latency_histogram", "Delivery latency (receipt to delivered)", cols, rows)
 
 
@@ -188,7 +191,7 @@ def _partners(r: PilotReport) -> Table:
     ]
     cols = (
         _c("partner", "Partner", "text"),
-        _c("deliveries", "Deliveries to it"),
+        _c("deliveries", "Deliveries"),
         _c("delivered", "Delivered"),
         _c("waiting", "Still waiting"),
         _c("dead", "Dead letters"),
@@ -198,10 +201,11 @@ def _partners(r: PilotReport) -> Table:
         _c("p95", "Latency 95th pct.", "seconds"),
         _c("p99", "Latency 99th pct.", "seconds"),
         _c("tries", "Attempts per delivery", "number"),
-        _c("refused", "Its messages refused"),
+        _c("refused", "Messages it sent, refused"),
         _c("dead_by", "Dead letters by failure class", "text"),
     )
-    return Table("partners", "Per partner", cols, rows)
+    note = "Deliveries to each receiving system; refusals of the messages each partner sent."
+    return Table("partners", "Per receiving partner", cols, rows, note)
 
 
 def _refusals(r: PilotReport) -> Table:
