@@ -253,3 +253,17 @@ def test_cli_html_escapes_partner_strings(history: History, tmp_path: Path) -> N
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     cells = doc.xpath("//section[@id='refusals']//td/text()")
     assert cells[:2] == ["<script>alert(1)</script>", 'x"><img src=y>']
+
+
+def test_cli_pdf_prints_the_page_on_a4(
+    history: History, report: PilotReport, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.pdf"
+    result = run(history, "report", "--since", FIRST, "--until", LAST, "--pdf", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"%PDF-")
+    import weasyprint
+
+    pages = weasyprint.HTML(string=render_html(report)).render().pages
+    assert len(pages) >= 3
+    assert {(round(p.width), round(p.height)) for p in pages} == {(794, 1123)}  # A4, CSS px

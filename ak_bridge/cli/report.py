@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 
-from ak_bridge.cli import _settings, _store, cli
+from ak_bridge.cli import Failed, _settings, _store, cli
 from ak_bridge.ops.report_csv import write_csv
 from ak_bridge.ops.report_figures import stamp
 from ak_bridge.ops.report_html import render_html
+from ak_bridge.ops.report_pdf import PdfUnavailable, render_pdf
 from ak_bridge.ops.report_text import render_text
 from ak_bridge.ops.reports import pilot_report
 from ak_bridge.service.ports import from_iso
@@ -61,6 +62,12 @@ class Moment(click.ParamType):
     type=click.Path(file_okay=False, path_type=Path),
     help="Write each table of the report as a CSV file into this directory.",
 )
+@click.option(
+    "--pdf",
+    "pdf_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the same page as an A4 PDF (needs the pdf extra: WeasyPrint).",
+)
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -69,6 +76,7 @@ def report(
     as_json: bool,
     html_file: Path | None,
     csv_dir: Path | None,
+    pdf_file: Path | None,
 ) -> None:
     """Pilot report over a period, per trade lane and per partner.
 
@@ -92,13 +100,21 @@ def report(
         html_file.parent.mkdir(parents=True, exist_ok=True)
         html_file.write_text(render_html(rep), encoding="utf-8")
         click.echo(f"report written to {html_file}", err=True)
+    if pdf_file is not None:
+        try:
+            pdf = render_pdf(rep)
+        except PdfUnavailable as exc:
+            raise Failed(str(exc)) from None
+        pdf_file.parent.mkdir(parents=True, exist_ok=True)
+        pdf_file.write_bytes(pdf)
+        click.echo(f"report written to {pdf_file}", err=True)
     if csv_dir is not None:
         paths = write_csv(rep, csv_dir)
         click.echo(f"{len(paths)} CSV file(s) written to {csv_dir}", err=True)
     if as_json:
         click.echo(json.dumps(rep.as_dict(), indent=2, sort_keys=True, default=str))
         return
-    if html_file is not None or csv_dir is not None:
+    if html_file is not None or csv_dir is not None or pdf_file is not None:
         return
     click.echo(render_text(rep))
     click.echo("Backlog now")

@@ -28,6 +28,8 @@ h2 { font-size: 1.15em; margin: 1.6em 0 .4em; border-bottom: 1px solid #999; }
            padding: .7em 1em; }
 table { border-collapse: collapse; width: 100%; font-size: .88em; margin: .3em 0; }
 th, td { border: 1px solid #bbb; padding: .25em .45em; vertical-align: top; }
+td { overflow-wrap: anywhere; }
+td:first-child { white-space: nowrap; }
 th { background: #e8edf2; text-align: left; font-weight: 600; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 p.note, p.none { color: #444; font-size: .9em; margin: .2em 0; }
@@ -37,8 +39,11 @@ dl.defs dt { font-weight: 600; } dl.defs dd { margin: 0 0 .4em 1.2em; }
 footer { margin-top: 2em; font-size: .85em; color: #444; }
 @media print {
   body { margin: 0; max-width: none; font-size: 9.5pt; }
-  section, figure, table { break-inside: avoid; }
-  h2 { break-after: avoid; }
+  table { font-size: 7.5pt; }
+  th, td { padding: .2em .25em; }
+  figure, tr, .summary { break-inside: avoid; }
+  h2, p.note { break-after: avoid; }
+  thead { display: table-header-group; }
   .summary { background: none; }
 }
 """

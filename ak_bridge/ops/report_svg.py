@@ -12,17 +12,19 @@ from html import escape
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000")
 FONT = 'font-family="Helvetica, Arial, sans-serif" font-size="11"'
 # Geometry of the vertical charts: width, height, margins left/bottom/top, legend width.
-W, H, LEFT, BOTTOM, TOP, LEGEND = 720, 280, 44, 40, 14, 130
+W, H, LEFT, BOTTOM, TOP, LEGEND = 720, 280, 44, 40, 14, 175
 PLOT_W, PLOT_H = W - LEFT - LEGEND - 10, H - TOP - BOTTOM
 
 
-def _nice_max(value: int) -> int:
-    """The axis top: 1, 2 or 5 times a power of ten, at least ``value``."""
+def _nice_max(value: int) -> tuple[int, int]:
+    """The axis top (1, 2 or 5 times a power of ten, at least ``value``) and how many
+    steps divide it into whole numbers (0-20 in 4 steps of 5, 0-50 in 5 of 10)."""
     power = 1
     while True:
-        for m in (1, 2, 5):
-            if m * power >= value:
-                return m * power
+        for m, steps in ((1, 5), (2, 4), (5, 5)):
+            top = m * power
+            if top >= value:
+                return top, min(steps, top)
         power *= 10
 
 
@@ -44,8 +46,8 @@ def stacked_bars(
     """Vertical bars per category, stacked by series (e.g. messages per day by type)."""
     width, height, left, top, legend, plot_w, plot_h = W, H, LEFT, TOP, LEGEND, PLOT_W, PLOT_H
     totals = [sum(s[i] for s in series.values()) for i in range(len(categories))]
-    ymax = _nice_max(max(totals, default=0) or 1)
-    body = _y_axis(left, top, plot_w, plot_h, ymax)
+    ymax, steps = _nice_max(max(totals, default=0) or 1)
+    body = _y_axis(left, top, plot_w, plot_h, ymax, steps)
     slot = plot_w / max(1, len(categories))
     bar = min(48.0, max(1.0, slot * 0.75))
     for i, cat in enumerate(categories):
@@ -61,7 +63,8 @@ def stacked_bars(
                 )
         if i % every == 0:
             body.append(
-                f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 14}" text-anchor="middle">'
+                f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 14}" text-anchor="middle" '
+                f'font-size="10">'
                 f"{escape(cat)}</text>"
             )
     for k, name in enumerate(series if legend_shown else []):
@@ -74,11 +77,11 @@ def stacked_bars(
     return _frame(width, height, label, body)
 
 
-def _y_axis(left: int, top: int, plot_w: float, plot_h: float, ymax: int) -> list[str]:
+def _y_axis(left: int, top: int, plot_w: float, plot_h: float, ymax: int, steps: int) -> list[str]:
     out = []
-    for n in range(5):
-        value = ymax * n / 4
-        y = top + plot_h - plot_h * n / 4
+    for n in range(steps + 1):
+        value = ymax * n / steps
+        y = top + plot_h - plot_h * n / steps
         text = f"{value:g}"
         out.append(
             f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w:.1f}" y2="{y:.1f}" '
@@ -95,7 +98,7 @@ def column_chart(label: str, bars: list[tuple[str, int]]) -> str:
 
 
 def _counts_on_top(bars: list[tuple[str, int]]) -> str:
-    ymax = _nice_max(max((n for _, n in bars), default=0) or 1)
+    ymax, _ = _nice_max(max((n for _, n in bars), default=0) or 1)
     slot = PLOT_W / max(1, len(bars))
     out = []
     for i, (_, n) in enumerate(bars):

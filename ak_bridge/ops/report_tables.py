@@ -46,7 +46,7 @@ def _totals(r: PilotReport) -> Table:
         ("certificates concerned (distinct COs)", t["cos"]),
         *((f"messages: {d}", sum(x.messages.get(d, 0) for x in r.lanes)) for d in r.document_types),
         ("deliveries", t["deliveries"]),
-        *((f"deliveries {s}", n) for s, n in sorted(t["status"].items())),
+        *((f"deliveries now {s}", n) for s, n in sorted(t["status"].items())),
         ("deliveries held in shadow mode", t["shadow"]),
         ("refused at the door", t["refusals"]),
         ("customs responses (Box 4)", t["responses"]),
@@ -96,7 +96,9 @@ def _lanes(r: PilotReport) -> Table:
             "waiting": x.by_status.get("waiting_retry", 0) + x.by_status.get("pending", 0),
             "dead": x.by_status.get("dead", 0),
             "shadow": x.shadow,
-            "states": ", ".join(f"{s} {n}" for s, n in sorted(x.by_state.items())),
+            "states": ", ".join(
+                f"{s.lower().replace('_', ' ')} {n}" for s, n in sorted(x.by_state.items())
+            ),
         }
         for x in r.lanes
     ]
