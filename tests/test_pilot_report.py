@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -267,3 +268,34 @@ def test_cli_pdf_prints_the_page_on_a4(
     pages = weasyprint.HTML(string=render_html(report)).render().pages
     assert len(pages) >= 3
     assert {(round(p.width), round(p.height)) for p in pages} == {(794, 1123)}  # A4, CSS px
+
+
+def test_html_in_a_browser(history: History, report: PilotReport, tmp_path: Path) -> None:
+    """Debian's Chromium, headless, offline: the page asks for nothing and draws its charts.
+
+    REPORT_SCREENSHOT=docs/screenshots/pilot-report.png keeps the screenshot for the README.
+    """
+    from playwright.sync_api import sync_playwright
+
+    page_file = tmp_path / "report.html"
+    page_file.write_text(render_html(report), encoding="utf-8")
+    shot = tmp_path / "pilot-report.png"
+    requested: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.on("request", lambda r: requested.append(r.url))
+            page.goto(page_file.as_uri())
+            boxes = [svg.bounding_box() for svg in page.locator("svg").all()]
+            summary = page.locator("#summary").inner_text()
+            page.screenshot(path=str(shot), full_page=True)
+            if os.environ.get("REPORT_SCREENSHOT"):  # the top: summary, totals, charts
+                top = {"x": 0, "y": 0, "width": 1100, "height": 1950}
+                page.screenshot(path=os.environ["REPORT_SCREENSHOT"], clip=top, full_page=True)
+        finally:
+            browser.close()
+    assert requested == [page_file.as_uri()]  # no font, script, image or style fetched
+    assert len(boxes) == 3 and all(b and b["width"] > 500 and b["height"] > 40 for b in boxes)
+    assert summary.startswith("Summary") and "certificate(s) of origin" in summary
+    assert shot.stat().st_size > 50_000

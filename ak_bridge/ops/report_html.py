@@ -30,6 +30,7 @@ table { border-collapse: collapse; width: 100%; font-size: .88em; margin: .3em 0
 th, td { border: 1px solid #bbb; padding: .25em .45em; vertical-align: top; }
 td { overflow-wrap: anywhere; }
 td:first-child { white-space: nowrap; }
+#totals table { width: auto; min-width: 50%; }
 th { background: #e8edf2; text-align: left; font-weight: 600; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 p.note, p.none { color: #444; font-size: .9em; margin: .2em 0; }
@@ -132,10 +133,10 @@ def render_html(report: PilotReport) -> str:
         f"{escape(stamp(report.generated_at))}</p></header>",
         f'<section id="summary"><h2>Summary</h2><p class="summary">{escape(summary(report))}'
         "</p></section>",
-        _table(parts[0]),
         '<section id="charts"><h2>Charts</h2>',
         *charts(report),
         "</section>",
+        _table(parts[0]),
         *(_table(t) for t in parts[1:]),
         '<section id="definitions"><h2>What the figures mean</h2><dl class="defs">',
         *(f"<dt>{escape(t)}</dt><dd>{escape(d)}</dd>" for t, d in DEFINITIONS),
