@@ -27,7 +27,9 @@ class Moment(click.ParamType):
 
     name = "DATE|DATETIME"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[datetime, bool]:
         if isinstance(value, tuple):
             return value
         text = str(value).strip()
@@ -118,7 +120,10 @@ def report(
         return
     click.echo(render_text(rep))
     click.echo("Backlog now")
-    for row in store.backlog():
+    backlog = store.backlog()
+    if not backlog:
+        click.echo("  nothing waiting")
+    for row in backlog:
         age = now - from_iso(row["oldest"])
         state = store.breaker(row["destination"]).state(now)
         click.echo(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from ak_bridge.ops.report_figures import stamp
 from ak_bridge.ops.report_summary import summary
 from ak_bridge.ops.report_tables import Table, shown, tables
 from ak_bridge.ops.reports import PilotReport
@@ -30,7 +31,7 @@ def _table(table: Table) -> list[str]:
 
 def render_text(report: PilotReport) -> str:
     lines = [
-        f"Pilot report {report.period} (UTC), made {report.generated_at:%Y-%m-%dT%H:%M:%SZ}",
+        f"Pilot report {report.period} (UTC), made {stamp(report.generated_at)}",
         "",
         *textwrap.wrap(summary(report), 96),
         "",

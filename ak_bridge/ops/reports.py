@@ -186,12 +186,11 @@ def pilot_report(
         lane_of(row).by_state[row["state"]] = int(row["n"])
 
     everything = _deliveries(store.report_deliveries(since, until), partners, lane_of)
+    refusals: Counter[tuple[str, str, str]] = Counter()
     for row in store.report_refusals(since, until):
         p = partners.setdefault(row["partner"], PartnerFigures(row["partner"]))
         p.refused_at_the_door[row["code"]] = p.refused_at_the_door.get(row["code"], 0) + 1
-    refusals = Counter(
-        (r["partner"], r["code"], r["box"] or "-") for r in store.report_refusals(since, until)
-    )
+        refusals[(row["partner"], row["code"], row["box"] or "-")] += 1
     decided: dict[tuple[str, str], list[float]] = {}
     for row in store.decision_times(since, until):
         seconds = (from_iso(row["decided"]) - from_iso(row["issued"])).total_seconds()
