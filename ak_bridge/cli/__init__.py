@@ -230,6 +230,7 @@ from ak_bridge.cli import (  # noqa: E402, F401
     evidence,
     keys,
     onboarding,
+    report,
     sandbox,
     security,
     standard,

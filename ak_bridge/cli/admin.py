@@ -1,4 +1,4 @@
-"""Admin commands: list, show, retry, cancel, export, purge, audit, report.
+"""Admin commands: list, show, retry, cancel, export, purge, audit.
 
 Each is safe while the service runs (the Store's writes are short immediate transactions);
 each change is audited with actor ``admin``; long runs show a progress bar on stderr and
@@ -21,7 +21,6 @@ from ak_bridge.bootstrap import own_identity
 from ak_bridge.cli import Failed, _settings, _store, cli
 from ak_bridge.core.errors import AkBridgeError
 from ak_bridge.core.settings import Settings
-from ak_bridge.ops.reports import pilot_report
 from ak_bridge.security.signing import Signer, Verifier, load_trusted
 from ak_bridge.service.ports import Store, from_iso
 
@@ -444,67 +443,3 @@ def _check_anchor(settings: Settings, store: Store, anchor: Path) -> list[str]:
     if row["hash"] != body["hash"]:
         return [f"audit row {body['seq']} differs from the anchor: the trail was rewritten"]
     return []
-
-
-@cli.command()
-@click.option("--since", type=click.DateTime(), help="From this time (UTC); default: all.")
-@click.option("--until", type=click.DateTime(), help="Up to this time (UTC); default: now.")
-@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
-@click.pass_context
-def report(
-    ctx: click.Context, since: datetime | None, until: datetime | None, as_json: bool
-) -> None:
-    """Pilot report: per partner and per trade lane, over a period.
-
-    Deliveries by state, dead letters by failure class, delivery latency (p50/p95),
-    attempts per delivery, refusals at the door by code; COs per lane by state and the
-    median time from issue to the importing customs' decision (Box 4). Then the current
-    backlog and breaker of each partner.
-    """
-    store = _store(ctx)
-    now = _now()
-    rep = pilot_report(
-        store,
-        (until.replace(tzinfo=UTC) if until else now),
-        since.replace(tzinfo=UTC) if since else None,
-    )
-    if as_json:
-        click.echo(json.dumps(rep.as_dict(), indent=2, sort_keys=True))
-        return
-    click.echo(f"pilot report {rep.since or 'start'} .. {rep.until:%Y-%m-%dT%H:%M:%SZ}")
-    click.echo(
-        f"\n{'partner':12} {'to it':>6} {'deliv.':>6} {'dead':>5} {'p50 s':>7} "
-        f"{'p95 s':>7} {'tries':>5}  its messages refused / dead letters to it, by class"
-    )
-    for p in rep.partners:
-        refused = ", ".join(f"{c} {n}" for c, n in sorted(p.refused_at_the_door.items()))
-        dead = ", ".join(f"{c} {n}" for c, n in sorted(p.dead_by_class.items()))
-        click.echo(
-            f"{p.partner:12} {p.deliveries:>6} {p.by_status.get('delivered', 0):>6} "
-            f"{p.by_status.get('dead', 0):>5} {_fmt(p.latency_p50_s):>7} "
-            f"{_fmt(p.latency_p95_s):>7} {_fmt(p.attempts_per_delivery):>5}  "
-            f"{refused or '-'} / {dead or '-'}"
-        )
-    click.echo(f"\n{'lane':8} {'COs':>5} {'decided':>7} {'p50 h':>7}  by state")
-    for lane in rep.lanes:
-        states = ", ".join(f"{s} {n}" for s, n in sorted(lane.by_state.items()))
-        click.echo(
-            f"{lane.issuing}→{lane.importing:5} {lane.certificates:>5} "
-            f"{lane.decisions:>7} {_fmt(lane.decision_p50_h):>7}  {states}"
-        )
-    if rep.overdue_verifications:
-        click.echo("\nverification replies overdue")
-        for v in rep.overdue_verifications:
-            click.echo(
-                f"  {v.issuing}/{v.reference_no} for {v.importing}: request "
-                f"{v.request_no} was due {v.reply_due}, {v.days_late} day(s) late"
-            )
-    click.echo("\nbacklog now")
-    for row in store.backlog():
-        age = now - from_iso(row["oldest"])
-        state = store.breaker(row["destination"]).state(now)
-        click.echo(f"  {row['destination']:12} {row['backlog']:6} oldest {age}  breaker {state}")
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"

@@ -1,151 +1,266 @@
-"""Pilot reports: what the exchange did over a period, per partner and per trade lane.
+"""Pilot reports: what the exchange did over a period, per trade lane and per partner.
 
-The questions an FTA committee and the operators ask of a pilot: how many COs went each way,
-how many were delivered, how fast, how many needed retries or died and why, how many were
-refused at the door and for what, and how long importing customs took to decide on
-preference (Box 4). Read-only SQL over the store; figures, not judgements.
+The questions an FTA committee and the operators ask of a pilot: how many COs and other
+messages went each way each day, how fast they were delivered, how many needed retries or
+died and why, how many were refused at the door and for what, what importing customs decided
+item by item (Box 4) and how long it took them, how verification requests were answered, and
+what a partner in shadow mode would have received. Figures, not judgements; every read goes
+through the Store port. A lane is a CO's issuing → importing Party: a customs response about
+a KR → VN certificate belongs to the KR → VN lane although it travels from VN to KR.
 """
 
 from __future__ import annotations
 
-import json
-import statistics
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from ak_bridge.service.ports import Store, from_iso, iso
+from ak_bridge.ops.report_figures import Durations, days, histogram, iso_period, pct, stamp
+from ak_bridge.ops.report_lifecycle import (
+    Box4,
+    OverdueVerification,
+    Verifications,
+    box4_by_lane,
+    overdue_verifications,
+    verifications_by_lane,
+)
+from ak_bridge.service.ports import Store, from_iso
+
+__all__ = ["LaneFigures", "OverdueVerification", "PartnerFigures", "PilotReport", "pilot_report"]
+WITHIN_S = 60.0  # "delivered within 1 minute" in the summary and the lane table
 
 
-def _pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
+def lane_name(issuing: str, importing: str) -> str:
+    return f"{issuing} → {importing}"
 
 
 @dataclass
 class PartnerFigures:
+    """Deliveries to one partner, and the refusals of the messages it sent."""
+
     partner: str
     deliveries: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     dead_by_class: dict[str, int] = field(default_factory=dict)
-    latency_p50_s: float | None = None
-    latency_p95_s: float | None = None
+    latency: Durations = field(default_factory=Durations)
     attempts_per_delivery: float | None = None
     refused_at_the_door: dict[str, int] = field(default_factory=dict)
+    shadow_held: int = 0  # held in shadow mode and still held
+    shadow_released: int = 0  # held in shadow mode, since released by `retry`
+    shadow_now: bool = False  # the partner's configuration says shadow = true
+
+    @property
+    def latency_p50_s(self) -> float | None:
+        return self.latency.p50_s
 
 
 @dataclass
 class LaneFigures:
-    """One trade lane: COs issued in ``issuing`` for ``importing``."""
+    """One trade lane: COs issued in ``issuing`` for ``importing``, and every message about them."""
 
     issuing: str
     importing: str
-    certificates: int = 0
-    by_state: dict[str, int] = field(default_factory=dict)
-    decision_p50_h: float | None = None  # issue accepted -> first customs response
-    decisions: int = 0
+    certificates: int = 0  # distinct COs with a message in the period
+    by_state: dict[str, int] = field(default_factory=dict)  # those COs' state now
+    messages: dict[str, int] = field(default_factory=dict)  # per document type
+    deliveries: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    shadow: int = 0
+    latency: Durations = field(default_factory=Durations)
+    latency_histogram: dict[str, int] = field(default_factory=lambda: histogram([]))
+    within_minute: int = 0
+    decision: Durations = field(default_factory=Durations)  # receipt -> first customs answer
+    box4: Box4 = field(default_factory=Box4)
+    verification: Verifications = field(default_factory=Verifications)
 
+    @property
+    def name(self) -> str:
+        return lane_name(self.issuing, self.importing)
 
-@dataclass(frozen=True)
-class OverdueVerification:
-    """A retroactive check the issuing side has not answered by its due date (AKFTA: 2 months)."""
+    @property
+    def decisions(self) -> int:
+        return self.decision.count
 
-    issuing: str
-    reference_no: str
-    importing: str
-    request_no: str
-    reply_due: str
-    days_late: int
+    @property
+    def decision_p50_h(self) -> float | None:
+        return None if self.decision.p50_s is None else self.decision.p50_s / 3600
+
+    @property
+    def timed(self) -> int:
+        """Deliveries whose latency counts: all but shadow-mode ones and cancelled ones."""
+        return self.deliveries - self.shadow - self.by_status.get("cancelled", 0)
 
 
 @dataclass
 class PilotReport:
-    since: datetime | None
-    until: datetime
+    since: datetime  # inclusive
+    until: datetime  # exclusive
+    generated_at: datetime
     partners: list[PartnerFigures]
     lanes: list[LaneFigures]
+    daily: dict[date, dict[str, Counter[str]]]  # day -> lane name -> document type -> n
+    refusals: Counter[tuple[str, str, str]]  # (partner, code, box) -> n
+    latency_all: Durations = field(default_factory=Durations)
+    decision_all: Durations = field(default_factory=Durations)
+    latency_histogram: dict[str, int] = field(default_factory=lambda: histogram([]))
     overdue_verifications: list[OverdueVerification] = field(default_factory=list)
 
+    @property
+    def period(self) -> str:
+        return iso_period(self.since, self.until)
+
+    @property
+    def document_types(self) -> list[str]:
+        return sorted({t for lanes in self.daily.values() for c in lanes.values() for t in c})
+
+    def refusals_by_code(self) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for (_, code, _), n in self.refusals.items():
+            out[code] += n
+        return out
+
     def as_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
+        from ak_bridge.ops.report_summary import summary
+
+        def lane(x: LaneFigures) -> dict[str, Any]:
+            return asdict(x) | {"lane": x.name, "decision_p50_h": x.decision_p50_h}
 
         return {
-            "since": iso(self.since) if self.since else None,
-            "until": iso(self.until),
+            "since": stamp(self.since),
+            "until": stamp(self.until),
+            "period": self.period,
+            "generated_at": stamp(self.generated_at),
+            "summary": summary(self),
             "partners": [asdict(p) for p in self.partners],
-            "lanes": [asdict(lane) for lane in self.lanes],
+            "lanes": [lane(x) for x in self.lanes],
+            "daily": {
+                d.isoformat(): {name: dict(c) for name, c in lanes.items()}
+                for d, lanes in self.daily.items()
+            },
+            "refusals": [
+                {"partner": p, "code": c, "box": b, "refusals": n}
+                for (p, c, b), n in sorted(self.refusals.items())
+            ],
+            "latency": asdict(self.latency_all),
+            "decision": asdict(self.decision_all),
+            "latency_histogram": self.latency_histogram,
             "overdue_verifications": [asdict(v) for v in self.overdue_verifications],
         }
 
 
-def pilot_report(store: Store, until: datetime, since: datetime | None = None) -> PilotReport:
-    partners: dict[str, PartnerFigures] = {}
-
-    def partner(pid: str) -> PartnerFigures:
-        return partners.setdefault(pid, PartnerFigures(pid))
-
-    latencies: dict[str, list[float]] = {}
-    attempts: dict[str, list[int]] = {}
-    for row in store.deliveries_created(since, until):
-        dest, status = row["destination"], row["status"]
-        p = partner(dest)
-        p.deliveries += 1
-        p.by_status[status] = p.by_status.get(status, 0) + 1
-        if status == "dead":
-            key = row["last_failure_class"] or "unknown"
-            p.dead_by_class[key] = p.dead_by_class.get(key, 0) + 1
-        if row["delivered_at"]:
-            seconds = (from_iso(row["delivered_at"]) - from_iso(row["created_at"])).total_seconds()
-            latencies.setdefault(dest, []).append(seconds)
-            attempts.setdefault(dest, []).append(row["attempts"])
-    for pid, values in latencies.items():
-        partners[pid].latency_p50_s = _pct(values, 0.5)
-        partners[pid].latency_p95_s = _pct(values, 0.95)
-        partners[pid].attempts_per_delivery = statistics.fmean(attempts[pid])
-    for row in store.refusals_by_partner(since, until):
-        partner(row["partner"]).refused_at_the_door[row["code"]] = int(row["n"])
-
+def pilot_report(
+    store: Store,
+    until: datetime,
+    since: datetime | None = None,
+    *,
+    shadow_partners: frozenset[str] = frozenset(),
+    now: datetime | None = None,
+) -> PilotReport:
+    """The report over [since, until); without ``since``, from the first audited event."""
+    if since is None:
+        first = store.report_first_activity()
+        since = min(from_iso(first), until) if first else until
+    partners: dict[str, PartnerFigures] = {
+        p: PartnerFigures(p, shadow_now=True) for p in shadow_partners
+    }
     lanes: dict[tuple[str, str], LaneFigures] = {}
-    for row in store.certificates_by_lane(since, until):
+
+    def lane_of(row: dict) -> LaneFigures:
         key = (row["issuing"], row["importing"])
-        lane = lanes.setdefault(key, LaneFigures(*key))
-        lane.certificates += int(row["n"])
-        lane.by_state[row["state"]] = int(row["n"])
-    decision_hours: dict[tuple[str, str], list[float]] = {}
+        return lanes.setdefault(key, LaneFigures(*key))
+
+    daily: dict[date, dict[str, Counter[str]]] = {d: {} for d in days(since, until)}
+    cos: dict[tuple[str, str], set[str]] = {}
+    for m in store.report_messages(since, until):
+        lane = lane_of(m)
+        lane.messages[m["document_type"]] = lane.messages.get(m["document_type"], 0) + 1
+        day = from_iso(m["created_at"]).date()
+        daily.setdefault(day, {}).setdefault(lane.name, Counter())[m["document_type"]] += 1
+        if m["reference_no"]:
+            cos.setdefault((lane.issuing, lane.importing), set()).add(m["reference_no"])
+    for key, refs in cos.items():
+        lanes[key].certificates = len(refs)
+    for row in store.certificates_by_lane(since, until):
+        lane_of(row).by_state[row["state"]] = int(row["n"])
+
+    everything = _deliveries(store.report_deliveries(since, until), partners, lane_of)
+    refusals: Counter[tuple[str, str, str]] = Counter()
+    for row in store.report_refusals(since, until):
+        p = partners.setdefault(row["partner"], PartnerFigures(row["partner"]))
+        p.refused_at_the_door[row["code"]] = p.refused_at_the_door.get(row["code"], 0) + 1
+        refusals[(row["partner"], row["code"], row["box"] or "-")] += 1
+    decided: dict[tuple[str, str], list[float]] = {}
     for row in store.decision_times(since, until):
-        hours = (from_iso(row["decided"]) - from_iso(row["issued"])).total_seconds() / 3600
-        decision_hours.setdefault((row["issuing"], row["importing"]), []).append(hours)
-    for key, values in decision_hours.items():
-        lane = lanes.setdefault(key, LaneFigures(*key))
-        lane.decision_p50_h = _pct(values, 0.5)
-        lane.decisions = len(values)
+        seconds = (from_iso(row["decided"]) - from_iso(row["issued"])).total_seconds()
+        decided.setdefault((row["issuing"], row["importing"] or "?"), []).append(seconds)
+    for key, values in decided.items():
+        lanes.setdefault(key, LaneFigures(*key)).decision = Durations.of(values)
+    for key, box4 in box4_by_lane(store, since, until).items():
+        lanes.setdefault(key, LaneFigures(*key)).box4 = box4
+    for key, ver in verifications_by_lane(store, since, until).items():
+        lanes.setdefault(key, LaneFigures(*key)).verification = ver
+
     return PilotReport(
-        since,
-        until,
-        sorted(partners.values(), key=lambda p: p.partner),
-        sorted(lanes.values(), key=lambda lane: (lane.issuing, lane.importing)),
-        overdue_verifications(store, until),
+        since=since,
+        until=until,
+        generated_at=now or until,
+        partners=sorted(partners.values(), key=lambda p: p.partner),
+        lanes=sorted(lanes.values(), key=lambda x: (x.issuing, x.importing)),
+        daily=daily,
+        refusals=refusals,
+        latency_all=Durations.of(everything),
+        decision_all=Durations.of([v for values in decided.values() for v in values]),
+        latency_histogram=histogram(everything),
+        overdue_verifications=overdue_verifications(store, until),
     )
 
 
-def overdue_verifications(store: Store, now: datetime) -> list[OverdueVerification]:
-    """Verification requests still open (the CO is VERIFICATION_REQUESTED) past their due date."""
-    out = []
-    for row in store.open_verification_requests():
-        request = json.loads(row["canonical"])
-        due = date.fromisoformat(request["reply_due"])
-        late = (now.date() - due).days
-        if late > 0:
-            out.append(
-                OverdueVerification(
-                    row["issuing"],
-                    row["reference_no"],
-                    row["importing"] or "?",
-                    request["request_no"],
-                    due.isoformat(),
-                    late,
-                )
-            )
-    return out
+def _deliveries(
+    rows: list[dict],
+    partners: dict[str, PartnerFigures],
+    lane_of: Callable[[dict], LaneFigures],
+) -> list[float]:
+    """Deliveries per lane and per partner; shadow-mode ones counted apart and never timed
+    (their latency is the hold). Returns every timed latency, in seconds."""
+    samples: dict[str, list[float]] = {}
+    seen: dict[str, LaneFigures] = {}
+    attempts: dict[str, list[int]] = {}
+    for row in rows:
+        lane = lane_of(row)
+        seen[lane.name] = lane
+        dest, status = row["destination"], row["status"]
+        p = partners.setdefault(dest, PartnerFigures(dest))
+        for figures in (p, lane):
+            figures.deliveries += 1
+            figures.by_status[status] = figures.by_status.get(status, 0) + 1
+        if status == "dead":
+            key = row["last_failure_class"] or "unknown"
+            p.dead_by_class[key] = p.dead_by_class.get(key, 0) + 1
+        if row["shadow"]:
+            lane.shadow += 1
+            if status == "held":
+                p.shadow_held += 1
+            else:
+                p.shadow_released += 1
+            continue
+        if row["delivered_at"]:
+            seconds = (from_iso(row["delivered_at"]) - from_iso(row["created_at"])).total_seconds()
+            samples.setdefault(lane.name, []).append(seconds)
+            samples.setdefault(f"partner:{dest}", []).append(seconds)
+            attempts.setdefault(dest, []).append(int(row["attempts"]))
+            lane.within_minute += seconds <= WITHIN_S
+    everything: list[float] = []
+    for name, lane in seen.items():
+        lane.latency = Durations.of(samples.get(name, []))
+        lane.latency_histogram = histogram(samples.get(name, []))
+        everything += samples.get(name, [])
+    for dest, tries in attempts.items():
+        partners[dest].latency = Durations.of(samples[f"partner:{dest}"])
+        partners[dest].attempts_per_delivery = sum(tries) / len(tries)
+    return everything
+
+
+def within_minute_pct(lane: LaneFigures) -> float | None:
+    return pct(lane.within_minute, lane.timed)

@@ -236,6 +236,25 @@ class Store(Protocol):
     def open_verification_requests(self) -> list[dict]:
         """Verification requests of COs still VERIFICATION_REQUESTED, with their document."""
 
+    # -- the pilot report's rows (adapters/store/report_reads.py) -------------------------
+
+    def report_first_activity(self) -> str | None:
+        """When the audit trail starts (ISO 8601 UTC text), or None when it is empty."""
+
+    def report_messages(self, since: datetime | None, until: datetime) -> list[dict]:
+        """Messages received in the period, each with its lane (issuing, importing)."""
+
+    def report_deliveries(self, since: datetime | None, until: datetime) -> list[dict]:
+        """Deliveries created in the period, with lane, times and ``shadow`` (ever held)."""
+
+    def report_refusals(self, since: datetime | None, until: datetime) -> list[dict]:
+        """Refusals at the door in the period: at, partner, code, box, seq."""
+
+    def report_documents(
+        self, document_types: Sequence[str], since: datetime | None, until: datetime
+    ) -> list[dict]:
+        """Messages of these types in the period with lane, canonical JSON and business key."""
+
     def audit_rows(self, after: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
         """Every audit row in order from ``after``, read in batches."""
 

@@ -77,7 +77,7 @@ def run_demo(
             schedulers.append(scheduler)
         echo(f"bridge on {', '.join(urls)}; database {topo.settings.database}")
         echo("Viet Nam's CO system is DOWN at the start.")
-        sent = _send_all(topo, echo, urls)
+        sent = _send_all(topo, echo, urls, _next_run(topo.workdir))
         _refuse_form_d(topo, echo, problems)
 
         vn_delivery_failed = _wait(lambda: _vn_has_failed_attempt(topo), 15)
@@ -87,7 +87,10 @@ def run_demo(
         topo.systems["VN-ECOSYS"].start()
 
         store = topo.exchanges[-1].store
-        done = _wait(lambda: all(d["status"] == "delivered" for d in store.find_deliveries()), 30)
+        done = _wait(
+            lambda: all(d["status"] == "delivered" for d in store.find_deliveries(limit=10**6)),
+            30,
+        )
         if not done:
             problems.append("not every delivery reached 'delivered' within 30 s")
         problems += _check_far_side(topo, sent)
@@ -111,16 +114,27 @@ def run_demo(
     return 0
 
 
-def _send_all(topo: Topology, echo: Callable[[str], None], urls: list[str]) -> list[Sent]:
+def _next_run(workdir: Path) -> int:
+    """This run's number in ``workdir`` (1, 2, …): a re-run keeps the earlier runs' history
+    and sends new certificates, where the same references would only be duplicates."""
+    counter = workdir / "demo-runs"
+    previous = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(f"{previous + 1}\n")
+    return previous + 1
+
+
+def _send_all(
+    topo: Topology, echo: Callable[[str], None], urls: list[str], run: int = 1
+) -> list[Sent]:
     """Each certificate to one instance in turn; the first to every instance at once (a
     client retrying elsewhere): one message id whichever answers."""
     today = datetime.now(UTC).date()
     kcs, ind, vn = (topo.systems[k] for k in ("KR-KCS", "ID-SKA", "VN-ECOSYS"))
     plan = [
-        ("KR→ID", kcs, "ID-SKA", sample_form_ak("KR-2026-AK-000101", "KR", "ID", today)),
-        ("KR→VN", kcs, "VN-ECOSYS", sample_form_ak("KR-2026-AK-000102", "KR", "VN", today)),
-        ("ID→KR", ind, "KR-KCS", sample_form_ak("0001/SKA-AK/JKT/2026", "ID", "KR", today)),
-        ("VN→KR", vn, "KR-KCS", sample_form_ak("VN-KR 26/01/00042", "VN", "KR", today)),
+        ("KR→ID", kcs, "ID-SKA", sample_form_ak(f"KR-2026-AK-{run:04d}01", "KR", "ID", today)),
+        ("KR→VN", kcs, "VN-ECOSYS", sample_form_ak(f"KR-2026-AK-{run:04d}02", "KR", "VN", today)),
+        ("ID→KR", ind, "KR-KCS", sample_form_ak(f"{run:04d}/SKA-AK/JKT/2026", "ID", "KR", today)),
+        ("VN→KR", vn, "KR-KCS", sample_form_ak(f"VN-KR 26/{run:02d}/00042", "VN", "KR", today)),
     ]
     sent = []
     for n, (path, system, receiver, co) in enumerate(plan):
@@ -158,8 +172,8 @@ def _refuse_form_d(topo: Topology, echo: Callable[[str], None], problems: list[s
 
 def _vn_has_failed_attempt(topo: Topology) -> bool:
     store = topo.exchanges[-1].store
-    rows = store.find_deliveries(destination="VN-ECOSYS")
-    return any(r["attempts"] >= 1 and r["status"] == "waiting_retry" for r in rows)
+    rows = store.find_deliveries(destination="VN-ECOSYS", status=["waiting_retry"])
+    return any(r["attempts"] >= 1 for r in rows)
 
 
 def _check_far_side(topo: Topology, sent: list[Sent]) -> list[str]:
@@ -185,7 +199,9 @@ def _print_table(topo: Topology, sent: list[Sent], echo: Callable[[str], None]) 
     echo(
         f"{'path':7} {'message id':32} {'reference no':24} {'state':10} {'tries':>5} {'latency':>9}"
     )
-    for d in store.find_deliveries():
+    for d in store.find_deliveries(limit=10**6):
+        if d["message_id"] not in by_id:
+            continue  # an earlier run's, kept in the same work directory
         latency = ""
         if d["delivered_at"]:
             delta: timedelta = from_iso(d["delivered_at"]) - from_iso(d["created_at"])
@@ -194,6 +210,6 @@ def _print_table(topo: Topology, sent: list[Sent], echo: Callable[[str], None]) 
             f"{by_id.get(d['message_id'], '?'):7} {d['message_id']:32} {d['reference_no']:24} "
             f"{d['status']:10} {d['attempts']:>5} {latency:>9}"
         )
-    for a in store.audit_events("rejected"):
+    for a in store.audit_events("rejected", limit=1):
         echo(f"{'refused':7} {a['partner'] + ' → bridge':32} {'-':24} {a['code']}")
     echo("")

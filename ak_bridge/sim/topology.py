@@ -108,6 +108,9 @@ def build_topology(
     left down, so a test or the demo can bring them up later. ``database``: a PostgreSQL
     URL to share instead of the SQLite file in ``workdir``.
     """
+    # Absolute: the config's relative paths are read from the config directory's parent,
+    # so a relative workdir written into it would be doubled (var/demo/var/demo/pki/…).
+    workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     pki_dir = workdir / "pki"
     names = ["bridge", *(s.partner_id for s in specs)]

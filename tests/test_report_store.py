@@ -1,0 +1,81 @@
+"""The pilot report's store reads (adapters/store/report_reads.py), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+
+import pytest
+from store_rows import T0, at, cert_row, delivery_row, message_row
+
+from ak_bridge.adapters.store import open_database
+from ak_bridge.core.model import DeliveryStatus
+from ak_bridge.service.ports import AuditEvent, Store, iso
+
+
+@pytest.fixture
+def store(database: str) -> Store:
+    return open_database(database)
+
+
+def _put(
+    store: Store, mid: str, ref: str, *, doc="FORM_AK", when=T0, canonical="{}", to="VN-ECOSYS"
+) -> None:
+    message = dataclasses.replace(
+        message_row(mid, ref=ref), document_type=doc, created_at=when, canonical=canonical
+    )
+    store.accept(
+        message,
+        [
+            dataclasses.replace(
+                delivery_row(mid, destination=to), created_at=when, next_attempt_at=when
+            )
+        ],
+        [AuditEvent(when, "received", mid, "KR-KCS")],
+        [cert_row(ref, importing_country="ID")] if doc == "FORM_AK" else [],
+    )
+
+
+def test_report_reads_give_lanes_shadow_refusals_and_documents(store: Store) -> None:
+    assert store.report_first_activity() is None
+    _put(store, "M1", "KR-1", to="ID-SKA")
+    _put(store, "M2", "KR-2", when=at(3600))
+    response = {"decisions": [{"item_no": 1, "decision": "GIVEN"}]}
+    _put(store, "R1", "KR-1", doc="CUSTOMS_RESPONSE", when=at(60), canonical=json.dumps(response))
+    _put(store, "OLD", "KR-0", when=T0 - timedelta(days=3))
+    store.audit(AuditEvent(at(5), "rejected", None, "VN-ECOSYS", "schema_violation", "7"))
+    # M1's delivery is held (shadow mode), then released and delivered: still a shadow one
+    (held,) = store.claim_due(at(1), at(100), "w", 1, destination="ID-SKA")
+    for step, outcome in enumerate((DeliveryStatus.HELD, DeliveryStatus.DELIVERED)):
+        if step:
+            store.requeue([held.id], at(2), "admin", "go live")
+            (held,) = store.claim_due(at(3), at(100), "w", 1, destination="ID-SKA")
+        store.finish_attempt(
+            held.id, "w", started_at=at(2), duration_ms=1.0, outcome=outcome, now=at(3)
+        )
+
+    assert store.report_first_activity() == iso(T0 - timedelta(days=3))
+    since, until = T0, at(7200)
+    messages = store.report_messages(since, until)
+    assert [(m["id"], m["document_type"], m["issuing"], m["importing"]) for m in messages] == [
+        ("M1", "FORM_AK", "KR", "ID"),
+        ("R1", "CUSTOMS_RESPONSE", "KR", "ID"),
+        ("M2", "FORM_AK", "KR", "ID"),
+    ]
+    deliveries = {d["id"]: d for d in store.report_deliveries(since, until)}
+    assert len(deliveries) == 3  # OLD's is before the period
+    shadow = [d for d in deliveries.values() if d["shadow"]]
+    assert [(d["id"], d["status"]) for d in shadow] == [(held.id, "delivered")]
+    assert shadow[0]["importing"] == "ID" and shadow[0]["document_type"] == "FORM_AK"
+    assert [d["shadow"] for d in deliveries.values()].count(False) == 2
+    (refusal,) = store.report_refusals(since, until)
+    assert (refusal["partner"], refusal["code"], refusal["box"]) == (
+        "VN-ECOSYS",
+        "schema_violation",
+        "7",
+    )
+    assert store.report_refusals(at(10), until) == []
+    (doc,) = store.report_documents(["CUSTOMS_RESPONSE"], since, until)
+    assert json.loads(doc["canonical"]) == response and doc["importing"] == "ID"
+    assert store.report_documents(["VERIFICATION_REQUEST"], since, until) == []
