@@ -46,7 +46,7 @@ def _start(tmp_path: Path, partner: str) -> tuple[subprocess.Popen[str], dict[st
     raise AssertionError(f"sandbox did not start: {info}")
 
 
-@pytest.mark.parametrize("partner", ["VN-ECOSYS", "ID-SKA"])
+@pytest.mark.parametrize("partner", ["VN-ECOSYS", "ID-SKA", "KR-KCS"])
 def test_the_sandbox_prints_what_to_use_and_its_requests_are_accepted(
     tmp_path: Path, partner: str
 ) -> None:
@@ -83,13 +83,17 @@ def test_the_sandbox_prints_what_to_use_and_its_requests_are_accepted(
                 )
                 assert resp.json().get("status") == expected, (path.name, resp.text)
             else:
+                contract = path.name.split(".")[-3]  # NN-name.<ams|kcs>.soap.xml
+                assert contract == ("kcs" if partner == "KR-KCS" else "ams")
                 resp = requests.post(
-                    info["endpoint"] + "/soap/ams",
+                    info["endpoint"] + f"/soap/{contract}",
                     data=path.read_bytes(),
                     headers={**auth, "Content-Type": "text/xml; charset=utf-8"},
                     timeout=30,
                 )
-                status = etree.fromstring(resp.content).findtext(".//{*}Status")
+                status = etree.fromstring(resp.content).findtext(
+                    ".//{*}PrcsRsltCd" if partner == "KR-KCS" else ".//{*}Status"
+                )
                 assert status == expected, (path.name, resp.text)
     finally:
         os.kill(proc.pid, signal.SIGINT)

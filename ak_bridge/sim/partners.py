@@ -91,6 +91,8 @@ class PartnerSystem:
     def app(self) -> Flask:
         app = Flask(f"sim-{self.partner_id}")
         app.add_url_rule(self.path, "receive", self._receive, methods=["GET", "POST"])
+        # its test system (UAT) at /uat/…: what ``conformance`` is pointed at
+        app.add_url_rule("/uat" + self.path, "uat", self._receive, methods=["GET", "POST"])
         return app
 
     def start(self, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> PartnerSystem:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,12 +102,16 @@ def build_topology(
     extra_partner_toml: str = "",
     asw: bool = False,
     database: str | None = None,
+    partner_lines: Mapping[str, str] | None = None,
+    uat: bool = False,
 ) -> Topology:
     """Write a config directory for ``specs`` and create (and start) the partner systems.
 
     Partners not in ``start_partners`` (default: all) are created with a reserved port but
     left down, so a test or the demo can bring them up later. ``database``: a PostgreSQL
-    URL to share instead of the SQLite file in ``workdir``.
+    URL to share instead of the SQLite file in ``workdir``. ``partner_lines``: extra TOML
+    lines for a partner's table (e.g. ``sign_receipts = true``). ``uat``: each partner also
+    gets a ``uat_endpoint``, its simulator's ``/uat/…`` path.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     pki_dir = workdir / "pki"
@@ -157,6 +162,8 @@ admin_token_sha256 = ["{_sha256(tokens["admin"])}"]
         port = free_port()
         path = "/soap" if spec.contract else "/rest"
         wsdl = f'wsdl = "{spec.contract.wsdl}"\n' if spec.contract else ""
+        if uat:
+            wsdl += f'uat_endpoint = "http://127.0.0.1:{port}/uat{path}"\n'
         partner_toml.append(
             f"""[partners.{spec.partner_id}]
 country = "{spec.country}"
@@ -166,7 +173,7 @@ format = "{spec.format}"
 {wsdl}certificates = [{_toml_str(str(pki[spec.partner_id].cert_file))}]
 token_sha256 = ["{_sha256(tokens[spec.partner_id])}"]
 timeout_seconds = {timeout_seconds}
-"""
+{(partner_lines or {}).get(spec.partner_id, "")}"""
         )
         ports[spec.partner_id] = port
     asw_gateway = None
