@@ -21,7 +21,7 @@ from ak_bridge.formats import build_codecs
 from ak_bridge.security.signing import Signer, Verifier, load_identity, load_trusted
 from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.partners import AswGateway, PartnerSystem
-from ak_bridge.sim.pki import make_test_pki
+from ak_bridge.sim.pki import PkiEntry, make_test_pki
 from ak_bridge.sim.server import LiveServer, free_port
 from ak_bridge.standard.contracts import AMS, KCS, SoapContract
 from ak_bridge.templates import shipped_config
@@ -104,6 +104,7 @@ def build_topology(
     database: str | None = None,
     partner_lines: Mapping[str, str] | None = None,
     uat: bool = False,
+    identities: Mapping[str, tuple[Path, Path]] | None = None,
 ) -> Topology:
     """Write a config directory for ``specs`` and create (and start) the partner systems.
 
@@ -111,12 +112,15 @@ def build_topology(
     left down, so a test or the demo can bring them up later. ``database``: a PostgreSQL
     URL to share instead of the SQLite file in ``workdir``. ``partner_lines``: extra TOML
     lines for a partner's table (e.g. ``sign_receipts = true``). ``uat``: each partner also
-    gets a ``uat_endpoint``, its simulator's ``/uat/…`` path.
+    gets a ``uat_endpoint``, its simulator's ``/uat/…`` path. ``identities``: (key, cert)
+    files a partner signs with instead of a fresh test PKI leaf (the sandbox's TEST-ONLY keys).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     pki_dir = workdir / "pki"
     names = ["bridge", *(s.partner_id for s in specs)]
     pki = make_test_pki(pki_dir, names)
+    for pid, (key_file, cert_file) in (identities or {}).items():
+        pki[pid] = PkiEntry(pid, key_file, cert_file, "rsa")
     config_dir = workdir / "config"
     (config_dir / "formats").mkdir(parents=True, exist_ok=True)
     for f in (REPO_CONFIG / "formats").glob("*.toml"):
