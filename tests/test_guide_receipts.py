@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
@@ -20,22 +19,12 @@ from lxml import etree
 from ak_bridge.config import load_settings
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.sim.certificates import sample_form_ak
-from ak_bridge.sim.topology import PILOT, Topology, build_topology
+from ak_bridge.sim.topology import Topology, build_topology
 
 ROOT = Path(__file__).parents[1]
 EXAMPLES = ROOT / "docs" / "examples"
 GUIDE = (ROOT / "docs" / "integration-guide.md").read_text("utf-8")
 TODAY = datetime.now(UTC).date()
-
-
-@pytest.fixture
-def signed(tmp_path: Path) -> Iterator[Topology]:
-    topo = build_topology(
-        tmp_path / "g", partner_lines={s.partner_id: "sign_receipts = true\n" for s in PILOT}
-    )
-    topo.start_bridge()
-    yield topo
-    topo.stop()
 
 
 def _names(root: etree._Element) -> list[str]:

@@ -13,7 +13,6 @@ import hashlib
 import json
 import subprocess
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,21 +27,11 @@ from ak_bridge.ops.evidence import verify_pack
 from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.server import LiveServer
-from ak_bridge.sim.topology import PILOT, Topology, build_topology
+from ak_bridge.sim.topology import Topology
 from ak_bridge.standard.contracts import AMS, KCS
 
 TODAY = datetime.now(UTC).date()
 NS = "{urn:ak-bridge:receipt:1.0}"
-
-
-@pytest.fixture
-def signed(tmp_path: Path) -> Iterator[Topology]:
-    topo = build_topology(
-        tmp_path / "signed", partner_lines={s.partner_id: "sign_receipts = true\n" for s in PILOT}
-    )
-    topo.start_bridge()
-    yield topo
-    topo.stop()
 
 
 def xmlsec1_verifies(signed: bytes, ca: Path, tmp_path: Path) -> bool:
