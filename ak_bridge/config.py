@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ak_bridge.config_schema import (
     MainSchema,
@@ -178,13 +179,25 @@ def _alerts(table: Mapping[str, Any], environ: Mapping[str, str], source: str) -
 
 
 def _outbound(
-    table: Mapping[str, Any], environ: Mapping[str, str], src: str, pre: str, path: Any
+    table: Mapping[str, Any],
+    environ: Mapping[str, str],
+    src: str,
+    pre: str,
+    path: Any,
+    endpoints: tuple[str | None, ...] = (),
 ) -> OutboundAuth:
     """``[partners.X.outbound]``: secrets come from the variables it names, read here once.
 
     A named variable that is unset stops the start: a partner would otherwise get
-    unauthenticated requests and answer 401 to every delivery.
+    unauthenticated requests and answer 401 to every delivery. A token or password is never
+    sent in clear: with one, every endpoint but a loopback one must be ``https://``.
     """
+    if "bearer_token_env" in table or "basic_password_env" in table:
+        for url in endpoints:
+            host = urlsplit(url or "").hostname or ""
+            loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+            if url and not url.startswith("https://") and not loopback:
+                raise ConfigError(src, pre.rstrip("."), f"credentials would go in clear to {url}")
 
     def secret(key: str) -> str | None:
         name = table.get(key)
@@ -241,7 +254,6 @@ def _database(
         if env_name:
             raise ConfigError(src, "service.database_password_env", "only for a PostgreSQL URL")
         return path(value), None
-    from urllib.parse import urlsplit
 
     if urlsplit(value).password is not None:
         raise ConfigError(
@@ -411,7 +423,12 @@ def load_settings(
             sign_receipts=_opt(table, "sign_receipts", bool, False, partners_src, pre),
             uat_endpoint=_opt(table, "uat_endpoint", str, None, partners_src, pre),
             outbound=_outbound(
-                table.get("outbound", {}), environ, partners_src, pre + "outbound.", path
+                table.get("outbound", {}),
+                environ,
+                partners_src,
+                pre + "outbound.",
+                path,
+                (table["endpoint"], table.get("uat_endpoint")),
             ),
         )
         if channel is Channel.ASW:

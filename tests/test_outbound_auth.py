@@ -158,3 +158,21 @@ def test_an_inline_secret_is_refused(tmp_path: Path) -> None:
     cfg = _config(tmp_path, 'bearer_token = "inline-secret"\n')
     with pytest.raises(ConfigError, match="unknown key"):
         load_settings(cfg, environ={})
+
+
+def test_a_token_is_never_configured_for_a_plain_http_endpoint(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, 'bearer_token_env = "VN_OUT_TOKEN"\n')
+    partners = cfg / "partners.toml"
+    text = partners.read_text()
+    start = text.index("[partners.VN-ECOSYS]")
+    line_start = text.index("endpoint = ", start)
+    line_end = text.index("\n", line_start)
+    partners.write_text(
+        text[:line_start] + 'endpoint = "http://ecosys.example.vn/rest"' + text[line_end:]
+    )
+    with pytest.raises(ConfigError, match="credentials would go in clear"):
+        load_settings(cfg, environ={"VN_OUT_TOKEN": "t"})
+    partners.write_text(
+        text[:line_start] + 'endpoint = "https://ecosys.example.vn/rest"' + text[line_end:]
+    )
+    assert load_settings(cfg, environ={"VN_OUT_TOKEN": "t"}).partners["VN-ECOSYS"].outbound
