@@ -12,7 +12,9 @@ import base64
 import hashlib
 import json
 import subprocess
+import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,6 +57,24 @@ def test_store_keeps_the_first_receipt_on_both_backends(database: str) -> None:
     assert store.keep_receipt("AKB-R1", b"<second/>", T0) == b"<first/>"
     assert store.signed_receipt("AKB-R1") == b"<first/>"
     assert store.signed_receipt("AKB-NONE") is None
+
+
+def test_instances_signing_at_once_all_return_the_one_kept_receipt(database: str) -> None:
+    """A resend racing its original, on other instances: one receipt wins, all return it."""
+    open_database(database).accept(message_row("AKB-R2"), [], [])
+    start = threading.Barrier(6)
+
+    def sign_and_keep(n: int) -> bytes:
+        store = open_database(database)
+        start.wait()
+        try:
+            return store.keep_receipt("AKB-R2", f"<signed by='{n}'/>".encode(), T0)
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        kept = set(pool.map(sign_and_keep, range(6)))
+    assert len(kept) == 1 and kept == {open_database(database).signed_receipt("AKB-R2")}
 
 
 def test_rest_receipt_is_signed_names_the_document_and_a_resend_gets_it_back(
