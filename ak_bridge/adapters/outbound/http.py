@@ -1,6 +1,6 @@
 """Plain HTTP for the outbound channels: one session per thread, every failure classified.
 
-Classifying once here (transport, timeout, TLS, server: retried; a refusal: not) keeps the
+Classifying once here (transport, timeout, TLS, auth, server: retried; a refusal: not) keeps the
 SOAP, REST and ASW senders from each deciding differently what deserves another try.
 """
 
