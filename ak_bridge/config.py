@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ak_bridge.config_schema import (
     MainSchema,
@@ -38,6 +39,7 @@ from ak_bridge.core.settings import (
     AuthSettings,
     Channel,
     EdgeSettings,
+    OutboundAuth,
     PartnerConfig,
     Settings,
 )
@@ -176,6 +178,61 @@ def _alerts(table: Mapping[str, Any], environ: Mapping[str, str], source: str) -
     return AlertSettings(**{**vars(base), **values, "smtp_password": password})
 
 
+def _outbound(
+    table: Mapping[str, Any],
+    environ: Mapping[str, str],
+    src: str,
+    pre: str,
+    path: Any,
+    endpoints: tuple[str | None, ...] = (),
+) -> OutboundAuth:
+    """``[partners.X.outbound]``: secrets come from the variables it names, read here once.
+
+    A named variable that is unset stops the start: a partner would otherwise get
+    unauthenticated requests and answer 401 to every delivery. A token or password is never
+    sent in clear: with one, every endpoint but a loopback one must be ``https://``.
+    """
+    if "bearer_token_env" in table or "basic_password_env" in table:
+        for url in endpoints:
+            host = urlsplit(url or "").hostname or ""
+            loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+            if url and not url.startswith("https://") and not loopback:
+                raise ConfigError(src, pre.rstrip("."), f"credentials would go in clear to {url}")
+
+    def secret(key: str) -> str | None:
+        name = table.get(key)
+        if name is None:
+            return None
+        if not environ.get(name):
+            raise ConfigError(src, f"{pre}{key}", f"environment variable {name} is not set")
+        return environ[name]
+
+    if "basic_user" in table and "basic_password_env" not in table:
+        raise ConfigError(src, f"{pre}basic_user", "needs basic_password_env")
+    if "bearer_token_env" in table and "basic_user" in table:
+        raise ConfigError(src, f"{pre}bearer_token_env", "a bearer token or basic, not both")
+    if ("client_cert_file" in table) != ("client_key_file" in table):
+        raise ConfigError(src, f"{pre}client_cert_file", "needs both client_cert_file and key")
+    files = {}
+    for key in ("client_cert_file", "client_key_file", "ca_file"):
+        if key in table:
+            files[key] = path(table[key])
+            if not files[key].exists():
+                raise ConfigError(src, f"{pre}{key}", f"{files[key]} does not exist")
+    pin = table.get("server_cert_sha256")
+    if pin is not None:
+        pin = pin.replace(":", "").lower()
+        if len(pin) != 64 or any(c not in "0123456789abcdef" for c in pin):
+            raise ConfigError(src, f"{pre}server_cert_sha256", "must be a SHA-256 hex digest")
+    return OutboundAuth(
+        bearer_token=secret("bearer_token_env"),
+        basic_user=table.get("basic_user"),
+        basic_password=secret("basic_password_env"),
+        server_cert_sha256=pin,
+        **files,
+    )
+
+
 def _passphrase(env_name: str | None, environ: Mapping[str, str]) -> bytes | None:
     """The key's passphrase, or None; an unset variable fails later, where the key is used."""
     value = environ.get(env_name) if env_name else None
@@ -197,7 +254,6 @@ def _database(
         if env_name:
             raise ConfigError(src, "service.database_password_env", "only for a PostgreSQL URL")
         return path(value), None
-    from urllib.parse import urlsplit
 
     if urlsplit(value).password is not None:
         raise ConfigError(
@@ -364,6 +420,16 @@ def load_settings(
             ),
             token_hashes=_hashes(table, "token_sha256", partners_src, pre),
             client_cert_hashes=_hashes(table, "client_cert_sha256", partners_src, pre),
+            sign_receipts=_opt(table, "sign_receipts", bool, False, partners_src, pre),
+            uat_endpoint=_opt(table, "uat_endpoint", str, None, partners_src, pre),
+            outbound=_outbound(
+                table.get("outbound", {}),
+                environ,
+                partners_src,
+                pre + "outbound.",
+                path,
+                (table["endpoint"], table.get("uat_endpoint")),
+            ),
         )
         if channel is Channel.ASW:
             asw_partner = pid

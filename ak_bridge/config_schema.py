@@ -153,6 +153,18 @@ class RulesSchema(_Table):
     calendars = fields.Raw()  # its shape is checked where the calendars are read
 
 
+class OutboundSchema(_Table):
+    """How the bridge authenticates to the partner: secrets by variable name, never inline."""
+
+    bearer_token_env = Str()
+    basic_user = Str()
+    basic_password_env = Str()
+    client_cert_file = Str()
+    client_key_file = Str()
+    ca_file = Str()
+    server_cert_sha256 = Str()
+
+
 class PartnerSchema(_Table):
     name = Str()
     country = Str(required=True)
@@ -170,6 +182,9 @@ class PartnerSchema(_Table):
     rules = fields.Nested(RulesSchema)
     token_sha256 = StrList(single_ok=True)
     client_cert_sha256 = StrList(single_ok=True)
+    sign_receipts = Bool()
+    uat_endpoint = Str()
+    outbound = fields.Nested(OutboundSchema)
 
 
 class PartnersFileSchema(_Table):

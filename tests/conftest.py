@@ -12,7 +12,9 @@ import pg
 import pytest
 
 from ak_bridge.service.exchange import Exchange
-from ak_bridge.sim.topology import Topology, build_topology
+from ak_bridge.sim.topology import PILOT, Topology, build_topology
+
+PARTNER_IDS = tuple(s.partner_id for s in PILOT)
 
 _real_connect = socket.socket.connect
 
@@ -71,6 +73,17 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def topology(tmp_path: Path) -> Iterator[Topology]:
     """PKI, config, simulated KCS / Indonesia (SOAP) / Viet Nam (REST), all started."""
     topo = build_topology(tmp_path / "exchange")
+    yield topo
+    topo.stop()
+
+
+@pytest.fixture
+def signed(tmp_path: Path) -> Iterator[Topology]:
+    """The pilot exchange with ``sign_receipts = true`` for every partner, bridge started."""
+    topo = build_topology(
+        tmp_path / "signed", partner_lines={p: "sign_receipts = true\n" for p in PARTNER_IDS}
+    )
+    topo.start_bridge()
     yield topo
     topo.stop()
 

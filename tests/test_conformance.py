@@ -39,7 +39,7 @@ AMS_WSDL = (WSDL_DIR / "ams/akbridge-ams-1.0.wsdl").read_bytes()
 
 @pytest.fixture
 def topo(tmp_path: Path) -> Iterator[Topology]:
-    topo = build_topology(tmp_path / "x")
+    topo = build_topology(tmp_path / "x", uat=True)  # each simulator's /uat/… is its UAT
     yield topo
     topo.stop()
 
@@ -290,7 +290,7 @@ def test_contracts_check_reports_drift_and_unreachable(topo: Topology) -> None:
         {"kind": "element", "change": "removed", "name": "MessageHeader/SentAt", "detail": ""}
     ]
     assert by_partner["KR-KCS"]["state"] == "unreachable"
-    assert "contract drifted: ID-SKA" in result.stderr
+    assert "contract drifted: ID-SKA; unreachable: KR-KCS" in result.stderr
 
     human = run(topo, "contracts", "check", "--partner", "ID-SKA")
     assert "element removed: MessageHeader/SentAt" in human.output
@@ -366,3 +366,53 @@ def test_another_contract_altogether_is_drift_in_namespace_and_operations() -> N
     )
     assert "operation removed: SubmitDocument" in map(str, diffs)
     assert "operation added: TransmitCoDoc" in map(str, diffs)
+
+
+# --------------------------------------------------------------------------- UAT (issue 10)
+
+
+def test_conformance_runs_against_the_uat_endpoint(topo: Topology) -> None:
+    result, report = conformance(topo, "ID-SKA", "--latency-sends", "1")
+    assert result.exit_code == 0, result.stderr
+    assert report["endpoint"] == topo.settings.partners["ID-SKA"].uat_endpoint
+    assert report["endpoint"].endswith("/uat/soap")
+
+
+def _rewrite_partner(topo: Topology, pid: str, change: Callable[[str], str]) -> None:
+    path = topo.settings.root / "config" / "partners.toml"
+    head, sep, rest = path.read_text().partition(f"[partners.{pid}]")
+    table, nxt, tail = rest.partition("\n[")
+    path.write_text(head + sep + change(table) + nxt + tail)
+
+
+def test_conformance_refuses_production_without_the_flag(topo: Topology) -> None:
+    endpoint = topo.settings.partners["ID-SKA"].endpoint
+    _rewrite_partner(
+        topo, "ID-SKA", lambda t: "\n".join(x for x in t.split("\n") if "uat_endpoint" not in x)
+    )
+    refused = run(topo, "conformance", "ID-SKA")
+    assert refused.exit_code == 1
+    assert "has no uat_endpoint" in refused.stderr and "--production" in refused.stderr
+    assert topo.systems["ID-SKA"].hits == 0  # nothing was sent
+
+    _, report = conformance(topo, "ID-SKA", "--latency-sends", "1", "--production")
+    assert report["endpoint"] == endpoint and topo.systems["ID-SKA"].hits > 0
+
+
+def test_a_uat_endpoint_that_is_the_production_one_is_refused(topo: Topology) -> None:
+    endpoint = topo.settings.partners["VN-ECOSYS"].endpoint
+    _rewrite_partner(
+        topo,
+        "VN-ECOSYS",
+        lambda t: re.sub(r'uat_endpoint = "[^"]*"', f'uat_endpoint = "{endpoint}/"', t),
+    )
+    refused = run(topo, "conformance", "VN-ECOSYS")
+    assert refused.exit_code == 1 and "is its production endpoint" in refused.stderr
+    assert topo.systems["VN-ECOSYS"].hits == 0
+
+
+def test_contracts_check_exits_1_when_a_partner_is_unreachable(topo: Topology) -> None:
+    topo.systems["KR-KCS"].stop()
+    result = run(topo, "contracts", "check")
+    assert result.exit_code == 1
+    assert "unreachable: KR-KCS" in result.stderr and "drifted" not in result.stderr

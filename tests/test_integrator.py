@@ -9,6 +9,7 @@ the bridge up and make the unsigned business documents a national system would h
 from __future__ import annotations
 
 import ast
+import base64
 import subprocess
 import sys
 import threading
@@ -20,6 +21,8 @@ from urllib.parse import urlparse
 import pytest
 from flows import kcs_sends, settle
 from integrator.client import Partner, Receiver, verify_json
+from integrator.receipts import check_receipt
+from integrator.soap_receiver import SoapReceiver
 from lxml import etree
 
 from ak_bridge.core.model import (
@@ -157,3 +160,142 @@ def test_a_client_without_ak_bridge_submits_and_receives(topo: Topology) -> None
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+# --------------------------------------------------------------------------- every type, both ways
+
+
+@pytest.fixture
+def signed_topo(tmp_path: Path) -> Iterator[Topology]:
+    """Receipts signed for Indonesia and Viet Nam; both their servers are the client's."""
+    topo = build_topology(
+        tmp_path / "y",
+        start_partners=("KR-KCS",),
+        partner_lines={p: "sign_receipts = true\n" for p in ("ID-SKA", "VN-ECOSYS")},
+    )
+    yield topo
+    topo.stop()
+
+
+def _lifecycle(ref: str, country: str, n: int) -> list[object]:
+    """What an importing Party answers about Korea's CO ``ref`` (one message per CO)."""
+    decisions = (
+        ItemDecision(1, PreferenceDecision.GIVEN),
+        ItemDecision(2, PreferenceDecision.GIVEN),
+    )
+    kinds = [
+        RetransmissionRequest(ref, "KR", country, "data lost", TODAY),
+        VerificationRequest(ref, "KR", country, f"VR-{n}", "RVC", TODAY, default_reply_due(TODAY)),
+        CustomsResponse(ref, "KR", country, f"{country}-IMP-{n}", TODAY, decisions),
+    ]
+    return [kinds[n % 3]]
+
+
+def test_every_message_type_over_soap_and_rest_with_signed_receipts_and_both_receivers(
+    signed_topo: Topology,
+) -> None:
+    topo = signed_topo
+    topo.start_bridge()
+    worker = topo.worker_exchange()
+    ska, vn = _partner(topo, "ID-SKA"), _partner(topo, "VN-ECOSYS")
+    bridge_cert = topo.settings.identity_cert
+    soap_in = SoapReceiver(
+        urlparse(topo.settings.partners["ID-SKA"].endpoint).port or 80, bridge_cert
+    )
+    rest_in = Receiver(
+        urlparse(topo.settings.partners["VN-ECOSYS"].endpoint).port or 80, bridge_cert
+    )
+    for server in (soap_in.server, rest_in.server):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    answers: list[tuple[str, str, dict[str, str]]] = []  # (partner, what, answer)
+
+    def sent(pid: str, what: str, answer: dict[str, str], status: str = "accepted") -> None:
+        assert answer["status"] == status, (pid, what, answer)
+        answers.append((pid, what, answer))
+
+    try:
+        # certificates: Indonesia over SOAP and over REST (its XML), Viet Nam over REST (JSON)
+        id_soap, id_rest = (sample_form_ak(f"ID-ALL-{n}", "ID", "KR", TODAY) for n in (1, 2))
+        sent(
+            "ID-SKA",
+            "certificate/soap",
+            ska.submit_soap(
+                _xml(topo, "ID-SKA", id_soap), **_header(topo, "ID-SKA", id_soap, "IA1")
+            ),
+        )
+        sent(
+            "ID-SKA",
+            "certificate/rest",
+            ska.submit_rest_xml(
+                _xml(topo, "ID-SKA", id_rest), **_header(topo, "ID-SKA", id_rest, "IA2")
+            ),
+        )
+        vn_co = sample_form_ak("VN-ALL-1", "VN", "KR", TODAY)
+        vn_doc = topo.systems["VN-ECOSYS"].codec.encode(vn_co)
+        sent(
+            "VN-ECOSYS",
+            "certificate/rest-json",
+            vn.submit_rest_json(vn_doc, **_header(topo, "VN-ECOSYS", vn_co, "VA1")),
+        )
+        # a resend: the original receipt, the same signed bytes
+        again = ska.submit_rest_xml(
+            _xml(topo, "ID-SKA", id_soap), **_header(topo, "ID-SKA", id_soap, "IA1")
+        )
+        assert again["status"] == "duplicate"
+        assert again["signed_receipt"] == answers[0][2]["signed_receipt"]
+
+        # cancellations, over SOAP and over REST
+        for co, via, mid in ((id_soap, "soap", "IX1"), (id_rest, "rest", "IX2")):
+            notice = CancellationNotice(co.reference_no, "ID", "KR", "withdrawn", TODAY)
+            xml = _xml(topo, "ID-SKA", notice)
+            submit = ska.submit_soap if via == "soap" else ska.submit_rest_xml
+            sent(
+                "ID-SKA", f"cancellation/{via}", submit(xml, **_header(topo, "ID-SKA", notice, mid))
+            )
+
+        # receiving: Korea sends six COs to each; the client's receivers verify the bridge
+        for country in ("ID", "VN"):
+            for n in range(6):
+                ref = f"KR-ALL-{country}-{n}"
+                kr_co = sample_form_ak(ref, "KR", country, TODAY)
+                assert kcs_sends(topo, kr_co, f"K-{ref}").PrcsRsltCd == "accepted"
+        settle(worker)
+        assert len(soap_in.received) == 6 and all(ok for _, _, ok in soap_in.received)
+        assert len(rest_in.received) == 6 and all(ok for _, ok in rest_in.received)
+
+        # the importing side's messages, each kind over SOAP (n 0-2) and over REST (n 3-5)
+        for pid, partner, country in (("ID-SKA", ska, "ID"), ("VN-ECOSYS", vn, "VN")):
+            for n in range(6):
+                [message] = _lifecycle(f"KR-ALL-{country}-{n}", country, n)
+                xml = _xml(topo, pid, message)
+                via = "soap" if n < 3 else "rest"
+                submit = partner.submit_soap if via == "soap" else partner.submit_rest_xml
+                kind = type(message).__name__
+                sent(
+                    pid, f"{kind}/{via}", submit(xml, **_header(topo, pid, message, f"{pid}-L{n}"))
+                )
+    finally:
+        for server in (soap_in.server, rest_in.server):
+            server.shutdown()
+            server.server_close()
+
+    kinds = {what for _, what, _ in answers}
+    for kind in (
+        "RetransmissionRequest",
+        "VerificationRequest",
+        "CustomsResponse",
+        "cancellation",
+        "certificate",
+    ):
+        assert {"soap", "rest"} <= {
+            w.split("/")[1].split("-")[0] for w in kinds if w.startswith(kind)
+        }, kind
+    for pid, what, answer in answers:
+        assert check_receipt(answer, bridge_cert, pid) == [], (pid, what)
+    # the check is real: a receipt with a changed byte, or against another certificate, fails
+    pid, _, first = answers[0]
+    forged = base64.b64encode(
+        base64.b64decode(first["signed_receipt"]).replace(b"ID-SKA", b"ID-SKB")
+    ).decode()
+    assert check_receipt({**first, "signed_receipt": forged}, bridge_cert, pid)
+    assert check_receipt(first, ska.cert, pid)

@@ -46,14 +46,13 @@ def _start(tmp_path: Path, partner: str) -> tuple[subprocess.Popen[str], dict[st
     raise AssertionError(f"sandbox did not start: {info}")
 
 
-@pytest.mark.parametrize("partner", ["VN-ECOSYS", "ID-SKA"])
+@pytest.mark.parametrize("partner", ["VN-ECOSYS", "ID-SKA", "KR-KCS"])
 def test_the_sandbox_prints_what_to_use_and_its_requests_are_accepted(
     tmp_path: Path, partner: str
 ) -> None:
     proc, info = _start(tmp_path, partner)
     try:
         assert Path(info["key"]).is_file() and Path(info["certificate"]).is_file()
-        auth = {"Authorization": f"Bearer {info['token']}"}
         written = sorted(Path(info["requests"]).iterdir())
         names = {p.name.split(".")[0].split("-", 1)[1] for p in written}
         assert names == {
@@ -70,27 +69,47 @@ def test_the_sandbox_prints_what_to_use_and_its_requests_are_accepted(
             (rest_files, soap_files) if partner == "VN-ECOSYS" else (soap_files, rest_files)
         )
         # in order over one channel: accepted; the same messages over the other: duplicates
-        for path, expected in [
-            *((p, "accepted") for p in first),
-            *((p, "duplicate") for p in again),
-        ]:
-            if path.name.endswith(".json"):
-                resp = requests.post(
-                    info["endpoint"] + "/rest/v1/documents",
-                    data=path.read_bytes(),
-                    headers={**auth, "Content-Type": "application/json"},
-                    timeout=30,
-                )
-                assert resp.json().get("status") == expected, (path.name, resp.text)
-            else:
-                resp = requests.post(
-                    info["endpoint"] + "/soap/ams",
-                    data=path.read_bytes(),
-                    headers={**auth, "Content-Type": "text/xml; charset=utf-8"},
-                    timeout=30,
-                )
-                status = etree.fromstring(resp.content).findtext(".//{*}Status")
-                assert status == expected, (path.name, resp.text)
+        send_in_order(info, partner, first, again)
     finally:
         os.kill(proc.pid, signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def send_in_order(
+    info: dict[str, str], partner: str, first: list[Path], again: list[Path]
+) -> list[requests.Response]:
+    """``first`` in order must each be accepted; ``again`` (the same messages) duplicates."""
+    auth = {"Authorization": f"Bearer {info['token']}"}
+    answers = []
+    for path, expected in [*((p, "accepted") for p in first), *((p, "duplicate") for p in again)]:
+        if path.name.endswith(".json"):
+            resp = requests.post(
+                info["endpoint"] + "/rest/v1/documents",
+                data=path.read_bytes(),
+                headers={**auth, "Content-Type": "application/json"},
+                timeout=30,
+            )
+            assert resp.json().get("status") == expected, (path.name, resp.text)
+        else:
+            contract = path.name.split(".")[-3]  # NN-name.<ams|kcs>.soap.xml
+            assert contract == ("kcs" if partner == "KR-KCS" else "ams")
+            resp = requests.post(
+                info["endpoint"] + f"/soap/{contract}",
+                data=path.read_bytes(),
+                headers={**auth, "Content-Type": "text/xml; charset=utf-8"},
+                timeout=30,
+            )
+            status = etree.fromstring(resp.content).findtext(
+                ".//{*}PrcsRsltCd" if contract == "kcs" else ".//{*}Status"
+            )
+            assert status == expected, (path.name, resp.text)
+        answers.append(resp)
+    return answers
+
+
+def test_the_kcs_wsdl_says_who_speaks_its_contract() -> None:
+    from ak_bridge.standard import WSDL_DIR
+
+    text = (WSDL_DIR / "kcs" / "unipass-eco-1.0.wsdl").read_text()
+    assert "calls AMS systems" not in text
+    assert "calls KCS UNI-PASS with it" in text and "AMS national CO systems never see it" in text

@@ -8,6 +8,7 @@ bridge. Exit 1 means a check failed (conformance) or a partner's contract drifte
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from ak_bridge.adapters.outbound import build_senders
 from ak_bridge.bootstrap import own_identity
 from ak_bridge.cli import Failed, _settings, cli
 from ak_bridge.core.errors import ConfigError
-from ak_bridge.core.settings import Channel
+from ak_bridge.core.settings import Channel, PartnerConfig
 from ak_bridge.formats import build_codecs
 from ak_bridge.onboarding.conformance import Status, run_conformance, write_signed_report
 from ak_bridge.onboarding.contract_drift import ContractState, check_partner
@@ -43,14 +44,26 @@ __all__ = ["conformance", "contracts_group"]
     show_default=True,
     help="Accepted sends timed for the latency check.",
 )
+@click.option(
+    "--production",
+    is_flag=True,
+    help="Run against the production endpoint (it receives test certificates).",
+)
 @click.pass_context
 def conformance(
-    ctx: click.Context, partner_id: str, as_json: bool, out: Path | None, latency_sends: int
+    ctx: click.Context,
+    partner_id: str,
+    as_json: bool,
+    out: Path | None,
+    latency_sends: int,
+    production: bool,
 ) -> None:
-    """Run the conformance suite against PARTNER_ID's configured endpoint (its UAT).
+    """Run the conformance suite against PARTNER_ID's UAT endpoint (``uat_endpoint``).
 
     Sends signed sample certificates (references CONF-<timestamp>-n) through the bridge's
     real senders: WSDL, acceptance, idempotency, tampered signature, cancellation, latency.
+    Refuses the production endpoint unless --production is given: the samples are test
+    certificates a partner's live system would take as real.
     Exit 0 when every check passed or was skipped, 1 when one failed.
     """
     settings = _settings(ctx)
@@ -59,6 +72,7 @@ def conformance(
         raise Failed(f"no partner {partner_id!r} in the configuration")
     if partner.channel is Channel.ASW:
         raise Failed(f"{partner_id} is the ASW gateway: the suite is for Form AK partners")
+    partner = dataclasses.replace(partner, endpoint=_target(partner, production))
     try:
         identity = own_identity(settings)
         signer = Signer(identity)
@@ -90,6 +104,23 @@ def conformance(
         click.echo(f"{Status.PASS}: {summary['pass']} passed, {summary['skip']} skipped")
 
 
+def _target(partner: PartnerConfig, production: bool) -> str:
+    """The UAT endpoint; the production one only when asked for in so many words."""
+    if production:
+        return partner.endpoint
+    if partner.uat_endpoint is None:
+        raise Failed(
+            f"{partner.id} has no uat_endpoint: the suite sends test certificates; set"
+            f" uat_endpoint, or pass --production to send them to {partner.endpoint}"
+        )
+    if partner.uat_endpoint.rstrip("/") == partner.endpoint.rstrip("/"):
+        raise Failed(
+            f"{partner.id}'s uat_endpoint is its production endpoint ({partner.endpoint}):"
+            " pass --production to send test certificates there"
+        )
+    return partner.uat_endpoint
+
+
 @cli.group("contracts")
 def contracts_group() -> None:
     """Partners' published contracts compared with ours."""
@@ -102,8 +133,9 @@ def contracts_group() -> None:
 def contracts_check(ctx: click.Context, partners: tuple[str, ...], as_json: bool) -> None:
     """Fetch every SOAP partner's ?wsdl and compare it with our local WSDL for it.
 
-    same | drifted (what differs) | unreachable. Exit 1 when one has drifted; run it from
-    cron to hear of a contract change before the next delivery fails.
+    same | drifted (what differs) | unreachable. Exit 1 when one has drifted or cannot be
+    reached (an unwatched contract is not a same one); run it from cron to hear of a
+    contract change before the next delivery fails.
     """
     settings = _settings(ctx)
     chosen = [
@@ -124,5 +156,8 @@ def contracts_check(ctx: click.Context, partners: tuple[str, ...], as_json: bool
             for d in s.differences:
                 click.echo(f"    {d}")
     drifted = [s.partner for s in statuses if s.state is ContractState.DRIFTED]
-    if drifted:
-        raise Failed(f"contract drifted: {', '.join(drifted)}")
+    unreachable = [s.partner for s in statuses if s.state is ContractState.UNREACHABLE]
+    problems = [f"contract drifted: {', '.join(drifted)}"] if drifted else []
+    problems += [f"unreachable: {', '.join(unreachable)}"] if unreachable else []
+    if problems:
+        raise Failed("; ".join(problems))

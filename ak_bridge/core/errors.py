@@ -269,11 +269,18 @@ class InternalError(AkBridgeError):
 
 
 class FailureClass(StrEnum):
-    """Why a delivery attempt failed; kept on the dead letter for the admin."""
+    """Why a delivery attempt failed; kept on the dead letter for the admin.
+
+    Retried (with backoff, counted by the partner's breaker): transport, timeout, tls (the
+    partner's server certificate failed our CA bundle or pin, or the handshake failed: an
+    operator fixes the trust, the queue waits), auth (the partner answered 401/403 to our
+    credentials), server. Not retried: fault, schema, signature, business.
+    """
 
     TRANSPORT = "transport"
     TIMEOUT = "timeout"
     TLS = "tls"
+    AUTH = "auth"
     SERVER = "server"
     FAULT = "fault"
     SCHEMA = "schema"

@@ -271,6 +271,7 @@ class Receipt:
     received_at: datetime
     reference_no: str | None = None
     findings: tuple = field(default=())
+    signed: bytes | None = None  # the bridge's signed receipt, for partners that want one
 
 
 # -- lifecycle messages ---------------------------------------------------------------------

@@ -23,6 +23,24 @@ class Channel(StrEnum):
 
 
 @dataclass(frozen=True)
+class OutboundAuth:
+    """How the bridge proves who it is to a partner, and checks that it is the partner.
+
+    Secrets are read from the environment variables the configuration names (config.py);
+    ``repr`` never shows them. A pin alone trusts exactly that server certificate (self-signed
+    is fine); with ``ca_file`` as well, the chain must verify too.
+    """
+
+    bearer_token: str | None = field(default=None, repr=False)
+    basic_user: str | None = None
+    basic_password: str | None = field(default=None, repr=False)
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
+    ca_file: Path | None = None
+    server_cert_sha256: str | None = None  # hex SHA-256 of the DER server certificate
+
+
+@dataclass(frozen=True)
 class PartnerConfig:
     """One partner system (KCS, an AMS national CO system, or the ASW gateway)."""
 
@@ -43,6 +61,9 @@ class PartnerConfig:
     shadow: bool = False  # build, sign and store its deliveries, but do not send them yet
     token_hashes: tuple[str, ...] = ()  # SHA-256 hex of the partner's bearer tokens
     client_cert_hashes: tuple[str, ...] = ()  # SHA-256 of client certs seen by a TLS proxy
+    sign_receipts: bool = False  # its receipts carry our signed receipt (proof of receipt)
+    uat_endpoint: str | None = None  # its test system: what ``conformance`` sends to
+    outbound: OutboundAuth = field(default_factory=OutboundAuth)
 
 
 @dataclass(frozen=True)

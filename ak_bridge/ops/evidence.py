@@ -9,6 +9,8 @@ whom, what did you send, and when?". The pack answers it without the bridge:
     messages/<id>/received   each document exactly as received (signed by the partner)
     messages/<id>/sent-<n>   each document exactly as sent (signed by the bridge)
     messages/<id>/attempts.json, audit.json   every delivery attempt and audit event
+    messages/<id>/receipt.xml  the signed receipt the sender was given (partners with
+                             ``sign_receipts``), byte for byte
 
 ``verify_pack`` checks the manifest's signature, every file's hash, every received and sent
 XML signature against the certificates in the pack (at the time it was received), and that
@@ -69,6 +71,10 @@ def build_pack(
         if row["raw"]:
             files[f"{base}/received"] = bytes(row["raw"])
             entry["received"] = f"{base}/received"
+        receipt = store.signed_receipt(row.id)
+        if receipt is not None:
+            files[f"{base}/receipt.xml"] = receipt
+            entry["receipt"] = f"{base}/receipt.xml"
         attempts = []
         for d in store.deliveries_for(row["id"]):
             if d["payload"]:
@@ -152,6 +158,8 @@ def verify_pack(data: bytes) -> list[str]:
         at = from_iso(m["received_at"])
         if m.get("received") and m["document_type"] != "FORM_D" and not _is_json(zf, m):
             problems += _check_signature(zf, m["received"], partners, at, "received")
+        if m.get("receipt"):
+            problems += _check_signature(zf, m["receipt"], bridge, at, "signed receipt")
         for sent in m.get("sent", []):
             if sent["content_type"] == "application/xml" and m["document_type"] != "FORM_D":
                 problems += _check_signature(zf, sent["file"], bridge, at, "sent")

@@ -39,6 +39,7 @@ from ak_bridge.service.form_d import FormDForwarder
 from ak_bridge.service.lifecycle_intake import LifecycleIntake
 from ak_bridge.service.ports import AuditEvent, StateChanged, Store
 from ak_bridge.service.receipts import Inbound, Recorder
+from ak_bridge.service.signed_receipts import ReceiptSigner
 from ak_bridge.service.status import ADMIN, certificate_status
 
 __all__ = ["ADMIN", "Exchange", "Inbound"]
@@ -78,6 +79,7 @@ class Exchange:
         self.certificates = CertificateIntake(settings, store, codecs, signer, recorder)
         self.lifecycle_intake = LifecycleIntake(settings, store, self.lifecycle, signer, recorder)
         self.form_d = FormDForwarder(settings, store, recorder)
+        self.receipts = ReceiptSigner(store, signer, lambda: self.clock())
         # The deliverer reads the clock through us, so a clock set later is used too.
         self.deliverer = Deliverer(
             settings, store, senders, lambda: self.clock(), lambda: self.rand(), worker_id
@@ -88,7 +90,9 @@ class Exchange:
         try:
             for _ in range(STATE_RACE_RETRIES):
                 try:
-                    return self._accept(inbound)
+                    receipt = self._accept(inbound)
+                    partner = routing.sender_partner(self.settings, inbound.envelope)
+                    return self.receipts.attach(receipt, partner)
                 except StateChanged:
                     continue  # the CO moved on meanwhile: decide again on its fresh state
             raise CertificateStateConflict(

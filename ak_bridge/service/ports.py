@@ -105,6 +105,12 @@ class Store(Protocol):
     def message_by_key(self, business_key: str) -> MessageRecord | None:
         """The message stored under an idempotency key."""
 
+    def keep_receipt(self, message_id: str, signed: bytes, now: datetime) -> bytes:
+        """Keep a message's signed receipt unless one is kept; the kept bytes."""
+
+    def signed_receipt(self, message_id: str) -> bytes | None:
+        """The signed receipt first given for a message, if any."""
+
     def accept(
         self,
         message: MessageRecord,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class PartnerSystem:
     bridge_verifier: Verifier
     contract: SoapContract | None = None
     token: str | None = None  # bearer token this system presents to the bridge
+    expect_authorization: str | None = None  # set: anything else is answered 401
     lifecycle: LifecycleCodec = field(default_factory=LifecycleCodec)
     mode: str = "ok"  # ok | http500 | fault | server_fault | slow | malformed
     slow_seconds: float = 3.0
@@ -89,11 +91,13 @@ class PartnerSystem:
     def app(self) -> Flask:
         app = Flask(f"sim-{self.partner_id}")
         app.add_url_rule(self.path, "receive", self._receive, methods=["GET", "POST"])
+        # its test system (UAT) at /uat/…: what ``conformance`` is pointed at
+        app.add_url_rule("/uat" + self.path, "uat", self._receive, methods=["GET", "POST"])
         return app
 
-    def start(self, port: int = 0) -> PartnerSystem:
+    def start(self, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> PartnerSystem:
         if self.server is None:
-            self.server = LiveServer(self.app(), port=port)
+            self.server = LiveServer(self.app(), port=port, ssl_context=ssl_context)
         self.server.start()
         return self
 
@@ -116,6 +120,12 @@ class PartnerSystem:
                 self.busy -= 1
 
     def _answer(self) -> Response:
+        if self.expect_authorization is not None and (
+            request.headers.get("Authorization") != self.expect_authorization
+        ):
+            self.errors.append("unauthenticated request refused (401)")
+            body = {"error": {"code": "unauthenticated", "message": "bad or missing credentials"}}
+            return Response(json.dumps(body), 401, content_type="application/json")
         if self.mode == "slow":
             time.sleep(self.slow_seconds)
         if self.mode == "http500":

@@ -202,6 +202,25 @@ def make_test_pki(
     return out
 
 
+def self_signed(
+    key: PrivateKey, subject: x509.Name, not_before: datetime, not_after: datetime
+) -> x509.Certificate:
+    """A self-signed signing certificate (KeyUsage digitalSignature), to be pinned as is."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_leaf_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
 def make_rogue_cert(directory: Path, name: str, *, key_type: KeyType | None = None) -> PkiEntry:
     """A self-signed look-alike of ``name`` (same subject, same KeyUsage, other key).
 
@@ -220,19 +239,7 @@ def make_rogue_cert(directory: Path, name: str, *, key_type: KeyType | None = No
     key_type = key_type or "rsa"
     key = _new_key(key_type)
     now = datetime.now(UTC).replace(microsecond=0)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_leaf_usage(), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, subject, now - timedelta(days=1), now + timedelta(days=365))
     entry = PkiEntry(
         name,
         directory / f"{name}.rogue.test-key.pem",

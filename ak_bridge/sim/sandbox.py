@@ -10,27 +10,17 @@ for every message type that partner may send, numbered in the order to send them
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ak_bridge.adapters.web import soap
-from ak_bridge.core.model import (
-    CancellationNotice,
-    CustomsResponse,
-    FormAK,
-    ItemDecision,
-    PreferenceDecision,
-    RetransmissionRequest,
-    VerificationRequest,
+from ak_bridge.sim.sample_requests import (
+    SAMPLE_DAY,
+    identity_files,
+    inbound_certificates,
+    request_files,
 )
-from ak_bridge.core.rules import default_reply_due
-from ak_bridge.sim.certificates import sample_form_ak
-from ak_bridge.sim.partners import PartnerSystem
 from ak_bridge.sim.topology import PILOT, Topology, build_topology
-from ak_bridge.standard.contracts import AMS, KCS, rest_body
 
 PARTNERS = tuple(s.partner_id for s in PILOT)
 
@@ -58,83 +48,45 @@ class Sandbox:
         ]
 
 
-def _counterpart(country: str) -> str:
-    return "VN" if country == "KR" else "KR"
-
-
-def _messages(country: str, today: date, inbound: FormAK) -> list[tuple[str, object]]:
-    """What a partner of ``country`` may send, in an order the bridge accepts."""
-    other = _counterpart(country)
-    own = sample_form_ak(f"{country}-SANDBOX-1", country, other, today)
-    ref = inbound.reference_no
-    decisions = tuple(ItemDecision(i.item_no, PreferenceDecision.GIVEN) for i in inbound.items)
-    out: list[tuple[str, object]] = [
-        ("certificate", own),
-        (
-            "cancellation-notice",
-            CancellationNotice(own.reference_no, country, other, "withdrawn", today),
-        ),
-        ("retransmission-request", RetransmissionRequest(ref, other, country, "data lost", today)),
-        (
-            "customs-response",
-            CustomsResponse(ref, other, country, f"{country}-IMP-1", today, decisions),
-        ),
-    ]
-    due = default_reply_due(today)
-    second = f"{other}-SANDBOX-2"
-    out.append(
-        (
-            "verification-request",
-            VerificationRequest(second, other, country, "VR-1", "RVC", today, due),
-        )
-    )
-    return out
-
-
-def _write(system: PartnerSystem, directory: Path, n: int, name: str, doc: object) -> None:
-    xml, json_doc, signature = system.document_for(doc)  # type: ignore[arg-type]
-    envelope = system.envelope_for(doc, f"{system.partner_id}-SANDBOX-{n:02d}")  # type: ignore[arg-type]
-    stem = f"{n:02d}-{name}"
-    body = rest_body(envelope, json_doc, signature, None if json_doc is not None else xml)
-    (directory / f"{stem}.rest.json").write_text(
-        json.dumps(body, indent=2, ensure_ascii=False) + "\n", "utf-8"
-    )
-    if xml is not None:
-        contract = KCS if system.country == "KR" else AMS
-        (directory / f"{stem}.{contract.name}.soap.xml").write_bytes(
-            soap.submit_request(contract, envelope, xml)
-        )
+def _identities() -> dict[str, tuple[Path, Path]]:
+    """The committed TEST-ONLY identities, where the sources are at hand (a checkout)."""
+    found = {pid: identity_files(pid) for pid in PARTNERS}
+    return {pid: files for pid, files in found.items() if all(f.exists() for f in files)}
 
 
 def start(workdir: Path, partner: str) -> Sandbox:
-    """Build and start the sandbox; the chosen partner's own receiver is left down."""
-    topo = build_topology(workdir)
+    """Build and start the sandbox; the chosen partner's own receiver is left down.
+
+    Partners sign with the committed TEST-ONLY keys and every date is the sample day, so the
+    requests written here are the committed ``wsdl/samples/requests/<partner>/`` files.
+    """
+    identities = _identities()
+    topo = build_topology(
+        workdir,
+        identities=identities,
+        partner_lines={pid: "sign_receipts = true\n" for pid in PARTNERS},
+    )
     topo.start_bridge()
     worker = topo.worker_exchange()
     system = topo.systems[partner]
-    today = datetime.now(UTC).date()
-    # a certificate addressed to the partner, for the messages an importing side sends
+    # the certificates addressed to the partner, for the messages an importing side sends
     sender = topo.systems["KR-KCS" if system.country != "KR" else "VN-ECOSYS"]
-    inbound = sample_form_ak(f"{sender.country}-SANDBOX-1", sender.country, system.country, today)
-    sender.submit(topo.bridge_url, inbound, f"{sender.partner_id}-SANDBOX-IN-1")
-    second = sample_form_ak(f"{sender.country}-SANDBOX-2", sender.country, system.country, today)
-    sender.submit(topo.bridge_url, second, f"{sender.partner_id}-SANDBOX-IN-2")
+    for n, inbound in enumerate(inbound_certificates(system.country, SAMPLE_DAY), start=1):
+        sender.submit(topo.bridge_url, inbound, f"{sender.partner_id}-SANDBOX-IN-{n}")
     for _ in range(20):  # delivered to the partner's simulator, so its state allows answers
         if not worker.deliver_due().attempted:
             break
     system.stop()  # its port is now the integrator's, for its own receiver
     requests_dir = workdir / "requests"
     requests_dir.mkdir(exist_ok=True)
-    for n, (name, doc) in enumerate(_messages(system.country, today, inbound), start=1):
-        _write(system, requests_dir, n, name, doc)
+    for name, data in request_files(system).items():
+        (requests_dir / name).write_bytes(data)
     pki = workdir / "pki"
+    key_file, cert_file = identities.get(
+        partner, (pki / f"{partner}.test-key.pem", pki / f"{partner}.test-cert.pem")
+    )
     return Sandbox(
-        topo,
-        partner,
-        requests_dir,
-        next(pki.glob(f"{partner}*key.pem")),
-        next(pki.glob(f"{partner}*cert.pem")),
-        topo.settings.partners[partner].endpoint,
+        topo, partner, requests_dir, key_file, cert_file, topo.settings.partners[partner].endpoint
     )
 
 

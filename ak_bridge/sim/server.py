@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import socket
+import ssl
 import struct
 import threading
 from dataclasses import dataclass, field
@@ -23,12 +24,14 @@ class LiveServer:
     app: object
     host: str = "127.0.0.1"
     port: int = 0
+    ssl_context: ssl.SSLContext | None = None  # set: it serves HTTPS
     _server: BaseWSGIServer | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -40,7 +43,12 @@ class LiveServer:
             return self
         try:
             self._server = make_server(
-                self.host, self.port, self.app, threaded=True, request_handler=QuietHandler
+                self.host,
+                self.port,
+                self.app,
+                threaded=True,
+                request_handler=QuietHandler,
+                ssl_context=self.ssl_context,
             )
         except SystemExit:  # werkzeug exits the process when the port is taken
             raise OSError(f"port {self.port} on {self.host} is already in use") from None

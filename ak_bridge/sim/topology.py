@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from ak_bridge.formats import build_codecs
 from ak_bridge.security.signing import Signer, Verifier, load_identity, load_trusted
 from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.partners import AswGateway, PartnerSystem
-from ak_bridge.sim.pki import make_test_pki
+from ak_bridge.sim.pki import PkiEntry, make_test_pki
 from ak_bridge.sim.server import LiveServer, free_port
 from ak_bridge.standard.contracts import AMS, KCS, SoapContract
 from ak_bridge.templates import shipped_config
@@ -101,12 +102,18 @@ def build_topology(
     extra_partner_toml: str = "",
     asw: bool = False,
     database: str | None = None,
+    partner_lines: Mapping[str, str] | None = None,
+    uat: bool = False,
+    identities: Mapping[str, tuple[Path, Path]] | None = None,
 ) -> Topology:
     """Write a config directory for ``specs`` and create (and start) the partner systems.
 
     Partners not in ``start_partners`` (default: all) are created with a reserved port but
     left down, so a test or the demo can bring them up later. ``database``: a PostgreSQL
-    URL to share instead of the SQLite file in ``workdir``.
+    URL to share instead of the SQLite file in ``workdir``. ``partner_lines``: extra TOML
+    lines for a partner's table (e.g. ``sign_receipts = true``). ``uat``: each partner also
+    gets a ``uat_endpoint``, its simulator's ``/uat/…`` path. ``identities``: (key, cert)
+    files a partner signs with instead of a fresh test PKI leaf (the sandbox's TEST-ONLY keys).
     """
     # Absolute: the config's relative paths are read from the config directory's parent,
     # so a relative workdir written into it would be doubled (var/demo/var/demo/pki/…).
@@ -115,6 +122,8 @@ def build_topology(
     pki_dir = workdir / "pki"
     names = ["bridge", *(s.partner_id for s in specs)]
     pki = make_test_pki(pki_dir, names)
+    for pid, (key_file, cert_file) in (identities or {}).items():
+        pki[pid] = PkiEntry(pid, key_file, cert_file, "rsa")
     config_dir = workdir / "config"
     (config_dir / "formats").mkdir(parents=True, exist_ok=True)
     for f in (REPO_CONFIG / "formats").glob("*.toml"):
@@ -160,6 +169,8 @@ admin_token_sha256 = ["{_sha256(tokens["admin"])}"]
         port = free_port()
         path = "/soap" if spec.contract else "/rest"
         wsdl = f'wsdl = "{spec.contract.wsdl}"\n' if spec.contract else ""
+        if uat:
+            wsdl += f'uat_endpoint = "http://127.0.0.1:{port}/uat{path}"\n'
         partner_toml.append(
             f"""[partners.{spec.partner_id}]
 country = "{spec.country}"
@@ -169,7 +180,7 @@ format = "{spec.format}"
 {wsdl}certificates = [{_toml_str(str(pki[spec.partner_id].cert_file))}]
 token_sha256 = ["{_sha256(tokens[spec.partner_id])}"]
 timeout_seconds = {timeout_seconds}
-"""
+{(partner_lines or {}).get(spec.partner_id, "")}"""
         )
         ports[spec.partner_id] = port
     asw_gateway = None

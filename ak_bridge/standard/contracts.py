@@ -97,6 +97,7 @@ AMS = SoapContract(
         "at": "At",
         "event_name": "Name",
         "detail": "Detail",
+        "signed_receipt": "SignedReceipt",
     },
 )
 
@@ -135,6 +136,7 @@ KCS = SoapContract(
         "at": "EvntDttm",
         "event_name": "EvntNm",
         "detail": "EvntDtl",
+        "signed_receipt": "SgnRcpt",
     },
 )
 

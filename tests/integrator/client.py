@@ -4,11 +4,14 @@ It imports nothing from ak_bridge (tests/test_integrator.py checks that, in a pr
 its own). It signs as guide section 2.1 says (enveloped, exclusive C14N, RSA/ECDSA-SHA256,
 X509Certificate), builds the JSON manifest of 2.3 over its own canonical JSON (2.2), submits
 over SOAP (AMS contract) and REST, and receives deliveries, verifying the bridge's signature.
+Each submit answers what the receipt said, the signed receipt (guide 3.1) and the SHA-256 the
+receipt must name for what was sent.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import subprocess
 import tempfile
@@ -181,6 +184,10 @@ class Partner:
             "http": str(resp.status_code),
             "status": reply.findtext(f".//{{{AMS}}}Status") or "",
             "code": reply.findtext(f".//{{{AMS}}}Code") or "",
+            "message_id": reply.findtext(f".//{{{AMS}}}MessageId") or "",
+            "received_at": reply.findtext(f".//{{{AMS}}}ReceivedAt") or "",
+            "signed_receipt": "".join((reply.findtext(f".//{{{AMS}}}SignedReceipt") or "").split()),
+            "sent_sha256": hashlib.sha256(signed).hexdigest(),
         }
 
     def _rest(self, body: dict[str, Any], **header: str) -> dict[str, str]:
@@ -198,16 +205,20 @@ class Partner:
             "http": str(resp.status_code),
             "status": data.get("status", ""),
             "code": error.get("code", ""),
+            "message_id": data.get("messageId", ""),
+            "received_at": data.get("receivedAt", ""),
+            "signed_receipt": data.get("signedReceipt", ""),
         }
 
     def submit_rest_json(self, document: dict[str, Any], **header: str) -> dict[str, str]:
         signature = sign_xml(manifest(document), self.key, self.cert)
         body = {"document": document, "signature": base64.b64encode(signature).decode()}
-        return self._rest(body, **header)
+        return {**self._rest(body, **header), "sent_sha256": sha256_hex(document)}
 
     def submit_rest_xml(self, document: bytes, **header: str) -> dict[str, str]:
         signed = sign_xml(document, self.key, self.cert)
-        return self._rest({"documentXml": base64.b64encode(signed).decode()}, **header)
+        answer = self._rest({"documentXml": base64.b64encode(signed).decode()}, **header)
+        return {**answer, "sent_sha256": hashlib.sha256(signed).hexdigest()}
 
 
 class Receiver:

@@ -10,6 +10,7 @@ from ak_bridge.service.delivery import Outbound, Sent
 class AswForwarder(HttpPoster):
     def send(self, partner: PartnerConfig, message: Outbound) -> Sent:
         resp = self.post(
+            partner,
             partner.endpoint,
             partner.timeout_seconds,
             data=message.payload,

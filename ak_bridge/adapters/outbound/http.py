@@ -1,6 +1,6 @@
 """Plain HTTP for the outbound channels: one session per thread, every failure classified.
 
-Classifying once here (transport, timeout, TLS, server: retried; a refusal: not) keeps the
+Classifying once here (transport, timeout, TLS, auth, server: retried; a refusal: not) keeps the
 SOAP, REST and ASW senders from each deciding differently what deserves another try.
 """
 
@@ -12,7 +12,9 @@ from typing import Any
 
 import requests
 
+from ak_bridge.adapters.outbound.credentials import partner_session
 from ak_bridge.core.errors import DeliveryFailed, FailureClass, PartnerRejected, PartnerUnreachable
+from ak_bridge.core.settings import PartnerConfig
 
 
 def from_exception(exc: requests.RequestException) -> DeliveryFailed:
@@ -29,6 +31,10 @@ def from_exception(exc: requests.RequestException) -> DeliveryFailed:
 def from_status(status: int, body: str) -> DeliveryFailed:
     """5xx (and 408/429) is the partner's trouble: retry. Other 4xx is a refusal: do not."""
     snippet = " ".join(body.split())[:300]
+    if status in (401, 403):  # our credentials, not this message: wait for the operator
+        return PartnerUnreachable(
+            f"HTTP {status}: {snippet}", failure_class=FailureClass.AUTH, status=status
+        )
     if status >= 500 or status in (408, 429):
         return PartnerUnreachable(
             f"HTTP {status}: {snippet}", failure_class=FailureClass.SERVER, status=status
@@ -69,22 +75,23 @@ def class_of_refusal(code: str | None, default: FailureClass) -> FailureClass:
 
 
 class HttpPoster:
-    """POSTs to partners with one ``requests`` session per delivering thread."""
+    """POSTs to partners with one ``requests`` session per partner per delivering thread."""
 
     def __init__(self) -> None:
         self._local = threading.local()
 
-    @property
-    def session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
+    def session(self, partner: PartnerConfig) -> requests.Session:
+        sessions = self._local.__dict__.setdefault("sessions", {})
+        if partner.id not in sessions:
+            sessions[partner.id] = partner_session(partner)
+        return sessions[partner.id]
 
-    def post(self, url: str, timeout: float, **kwargs: Any) -> requests.Response:
+    def post(
+        self, partner: PartnerConfig, url: str, timeout: float, **kwargs: Any
+    ) -> requests.Response:
         """A 2xx response, or the classified DeliveryFailed."""
         try:
-            resp = self.session.post(url, timeout=(min(5.0, timeout), timeout), **kwargs)
+            resp = self.session(partner).post(url, timeout=(min(5.0, timeout), timeout), **kwargs)
         except requests.RequestException as exc:
             raise from_exception(exc) from None
         if resp.status_code >= 300:

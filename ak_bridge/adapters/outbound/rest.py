@@ -22,6 +22,7 @@ class RestSender(HttpPoster):
             body = {"documentXml": base64.b64encode(message.payload).decode()}
         body["header"] = rest_header(message.envelope)
         resp = self.post(
+            partner,
             partner.endpoint,
             partner.timeout_seconds,
             json=body,

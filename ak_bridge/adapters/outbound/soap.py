@@ -15,6 +15,7 @@ import zeep
 from zeep.exceptions import Fault, TransportError, XMLParseError, XMLSyntaxError
 from zeep.transports import Transport
 
+from ak_bridge.adapters.outbound.credentials import partner_session
 from ak_bridge.adapters.outbound.http import class_of_refusal, from_exception, from_status
 from ak_bridge.core.errors import FailureClass, PartnerRejected, PartnerUnreachable
 from ak_bridge.core.settings import PartnerConfig, Settings
@@ -40,7 +41,7 @@ class SoapSender:
         with self._lock:
             if partner.id not in self._clients:
                 contract = contract_for(partner)
-                session = requests.Session()
+                session = partner_session(partner)
                 transport = Transport(
                     session=session, timeout=10, operation_timeout=partner.timeout_seconds
                 )

@@ -20,6 +20,7 @@ TABLES = (
     ("audit", "seq"),
     ("breakers", "partner"),
     ("heartbeats", "worker"),
+    ("signed_receipts", "message_id"),
 )
 BATCH = 2000
 

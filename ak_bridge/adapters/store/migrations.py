@@ -151,11 +151,22 @@ CREATE INDEX IF NOT EXISTS deliveries_destination_status ON deliveries(destinati
 CREATE INDEX IF NOT EXISTS certificates_replaced_by ON certificates(issuing_country, replaced_by);
 """
 
+# Signed receipts (issue 10): the bytes first given to the sender, so a resend on any
+# instance gets the same id, time and signature bytes back.
+V3_SQLITE = """
+CREATE TABLE IF NOT EXISTS signed_receipts (
+    message_id TEXT PRIMARY KEY REFERENCES messages(id),
+    signed BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "messages, deliveries, attempts, certificates, audit, breakers", V1_SQLITE, V1_POSTGRES
     ),
     Migration(2, "versioned schema; indexes for reports, backlog and replacement chains", V2, V2),
+    Migration(3, "signed receipts, kept as first given", V3_SQLITE, _postgres(V3_SQLITE)),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -26,6 +26,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ak_bridge.adapters.store import migrations
 from ak_bridge.adapters.store.reads import SqlReads
+from ak_bridge.adapters.store.receipts import SqlReceipts
 from ak_bridge.adapters.store.report_reads import ReportReads
 from ak_bridge.adapters.store.sql import SqlStore, Tx
 from ak_bridge.service.ports import DuplicateKey, StoreError
@@ -71,7 +72,7 @@ class _Tx:
         self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
-class PostgresStore(SqlReads, ReportReads, SqlStore):
+class PostgresStore(SqlReceipts, SqlReads, ReportReads, SqlStore):
     """All reads and writes of a shared PostgreSQL database, through a per-process pool."""
 
     claim_lock_clause = "FOR UPDATE OF d SKIP LOCKED"

@@ -22,6 +22,7 @@ import sqlite_utils
 
 from ak_bridge.adapters.store import migrations
 from ak_bridge.adapters.store.reads import SqlReads
+from ak_bridge.adapters.store.receipts import SqlReceipts
 from ak_bridge.adapters.store.report_reads import ReportReads
 from ak_bridge.adapters.store.sql import SqlStore
 from ak_bridge.adapters.store.wakeup import FifoWaker
@@ -56,7 +57,7 @@ def _translated(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"{type(exc).__name__}: {exc}")
 
 
-class SqliteStore(SqlReads, ReportReads, SqlStore):
+class SqliteStore(SqlReceipts, SqlReads, ReportReads, SqlStore):
     """All reads and writes of the bridge's SQLite file; one connection per thread."""
 
     def __init__(self, path: Path | str) -> None:

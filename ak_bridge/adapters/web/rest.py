@@ -7,6 +7,7 @@ GET  /rest/v1/certificates/<issuing country>/<reference no>   status and timelin
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -152,17 +153,16 @@ def submit() -> Response:
     except Rejected as exc:
         return refuse(exc, "rest")
     g.message_id, g.result_code = receipt.message_id, "accepted"
-    return jsonify(
-        ReceiptSchema().dump(
-            {
-                "messageId": receipt.message_id,
-                "status": str(receipt.status),
-                "receivedAt": receipt.received_at.isoformat(),
-                "referenceNo": receipt.reference_no,
-                "findings": [f.as_dict() for f in receipt.findings],
-            }
-        )
-    )
+    answer = {
+        "messageId": receipt.message_id,
+        "status": str(receipt.status),
+        "receivedAt": receipt.received_at.isoformat(),
+        "referenceNo": receipt.reference_no,
+        "findings": [f.as_dict() for f in receipt.findings],
+    }
+    if receipt.signed is not None:
+        answer["signedReceipt"] = base64.b64encode(receipt.signed).decode()
+    return jsonify(ReceiptSchema().dump(answer))
 
 
 @bp.get("/certificates/<country>/<path:reference_no>")

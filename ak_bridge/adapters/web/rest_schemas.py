@@ -81,6 +81,13 @@ class ReceiptSchema(Schema):
     receivedAt = fields.String(required=True, metadata={"format": "date-time"})
     referenceNo = fields.String(required=True, allow_none=True)
     findings = fields.List(fields.Nested(FindingSchema), required=True)
+    signedReceipt = fields.String(
+        metadata={
+            "description": "base64 of the bridge's signed receipt (XML, namespace"
+            " urn:ak-bridge:receipt:1.0, enveloped XMLDSig); present for partners configured"
+            " with sign_receipts, the same bytes on every resend"
+        }
+    )
 
 
 class EventSchema(Schema):

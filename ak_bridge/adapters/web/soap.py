@@ -195,6 +195,8 @@ def receipt_response(receipt: Receipt, contract: SoapContract) -> bytes:
     _sub(el, contract, "received_at", receipt.received_at.isoformat())
     _sub(el, contract, "reference_no", receipt.reference_no)
     _findings(el, contract, receipt.findings)
+    if receipt.signed is not None:
+        _sub(el, contract, "signed_receipt", base64.b64encode(receipt.signed).decode())
     return _envelope(el)
 
 
