@@ -140,6 +140,10 @@ def test_two_instances_share_the_work_and_deliver_each_certificate_once(pair: Pa
         answer = vietnam.submit(url_b, response, "VN-resp")  # REST: a requests response
         assert answer.status_code == 200, answer.text
         wait_for(lambda: len(vietnam.received) >= N + 2 and len(kcs.received) >= 1, 60)
+        # a partner has the message before the worker records it: wait for the record too,
+        # or the kill below can land between the two and leave a delivery in flight
+        watch = open_database(topo.settings.database)
+        wait_for(lambda: {d["status"] for d in watch.find_deliveries()} == {"delivered"}, 60)
     finally:
         for proc in procs.values():
             kill9(proc)
