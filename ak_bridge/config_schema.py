@@ -170,6 +170,7 @@ class PartnerSchema(_Table):
     rules = fields.Nested(RulesSchema)
     token_sha256 = StrList(single_ok=True)
     client_cert_sha256 = StrList(single_ok=True)
+    standard_versions = StrList()  # e-Form AK versions spoken; values checked in config.py
 
 
 class PartnersFileSchema(_Table):

@@ -43,6 +43,7 @@ class PartnerConfig:
     shadow: bool = False  # build, sign and store its deliveries, but do not send them yet
     token_hashes: tuple[str, ...] = ()  # SHA-256 hex of the partner's bearer tokens
     client_cert_hashes: tuple[str, ...] = ()  # SHA-256 of client certs seen by a TLS proxy
+    standard_versions: tuple[str, ...] = ("1.0",)  # e-Form AK versions it speaks (issue 11)
 
 
 @dataclass(frozen=True)
