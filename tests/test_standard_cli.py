@@ -288,3 +288,13 @@ def test_translate_of_an_invalid_document_exits_1_with_code_and_box() -> None:
     result = run("translate", SAMPLES / "invalid/schema_violation.xml", "--to", "unipass")
     assert result.exit_code == 1
     assert "schema_violation (box 7)" in result.output
+
+
+@pytest.mark.parametrize("to", ["akstd", "unipass", "vn_ecosys"])
+def test_translate_of_a_1_1_only_certificate_to_1_0_or_a_national_format_is_refused(
+    to: str,
+) -> None:
+    """Never a silent drop: KCCI's body, the route and the rest are 1.1 only (issue 11)."""
+    result = run("translate", SAMPLES / "transhipped-kr-th.akstd-1.1.xml", "--to", to)
+    assert result.exit_code == 1, result.output
+    assert "version_not_lossless (box 2)" in result.output  # the exhibition comes first

@@ -47,6 +47,8 @@ def negotiate(partner_versions: Collection[str], ours: Collection[str] = STANDAR
 
 def features_1_1(co: FormAK) -> Iterator[Feature]:
     """Every value of ``co`` that only standard 1.1 can carry, in box order."""
+    if co.exhibition_details is not None:
+        yield Feature("exhibition_details", "2", "exhibition details")
     t = co.transport
     if t.mode is not None:
         yield Feature("transport.mode", "3", "transport mode (UN/ECE Rec 19)")
@@ -56,8 +58,6 @@ def features_1_1(co: FormAK) -> Iterator[Feature]:
         yield Feature("transport.transit_ports", "3", "transit ports")
     if t.document_no is not None or t.document_date is not None:
         yield Feature("transport.document", "3", "transport document number and date")
-    if co.exhibition_details is not None:
-        yield Feature("exhibition_details", "2", "exhibition details")
     for item in co.items:
         n = item.item_no
         if len(item.description) > DESCRIPTION_MAX_1_0:
