@@ -247,3 +247,10 @@ def test_test_topologies_run_with_the_shipped_calendars(topology: Topology) -> N
     shipped = load_calendars(ROOT / "config")
     assert shipped.by_country
     assert topology.settings.calendars == shipped
+
+
+def test_wsdl_readme_no_longer_maps_a_port_of_loading_to_box_3() -> None:
+    """Box 3 has no port of loading (review D10): the table says it is an addition."""
+    text = (ROOT / "wsdl" / "README.md").read_text("utf-8")
+    assert "| 3 port of loading |" not in text
+    assert "Box 3 has **no** port of loading" in text
