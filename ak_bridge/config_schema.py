@@ -185,6 +185,7 @@ class PartnerSchema(_Table):
     sign_receipts = Bool()
     uat_endpoint = Str()
     outbound = fields.Nested(OutboundSchema)
+    standard_versions = StrList()  # e-Form AK versions spoken; values checked in config.py
 
 
 class PartnersFileSchema(_Table):

@@ -22,6 +22,7 @@
     │   ├── CertificateStateConflict   the CO's state does not allow this message
     │   ├── FormDNotAccepted           ATIGA Form D belongs on the ASW
     │   ├── TranslationFailed          a box cannot be carried in the target format
+    │   ├── VersionNotLossless         a 1.1 value the destination's version cannot carry
     │   └── NotFound                   a queried certificate or message is unknown
     ├── InternalError                  our own failure: answered without detail, audited
     └── DeliveryFailed                 outbound; ``retryable`` decides retry versus dead letter
@@ -239,6 +240,14 @@ class FormDNotAccepted(Rejected):
 
 class TranslationFailed(Rejected):
     code = "translation_failed"
+    http_status = 422
+
+
+class VersionNotLossless(Rejected):
+    """The destination speaks a standard version (or a format) that cannot carry a value
+    this certificate has: refused at intake rather than delivered with the value dropped."""
+
+    code = "version_not_lossless"
     http_status = 422
 
 
