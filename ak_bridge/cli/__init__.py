@@ -228,6 +228,7 @@ from ak_bridge.cli import (  # noqa: E402, F401
     admin,
     configuration,
     evidence,
+    inspect,
     keys,
     onboarding,
     sandbox,

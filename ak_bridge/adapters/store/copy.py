@@ -20,6 +20,7 @@ TABLES = (
     ("audit", "seq"),
     ("breakers", "partner"),
     ("heartbeats", "worker"),
+    ("operators", "name"),
 )
 BATCH = 2000
 

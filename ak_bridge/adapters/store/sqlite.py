@@ -21,6 +21,8 @@ from typing import Any
 import sqlite_utils
 
 from ak_bridge.adapters.store import migrations
+from ak_bridge.adapters.store.console import ConsoleReads
+from ak_bridge.adapters.store.operators import OperatorStore
 from ak_bridge.adapters.store.reads import SqlReads
 from ak_bridge.adapters.store.sql import SqlStore
 from ak_bridge.adapters.store.wakeup import FifoWaker
@@ -55,7 +57,7 @@ def _translated(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"{type(exc).__name__}: {exc}")
 
 
-class SqliteStore(SqlReads, SqlStore):
+class SqliteStore(ConsoleReads, OperatorStore, SqlReads, SqlStore):
     """All reads and writes of the bridge's SQLite file; one connection per thread."""
 
     def __init__(self, path: Path | str) -> None:
