@@ -231,6 +231,7 @@ from ak_bridge.cli import (  # noqa: E402, F401
     inspect,
     keys,
     onboarding,
+    operators,
     sandbox,
     security,
     standard,
