@@ -80,7 +80,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         _send(topo, f"KR-2026-VN-{n:06d}", "VN")
     settle(worker)
     worker.store.heartbeat("worker-1", datetime.now(UTC))
-    for n in range(3):
+    for _ in range(3):
         requests.post(topo.bridge_url + "/soap/kcs", data=b"<not-soap/>", timeout=5)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)  # fails if absent
@@ -102,10 +102,12 @@ def test_log_in_and_see_the_dashboard(site: Site) -> None:
     path = shot(page, "dashboard")
     (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, ROOT / "docs" / "screenshots" / "console-dashboard.png")
-    for name in ("refusals", "partners", "report"):
-        page.click(
-            f"nav >> text={ {'refusals': 'Refusals', 'partners': 'Partners and certificates', 'report': 'Pilot report'}[name] }"
-        )
+    for name, link in (
+        ("refusals", "Refusals"),
+        ("partners", "Partners and certificates"),
+        ("report", "Pilot report"),
+    ):
+        page.click(f"nav >> text={link}")
         shot(page, name)
     expect(page.locator("#partners")).to_have_count(0)  # on the report page now
     page.goto(site.url + "/refusals")
