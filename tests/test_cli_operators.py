@@ -122,3 +122,27 @@ def test_the_audit_names_the_operator(bridge: Bridge, monkeypatch: pytest.Monkey
     login = os.environ.get("USER") or __import__("getpass").getuser()
     assert actors == {"M-DEAD-ID": ["minh"], "M-DEAD-VN": [login]}
     assert "admin" not in actors.values()
+
+
+def test_operators_add_list_disable(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AK_BRIDGE_OPERATOR_PASSWORD", "long enough pass")
+    added = bridge.run("operators", "add", "olga", "--role", "operator")
+    assert added.exit_code == 0, added.output
+    stored = bridge.store.operator("olga")
+    assert stored["role"] == "operator" and stored["password_hash"].startswith("$argon2id$")
+    assert "long enough pass" not in stored["password_hash"]
+    assert bridge.run("operators", "add", "olga", "--role", "viewer").exit_code == 1
+    assert bridge.run("operators", "add", "x", "--role", "admin").exit_code == 2
+    monkeypatch.setenv("AK_BRIDGE_OPERATOR_PASSWORD", "short")
+    assert bridge.run("operators", "add", "sam", "--role", "viewer").exit_code == 2
+    monkeypatch.delenv("AK_BRIDGE_OPERATOR_PASSWORD")
+    prompted = bridge.run_input(
+        "prompted password\nprompted password\n", "operators", "add", "vera", "--role", "viewer"
+    )
+    assert prompted.exit_code == 0, prompted.output
+    assert "prompted password" not in prompted.output
+    body = json.loads(bridge.run("operators", "list", "--json").output)
+    assert body["count"] == 2 and [o["name"] for o in body["items"]] == ["olga", "vera"]
+    assert bridge.run("operators", "disable", "vera").exit_code == 0
+    assert bridge.run("operators", "disable", "vera").exit_code == 1
+    assert "disabled" in bridge.run("operators", "list").output

@@ -122,3 +122,30 @@ def test_operator_accounts_and_shared_login_failures(store: Store, database: str
     assert not store.disable_operator("ana", at(9))
     assert store.operator("ana")["disabled_at"] is not None
     assert store.operator("nobody") is None
+
+
+def test_the_console_searches_use_indexes(tmp_path) -> None:
+    """SQLite's plan for the hot searches names an index, not a scan of the table."""
+    store = open_database(str(tmp_path / "plan.db"))
+    with store.read() as tx:
+        for sql, index in (
+            (
+                "SELECT * FROM messages WHERE partner_message_id = 'x'",
+                "messages_partner_message_id",
+            ),
+            ("SELECT * FROM messages WHERE sender = 'x'", "messages_sender"),
+            (
+                "SELECT * FROM deliveries WHERE status = 'dead' AND updated_at >= 'x'",
+                "deliveries_status_updated",
+            ),
+            (
+                "SELECT * FROM audit WHERE event = 'rejected' AND partner = 'x'",
+                "audit_partner_event",
+            ),
+            (
+                "SELECT count(*) FROM login_failures WHERE name = 'x' AND at >= 'y'",
+                "login_failures_name_at",
+            ),
+        ):
+            plan = " ".join(str(r) for r in tx.rows(f"EXPLAIN QUERY PLAN {sql}"))
+            assert index in plan, (sql, plan)
