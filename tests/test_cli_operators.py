@@ -31,6 +31,10 @@ from ak_bridge.service.selection import LISTING_FIELDS
         (["cancel", "--partner", "ID-SK", "--reason", "x", "--yes"], "did you mean ID-SKA?"),
         (["export", "--partner", "VN"], "did you mean VN-ECOSYS?"),
         (["refusals", "--partner", "VN"], "did you mean VN-ECOSYS?"),
+        (
+            ["messages", "--since", "2026-02-01", "--until", "2026-01-01"],
+            "the period is empty",
+        ),
     ],
 )
 def test_a_typo_is_exit_2_with_did_you_mean(bridge: Bridge, args: list[str], hint: str) -> None:

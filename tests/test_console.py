@@ -65,6 +65,10 @@ def test_pages_need_a_login_and_cookies_are_strict(app_topology: Topology) -> No
     assert c.get("/admin/messages").status_code == 302
     resp = login(c, "olga")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/")
+    store = open_store(app_topology.settings)
+    (event,) = store.audit_events("console_login")
+    assert event["actor"] == "olga"
+    store.close()
     cookie = resp.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/admin" in cookie
     for page in (

@@ -27,6 +27,7 @@ from flask import (
 
 from ak_bridge.service.exchange import Exchange
 from ak_bridge.service.operators import authenticate
+from ak_bridge.service.ports import AuditEvent
 
 OPEN_ENDPOINTS = {"console.login", "console.static"}
 
@@ -87,6 +88,14 @@ def install(bp: Blueprint) -> None:
                 session.clear()
                 session.permanent = True
                 session["operator"] = result.name
+                ex.store.audit(
+                    AuditEvent(
+                        ex.clock(),
+                        "console_login",
+                        actor=name,
+                        detail=f"from {request.remote_addr}",
+                    )
+                )
                 target = request.args.get("next", "")
                 return redirect(target if target.startswith("/admin") else url_for(".dashboard"))
             error = (
