@@ -31,7 +31,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
-    web.register(app, build_exchange(settings))
+    exchange = build_exchange(settings)
+    web.register(app, exchange)
+    from ak_bridge.adapters.web import console
+    from ak_bridge.bootstrap import console_tools
+
+    console.register(app, console_tools(settings, exchange))
     from ak_bridge.ops import metrics
 
     app.register_blueprint(metrics.bp)

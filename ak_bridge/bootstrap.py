@@ -22,6 +22,7 @@ from ak_bridge.security.signing import (
 from ak_bridge.service.exchange import Exchange
 
 if TYPE_CHECKING:
+    from ak_bridge.adapters.web.console import ConsoleTools
     from ak_bridge.ops.alerts import Monitor
 
 
@@ -106,3 +107,46 @@ def prepare_metrics_dir(settings: Settings) -> None:
     from ak_bridge.adapters.telemetry import forget_dead_processes
 
     forget_dead_processes(settings.metrics_dir)
+
+
+def console_tools(settings: Settings, exchange: Exchange) -> ConsoleTools:
+    """What /admin needs from the operations layer (the adapters may not import it).
+
+    AK_BRIDGE_CONSOLE_SECRET signs the console's sessions (the same on every instance);
+    AK_BRIDGE_CONSOLE_HTTP=1 drops the cookies' Secure flag, for a plain-HTTP loopback only.
+    """
+    from ak_bridge.adapters.web.console import ConsoleTools
+    from ak_bridge.ops.evidence import build_pack
+    from ak_bridge.ops.report_html import render_html
+    from ak_bridge.ops.reports import pilot_report
+
+    def evidence_pack(issuing_country: str, reference_no: str) -> bytes:
+        identity = own_identity(settings)
+        partner_certs = {
+            p.id: [c.read_bytes() for c in p.certificates]
+            for p in settings.partners.values()
+            if p.channel is not Channel.ASW
+        }
+        return build_pack(
+            exchange.store,
+            Signer(identity),
+            identity.cert_pem,
+            partner_certs,
+            issuing_country,
+            reference_no,
+            exchange.clock(),
+        )
+
+    return ConsoleTools(
+        secret=os.environ.get("AK_BRIDGE_CONSOLE_SECRET") or None,
+        evidence_pack=evidence_pack,
+        pilot_report=lambda: render_html(
+            pilot_report(
+                exchange.store,
+                exchange.clock(),
+                shadow_partners=frozenset(p.id for p in settings.partners.values() if p.shadow),
+                now=exchange.clock(),
+            )
+        ),
+        secure_cookies=os.environ.get("AK_BRIDGE_CONSOLE_HTTP") != "1",
+    )

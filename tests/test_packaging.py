@@ -100,3 +100,10 @@ def test_the_installed_wheel_translates_between_formats(installed: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     assert '"formatId": "VN-ECOSYS-AK/1.0"' in result.stdout.replace("\n", "")
+
+
+def test_the_wheel_carries_the_console_templates_and_assets(installed: Path) -> None:
+    console = installed / "site" / "ak_bridge" / "adapters" / "web" / "console"
+    for name in ("base.html", "dashboard.html", "messages.html", "message.html", "login.html"):
+        assert (console / "templates" / name).is_file(), name
+    assert (console / "static" / "console.css").is_file()

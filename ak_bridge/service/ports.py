@@ -273,6 +273,72 @@ class Store(Protocol):
     def compact(self) -> None:
         """Give freed space back after a purge."""
 
+    # -- the operator tools' reads (adapters/store/console.py) -----------------------
+
+    def search_deliveries(
+        self,
+        *,
+        partners: Sequence[str] = (),
+        states: Sequence[str] = (),
+        directions: Sequence[str] = (),
+        document_types: Sequence[str] = (),
+        failure_classes: Sequence[str] = (),
+        reference_no: str | None = None,
+        partner_message_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 1000,
+    ) -> list[dict]:
+        """Deliveries with their message; a partner matches sender or destination."""
+
+    def refusals(
+        self,
+        *,
+        partners: Sequence[str] = (),
+        codes: Sequence[str] = (),
+        partner_message_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AuditRecord]:
+        """Refusals at the door (audit ``rejected``), newest first."""
+
+    def finished_per_hour(self, since: datetime) -> list[dict]:
+        """Delivered and dead deliveries per destination and hour (``YYYY-MM-DDTHH``)."""
+
+    def known_partners(self) -> list[str]:
+        """Partner ids seen on either side of a stored message."""
+
+    def heartbeats(self) -> list[dict]:
+        """Each worker's last heartbeat."""
+
+    # -- console operators (adapters/store/operators.py) -------------------------------
+
+    def add_operator(self, name: str, role: str, password_hash: str, now: datetime) -> None:
+        """A new operator account; ``DuplicateKey`` if the name is taken."""
+
+    def operator(self, name: str) -> dict | None:
+        """One account with its hash, or None."""
+
+    def operators(self) -> list[dict]:
+        """Every account, without hashes."""
+
+    def set_operator_password(self, name: str, password_hash: str) -> None:
+        """Replace an account's hash."""
+
+    def disable_operator(self, name: str, now: datetime) -> bool:
+        """Disable an account; False if unknown or already disabled."""
+
+    def login_failed(self, name: str, now: datetime) -> None:
+        """Count one failed login for the throttle."""
+
+    def login_failures(self, name: str, since: datetime) -> int:
+        """Failed logins of that name since then."""
+
+    def login_succeeded(self, name: str) -> None:
+        """Forget the name's failed logins."""
+
     def wait_for_work(self, timeout: float) -> bool:
         """Block until a delivery may be due (something was accepted or requeued, by any
         process), or ``timeout`` seconds pass; True when woken. Accepting wakes the waiters."""

@@ -22,6 +22,7 @@ TABLES = (
     ("breakers", "partner"),
     ("heartbeats", "worker"),
     ("signed_receipts", "message_id"),
+    ("operators", "name"),
 )
 BATCH = 2000
 

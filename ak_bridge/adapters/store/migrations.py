@@ -161,12 +161,32 @@ CREATE TABLE IF NOT EXISTS signed_receipts (
 );
 """
 
+V4 = """
+CREATE TABLE IF NOT EXISTS operators (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    disabled_at TEXT
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    name TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_name_at ON login_failures(name, at);
+CREATE INDEX IF NOT EXISTS messages_partner_message_id ON messages(partner_message_id);
+CREATE INDEX IF NOT EXISTS messages_sender ON messages(sender);
+CREATE INDEX IF NOT EXISTS deliveries_status_updated ON deliveries(status, updated_at);
+CREATE INDEX IF NOT EXISTS audit_partner_event ON audit(event, partner);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "messages, deliveries, attempts, certificates, audit, breakers", V1_SQLITE, V1_POSTGRES
     ),
     Migration(2, "versioned schema; indexes for reports, backlog and replacement chains", V2, V2),
     Migration(3, "signed receipts, kept as first given", V3_SQLITE, _postgres(V3_SQLITE)),
+    Migration(4, "console operators, shared login throttle; indexes for console searches", V4, V4),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -25,6 +25,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ak_bridge.adapters.store import migrations
+from ak_bridge.adapters.store.console import ConsoleReads
+from ak_bridge.adapters.store.operators import OperatorStore
 from ak_bridge.adapters.store.reads import SqlReads
 from ak_bridge.adapters.store.receipts import SqlReceipts
 from ak_bridge.adapters.store.report_reads import ReportReads
@@ -72,7 +74,7 @@ class _Tx:
         self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
-class PostgresStore(SqlReceipts, SqlReads, ReportReads, SqlStore):
+class PostgresStore(ConsoleReads, OperatorStore, SqlReceipts, SqlReads, ReportReads, SqlStore):
     """All reads and writes of a shared PostgreSQL database, through a per-process pool."""
 
     claim_lock_clause = "FOR UPDATE OF d SKIP LOCKED"

@@ -21,6 +21,8 @@ from typing import Any
 import sqlite_utils
 
 from ak_bridge.adapters.store import migrations
+from ak_bridge.adapters.store.console import ConsoleReads
+from ak_bridge.adapters.store.operators import OperatorStore
 from ak_bridge.adapters.store.reads import SqlReads
 from ak_bridge.adapters.store.receipts import SqlReceipts
 from ak_bridge.adapters.store.report_reads import ReportReads
@@ -57,7 +59,7 @@ def _translated(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"{type(exc).__name__}: {exc}")
 
 
-class SqliteStore(SqlReceipts, SqlReads, ReportReads, SqlStore):
+class SqliteStore(ConsoleReads, OperatorStore, SqlReceipts, SqlReads, ReportReads, SqlStore):
     """All reads and writes of the bridge's SQLite file; one connection per thread."""
 
     def __init__(self, path: Path | str) -> None:

@@ -1,0 +1,122 @@
+"""Login, logout, roles and CSRF for the console.
+
+CSRF: a random token per session, put in every form and checked on every POST (our own
+check, a dozen lines, rather than Flask-WTF for one feature). The session cookie is also
+SameSite=Strict and HttpOnly (Secure unless AK_BRIDGE_CONSOLE_HTTP=1 on a loopback test).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from ak_bridge.service.exchange import Exchange
+from ak_bridge.service.operators import authenticate
+from ak_bridge.service.ports import AuditEvent
+
+OPEN_ENDPOINTS = {"console.login", "console.static"}
+
+
+def exchange() -> Exchange:
+    return current_app.extensions["ak_bridge"]
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def operator_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Viewers may look but not change: 403 even for a hand-made request."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.role != "operator":
+            abort(403, "viewers may not change deliveries")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _guard() -> Any:
+    """Before every /admin request: a secret, a CSRF token on POST, a logged-in operator."""
+    if not current_app.extensions["ak_bridge_console"].secret:
+        return render_template("unavailable.html"), 503
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        if not (session.get("csrf") and hmac.compare_digest(sent, session["csrf"])):
+            abort(403, "missing or wrong CSRF token")
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    name = session.get("operator")
+    account = exchange().store.operator(name) if name else None
+    if account is None or account["disabled_at"]:
+        session.pop("operator", None)
+        return redirect(url_for("console.login", next=request.path))
+    g.operator, g.role = account["name"], account["role"]
+    return None
+
+
+def install(bp: Blueprint) -> None:
+    bp.before_request(_guard)
+    bp.app_context_processor(lambda: {"csrf_token": csrf_token})
+
+    @bp.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        error = None
+        if request.method == "POST":
+            ex = exchange()
+            name = request.form.get("name", "").strip()
+            result = authenticate(ex.store, name, request.form.get("password", ""), ex.clock())
+            if result.refused is None:
+                session.clear()
+                session.permanent = True
+                session["operator"] = result.name
+                ex.store.audit(
+                    AuditEvent(
+                        ex.clock(),
+                        "console_login",
+                        actor=name,
+                        detail=f"from {request.remote_addr}",
+                    )
+                )
+                target = request.args.get("next", "")
+                return redirect(target if target.startswith("/admin") else url_for(".dashboard"))
+            error = (
+                "Too many failed logins for this account: wait 15 minutes."
+                if result.refused == "throttled"
+                else "Wrong name or password."
+            )
+        return render_template("login.html", error=error)
+
+    @bp.route("/logout", methods=["POST"])
+    def logout() -> Any:
+        session.clear()
+        return redirect(url_for(".login"))
+
+
+def install_errors(bp: Blueprint) -> None:
+    """Console errors are pages for people, not the SOAP/JSON answers partners get."""
+
+    def page(exc: Any) -> Any:
+        code = getattr(exc, "code", 500) or 500
+        return render_template("error.html", code=code, text=exc.description), code
+
+    for code in (400, 403, 404):
+        bp.register_error_handler(code, page)
