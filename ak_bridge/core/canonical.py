@@ -49,6 +49,7 @@ from ak_bridge.core.model import (
     CriterionKind,
     CtcLevel,
     Declaration,
+    Exhibition,
     FormAK,
     GoodsItem,
     Invoice,
@@ -72,6 +73,8 @@ __all__ = [
 ]
 
 _PARTIES = sorted(AKFTA_PARTIES)
+LOCODE = "[A-Z]{2}[A-Z2-9]{3}"  # UN/LOCODE: country + 3 letters or digits 2-9
+MAX_DESCRIPTION = 2000  # Box 7 in e-Form AK 1.1 (1.0's XSD stops at 512)
 _DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]+)?\Z")  # \Z: "$" also matches before a final "\n"
 
 
@@ -114,6 +117,21 @@ class DecimalString(mf.Decimal):
             return Decimal(value)
         except InvalidOperation:  # pragma: no cover - excluded by the pattern
             raise ValidationError("not a decimal") from None
+
+
+class LocodeList(mf.String):
+    """Transit ports as one canonical string, ``"SGSIN MYPKG"``: a leaf, so every wire
+    format (and a national mapping) can carry it as text; the model holds a tuple."""
+
+    _RE = re.compile(f"^{LOCODE}( {LOCODE})*\\Z")
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else " ".join(value)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not self._RE.match(value):
+            raise ValidationError("must be UN/LOCODEs separated by single spaces")
+        return tuple(value.split(" "))
 
 
 def _decimal(box: str, **kw: Any) -> DecimalString:
@@ -211,6 +229,13 @@ class TransportSchema(_ModelSchema):
     vessel = _text("3", 70, **_optional())
     port_of_loading = _text("3", 70, **_optional())
     port_of_discharge = _text("3", 70, **_optional())
+    mode = _code("3", "[0-9]", **_optional())  # UN/ECE Rec 19
+    loading_locode = _code("3", LOCODE, **_optional())
+    discharge_locode = _code("3", LOCODE, **_optional())
+    route = _text("3", 512, **_optional())
+    transit_locodes = LocodeList(metadata={"box": "3"}, **_optional())
+    document_no = _text("3", 35, **_optional())
+    document_date = _date("3", **_optional())
 
 
 class OriginCriterionSchema(_ModelSchema):
@@ -228,6 +253,8 @@ class InvoiceSchema(_ModelSchema):
     model = Invoice
     number = _text("10", 35, required=True)
     date = _date("10", required=True)
+    issuer_name = _text("10", 140, **_optional())
+    issuer_country = _code("10", "[A-Z]{2}", **_optional())
 
 
 class GoodsItemSchema(_ModelSchema):
@@ -240,10 +267,10 @@ class GoodsItemSchema(_ModelSchema):
         strict=True, required=True, validate=validate.Range(min=0), metadata={"box": "7"}
     )
     package_type = _code("7", "[A-Z0-9]{2}", required=True)  # UN/ECE Rec 21
-    description = _text("7", 512, required=True)
+    description = _text("7", MAX_DESCRIPTION, required=True)
     hs_code = _code("7", "[0-9]{6,10}", required=True)
     origin = mf.Nested(OriginCriterionSchema, required=True, metadata={"box": "8"})
-    gross_weight = mf.Nested(QuantitySchema, required=True, metadata={"box": "9"})
+    gross_weight = mf.Nested(QuantitySchema, metadata={"box": "9"}, **_optional())
     quantity = mf.Nested(ItemQuantitySchema, metadata={"box": "7"}, **_optional())
     fob = mf.Nested(MoneySchema, metadata={"box": "9"}, **_optional())
     invoices = mf.List(mf.Nested(InvoiceSchema), load_default=list, metadata={"box": "10"})
@@ -277,6 +304,13 @@ class OriginalCertificateSchema(_ModelSchema):
     issuing_country = _party_country("7", **_optional())
 
 
+class ExhibitionSchema(_ModelSchema):
+    model = Exhibition
+    name = _text("2", 140, required=True)
+    address = _text("2", 512, required=True)
+    country = _code("2", "[A-Z]{2}", required=True)
+
+
 class FormAKSchema(_ModelSchema):
     model = FormAK
     reference_no = _reference("header", required=True)
@@ -305,6 +339,8 @@ class FormAKSchema(_ModelSchema):
     replaces_reference_no = _reference("header", **_optional())
     original_issue_date = _date("header", **_optional())
     remarks = _text("header", 512, **_optional())
+    issuing_body = _text("12", 35, **_optional())
+    exhibition_details = mf.Nested(ExhibitionSchema, metadata={"box": "2"}, **_optional())
 
 
 _SCHEMA = FormAKSchema()

@@ -242,6 +242,13 @@ class TranslationFailed(Rejected):
     http_status = 422
 
 
+class VersionNotLossless(TranslationFailed):
+    """The destination speaks only an e-Form AK version (or a format) that cannot carry a
+    field this certificate uses: refused at intake, naming the box, never silently dropped."""
+
+    code = "version_not_lossless"
+
+
 class NotFound(Rejected):
     code = "not_found"
     http_status = 404

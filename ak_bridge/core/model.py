@@ -93,8 +93,16 @@ class Transport:
 
     departure_date: date | None = None
     vessel: str | None = None
-    port_of_loading: str | None = None
+    port_of_loading: str | None = None  # not a Box 3 field: kept as an addition (1.0)
     port_of_discharge: str | None = None
+    # e-Form AK 1.1 (issue 11 point 10): direct-consignment evidence
+    mode: str | None = None  # UN/ECE Rec 19 transport mode code, one digit
+    loading_locode: str | None = None  # UN/LOCODE, e.g. KRPUS
+    discharge_locode: str | None = None
+    route: str | None = None  # the route as far as known, free text
+    transit_locodes: tuple[str, ...] | None = None  # transit ports, UN/LOCODE, in order
+    document_no: str | None = None  # B/L, AWB, ... number
+    document_date: date | None = None  # its date (on-board date = shipment date)
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,9 @@ class Invoice:
 
     number: str
     date: date
+    # e-Form AK 1.1 (issue 11 point 11): who issued it, so a third-country invoice shows
+    issuer_name: str | None = None
+    issuer_country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +145,7 @@ class GoodsItem:
     description: str
     hs_code: str
     origin: OriginCriterion
-    gross_weight: Quantity
+    gross_weight: Quantity | None = None  # Box 9 "gross weight or other quantity" (1.1)
     quantity: Quantity | None = None
     fob: Money | None = None
     invoices: tuple[Invoice, ...] = ()
@@ -179,6 +190,15 @@ class OriginalCertificate:
 
 
 @dataclass(frozen=True)
+class Exhibition:
+    """The exhibition of an exhibition CO (1.1): its own element, any country, not Box 2."""
+
+    name: str
+    address: str
+    country: str  # ISO 3166 alpha-2, any country
+
+
+@dataclass(frozen=True)
 class FormAK:
     """One certificate of origin, header plus boxes 1 to 13 and the markings."""
 
@@ -204,6 +224,9 @@ class FormAK:
     replaces_reference_no: str | None = None
     original_issue_date: date | None = None
     remarks: str | None = None
+    # e-Form AK 1.1 (issue 11 point 11)
+    issuing_body: str | None = None  # e.g. KCS or KCCI: Korea has two issuing bodies
+    exhibition_details: Exhibition | None = None
 
     @property
     def importing_country(self) -> str:

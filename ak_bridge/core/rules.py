@@ -191,6 +191,15 @@ def _fob_required(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
             yield f"item {item.item_no}: criterion {item.origin.kind} needs an FOB value"
 
 
+@rule("quantity_missing", "9", "each item shows its gross weight or another quantity (Box 9)")
+def _quantity(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    """Box 9 reads "gross weight or other quantity" (e-Form AK 1.1 makes the gross weight
+    optional): goods declared by count or volume need not invent a weight, but one is due."""
+    for item in co.items:
+        if item.gross_weight is None and item.quantity is None:
+            yield f"item {item.item_no}: neither a gross weight nor another quantity"
+
+
 @rule(
     "fob_without_rvc",
     "9",

@@ -1,4 +1,8 @@
-"""Codec for the agreed e-Form AK standard (``ak_bridge/standard/akstd/eformak-1.0.xsd``).
+"""Codec for the agreed e-Form AK standard (``standard/akstd/eformak-1.0.xsd`` and ``-1.1.xsd``).
+
+Both versions are read (the root's namespace decides); a codec writes its own ``version``,
+and refuses, naming the box, a certificate that uses what 1.0 cannot carry
+(:mod:`ak_bridge.core.versions`).
 
 Why: this is the neutral format every partner can be offered; its element names follow the
 WCO Data Model / UN/CEFACT vocabulary (see ``wsdl/README.md`` for the box-by-box table).
@@ -18,13 +22,24 @@ from lxml import etree
 from ak_bridge.core.canonical import canonical_from_dict, canonical_to_dict
 from ak_bridge.core.errors import SchemaViolation
 from ak_bridge.core.model import FormAK
+from ak_bridge.core.versions import ALL_1_1, require_carried
 from ak_bridge.security import xmlio
 
-__all__ = ["AKSTD_NS", "AKSTD_ROOT", "AKSTD_XSD", "AkStdCodec", "validate_with_boxes"]
+__all__ = [
+    "AKSTD_NS",
+    "AKSTD_ROOT",
+    "AKSTD_XSD",
+    "NAMESPACES",
+    "AkStdCodec",
+    "validate_with_boxes",
+]
 
 AKSTD_NS = "urn:ak-bridge:eformak:1.0"
 AKSTD_ROOT = f"{{{AKSTD_NS}}}CertificateOfOrigin"
 AKSTD_XSD = "akstd/eformak-1.0.xsd"
+# version -> namespace; the namespace of a document's root says which version it is
+NAMESPACES: dict[str, str] = {"1.0": AKSTD_NS, "1.1": "urn:ak-bridge:eformak:1.1"}
+_VERSION_OF_ROOT = {f"{{{ns}}}CertificateOfOrigin": v for v, ns in NAMESPACES.items()}
 
 # Local name -> box, only for names that mean one thing wherever they occur; generic names
 # (Name, ID, IssueDate, ...) are resolved through their parent on the error path.
@@ -37,6 +52,15 @@ BOX_OF: dict[str, str] = {
     "TransportMeansName": "3",
     "LoadingLocation": "3",
     "UnloadingLocation": "3",
+    "ModeCode": "3",
+    "LoadingLocationID": "3",
+    "UnloadingLocationID": "3",
+    "RouteDescription": "3",
+    "TransitLocationID": "3",
+    "TransportDocument": "3",
+    "IssuingBody": "12",
+    "Exhibition": "2",
+    "Issuer": "10",
     "GoodsItem": "5",
     "SequenceNumeric": "5",
     "ShippingMarks": "6",
@@ -133,12 +157,9 @@ def require_element(payload: Any, codec: str) -> etree._Element:
     return payload
 
 
-def _q(name: str) -> str:
-    return f"{{{AKSTD_NS}}}{name}"
-
-
 def _sub(parent: etree._Element, name: str, text: Any = None, **attrib: str) -> etree._Element:
-    el = etree.SubElement(parent, _q(name), attrib)
+    """A child in the parent's namespace: one writer serves every version."""
+    el = etree.SubElement(parent, f"{{{etree.QName(parent).namespace}}}{name}", attrib)
     if text is not None:
         el.text = text if isinstance(text, str) else _lexical(text)
     return el
@@ -167,16 +188,23 @@ class _Reader:
 
     def __init__(self, el: etree._Element) -> None:
         self.el = el
+        self.ns = etree.QName(el).namespace
+
+    def _q(self, name: str) -> str:
+        return f"{{{self.ns}}}{name}"
+
+    def _path(self, path: str) -> str:
+        return "/".join(self._q(p) for p in path.split("/"))
 
     def node(self, path: str) -> _Reader | None:
-        found = self.el.find("/".join(_q(p) for p in path.split("/")))
+        found = self.el.find(self._path(path))
         return None if found is None else _Reader(found)
 
     def nodes(self, name: str) -> list[_Reader]:
-        return [_Reader(e) for e in self.el.findall(_q(name))]
+        return [_Reader(e) for e in self.el.findall(self._q(name))]
 
     def text(self, path: str) -> str | None:
-        found = self.el.find("/".join(_q(p) for p in path.split("/")))
+        found = self.el.find(self._path(path))
         if found is None:
             return None
         return "".join(found.itertext())  # a comment inside the text must not cut it
@@ -198,7 +226,7 @@ class _Reader:
         return None if value is None else value in ("true", "1")
 
     def attr(self, path: str, name: str) -> str | None:
-        found = self.el.find("/".join(_q(p) for p in path.split("/")))
+        found = self.el.find(self._path(path))
         return None if found is None else found.get(name)
 
 
@@ -214,30 +242,42 @@ def _read_party(r: _Reader | None) -> dict[str, Any] | None:
 
 
 class AkStdCodec:
-    """e-Form AK standard 1.0 (XML) <-> canonical FormAK."""
+    """e-Form AK standard (XML) <-> canonical FormAK; reads 1.0 and 1.1, writes ``version``."""
 
     name: str = "akstd"
     kind: Literal["xml", "json"] = "xml"
     marker: str = AKSTD_ROOT
 
+    def __init__(self, version: str = "1.0") -> None:
+        if version not in NAMESPACES:
+            raise ValueError(f"unknown e-Form AK version {version!r}")
+        self.version = version
+        # what this version carries of core.versions.FEATURES_1_1
+        self.carries: frozenset[str] = ALL_1_1 if version != "1.0" else frozenset()
+
     def recognizes(self, document: etree._Element | dict[str, Any]) -> bool:
-        return isinstance(document, etree._Element) and document.tag == AKSTD_ROOT
+        return isinstance(document, etree._Element) and document.tag in _VERSION_OF_ROOT
+
+    @staticmethod
+    def version_of(document: etree._Element) -> str:
+        """The e-Form AK version of a recognised document (its root's namespace)."""
+        return _VERSION_OF_ROOT[document.tag]
 
     # -- encode ---------------------------------------------------------------------------
 
     def encode(self, co: FormAK) -> etree._Element:
+        require_carried(co, self.carries, f"e-Form AK {self.version}")
         d = canonical_to_dict(co)
-        root = etree.Element(AKSTD_ROOT, nsmap={None: AKSTD_NS})
+        ns = NAMESPACES[self.version]
+        root = etree.Element(f"{{{ns}}}CertificateOfOrigin", nsmap={None: ns})
         _sub(root, "ID", d["reference_no"])
         _sub(root, "IssuingCountry", d["issuing_country"])
+        _opt(root, "IssuingBody", d.get("issuing_body"))
         _party(root, "Exporter", d["exporter"])
         _party(root, "Consignee", d["consignee"])
-        tr = _sub(root, "Transport")
-        t = d["transport"]
-        _opt(tr, "DepartureDate", t.get("departure_date"))
-        _opt(tr, "TransportMeansName", t.get("vessel"))
-        _opt(tr, "LoadingLocation", t.get("port_of_loading"))
-        _opt(tr, "UnloadingLocation", t.get("port_of_discharge"))
+        if "exhibition_details" in d:
+            _party(root, "Exhibition", d["exhibition_details"])
+        self._encode_transport(_sub(root, "Transport"), d["transport"])
         for item in d["items"]:
             self._encode_item(root, item, d["hs_edition"])
         if "third_country_invoicer" in d:
@@ -276,6 +316,23 @@ class AkStdCodec:
         return root
 
     @staticmethod
+    def _encode_transport(tr: etree._Element, t: dict[str, Any]) -> None:
+        _opt(tr, "DepartureDate", t.get("departure_date"))
+        _opt(tr, "TransportMeansName", t.get("vessel"))
+        _opt(tr, "LoadingLocation", t.get("port_of_loading"))
+        _opt(tr, "UnloadingLocation", t.get("port_of_discharge"))
+        _opt(tr, "ModeCode", t.get("mode"))
+        _opt(tr, "LoadingLocationID", t.get("loading_locode"))
+        _opt(tr, "UnloadingLocationID", t.get("discharge_locode"))
+        _opt(tr, "RouteDescription", t.get("route"))
+        for locode in (t.get("transit_locodes") or "").split():
+            _sub(tr, "TransitLocationID", locode)
+        if "document_no" in t:
+            doc = _sub(tr, "TransportDocument")
+            _sub(doc, "ID", t["document_no"])
+            _opt(doc, "IssueDate", t.get("document_date"))
+
+    @staticmethod
     def _encode_item(root: etree._Element, item: dict[str, Any], edition: str) -> None:
         el = _sub(root, "GoodsItem")
         _sub(el, "SequenceNumeric", item["item_no"])
@@ -292,8 +349,9 @@ class AkStdCodec:
         _sub(oc, "Kind", origin["kind"])
         _opt(oc, "RVCPercent", origin.get("rvc_percent"))
         _opt(oc, "CTCLevel", origin.get("ctc_level"))
-        gw = item["gross_weight"]
-        _sub(el, "GrossWeight", gw["value"], unitCode=gw["unit"])
+        if "gross_weight" in item:
+            gw = item["gross_weight"]
+            _sub(el, "GrossWeight", gw["value"], unitCode=gw["unit"])
         if "quantity" in item:
             _sub(el, "Quantity", item["quantity"]["value"], unitCode=item["quantity"]["unit"])
         if "fob" in item:
@@ -302,12 +360,19 @@ class AkStdCodec:
             ie = _sub(el, "Invoice")
             _sub(ie, "ID", inv["number"])
             _sub(ie, "IssueDate", inv["date"])
+            if "issuer_name" in inv or "issuer_country" in inv:
+                issuer = _sub(ie, "Issuer")
+                _sub(issuer, "Name", inv.get("issuer_name"))
+                _sub(issuer, "CountryCode", inv.get("issuer_country"))
 
     # -- decode ---------------------------------------------------------------------------
 
     def decode(self, payload: etree._Element | dict[str, Any]) -> FormAK:
         root = require_element(payload, self.name)
-        validate_with_boxes(root, AKSTD_XSD, BOX_OF)
+        version = _VERSION_OF_ROOT.get(root.tag)
+        if version is None:
+            raise SchemaViolation(f"{self.name}: unknown root {root.tag}")
+        validate_with_boxes(root, f"akstd/eformak-{version}.xsd", BOX_OF)
         r = _Reader(root)
         d: dict[str, Any] = {
             "reference_no": r.text("ID"),
@@ -315,12 +380,9 @@ class AkStdCodec:
             "exporter": _read_party(r.node("Exporter")),
             "consignee": _read_party(r.node("Consignee")),
         }
-        transport: dict[str, Any] = {}
-        _put(transport, "departure_date", r.token("Transport/DepartureDate"))
-        _put(transport, "vessel", r.text("Transport/TransportMeansName"))
-        _put(transport, "port_of_loading", r.text("Transport/LoadingLocation"))
-        _put(transport, "port_of_discharge", r.text("Transport/UnloadingLocation"))
-        d["transport"] = transport
+        _put(d, "issuing_body", r.text("IssuingBody"))
+        _put(d, "exhibition_details", _read_party(r.node("Exhibition")))
+        d["transport"] = self._decode_transport(r)
         items = [self._decode_item(i) for i in r.nodes("GoodsItem")]
         editions = {i.token("Classification/EditionCode") for i in r.nodes("GoodsItem")}
         if len(editions) != 1:
@@ -368,6 +430,25 @@ class AkStdCodec:
         return canonical_from_dict(d)
 
     @staticmethod
+    def _decode_transport(r: _Reader) -> dict[str, Any]:
+        t: dict[str, Any] = {}
+        _put(t, "departure_date", r.token("Transport/DepartureDate"))
+        _put(t, "vessel", r.text("Transport/TransportMeansName"))
+        _put(t, "port_of_loading", r.text("Transport/LoadingLocation"))
+        _put(t, "port_of_discharge", r.text("Transport/UnloadingLocation"))
+        _put(t, "mode", r.token("Transport/ModeCode"))
+        _put(t, "loading_locode", r.token("Transport/LoadingLocationID"))
+        _put(t, "discharge_locode", r.token("Transport/UnloadingLocationID"))
+        _put(t, "route", r.text("Transport/RouteDescription"))
+        transport = r.node("Transport")
+        ports = transport.nodes("TransitLocationID") if transport is not None else []
+        if ports:
+            t["transit_locodes"] = " ".join((p.el.text or "").strip() for p in ports)
+        _put(t, "document_no", r.text("Transport/TransportDocument/ID"))
+        _put(t, "document_date", r.token("Transport/TransportDocument/IssueDate"))
+        return t
+
+    @staticmethod
     def _decode_item(r: _Reader) -> dict[str, Any]:
         origin: dict[str, Any] = {"kind": r.token("OriginCriterion/Kind")}
         _put(origin, "rvc_percent", r.token("OriginCriterion/RVCPercent"))
@@ -380,11 +461,12 @@ class AkStdCodec:
             "description": r.text("Description"),
             "hs_code": r.text("Classification/ID"),
             "origin": origin,
-            "gross_weight": {
+        }
+        if r.node("GrossWeight") is not None:
+            item["gross_weight"] = {
                 "value": r.token("GrossWeight"),
                 "unit": r.attr("GrossWeight", "unitCode"),
-            },
-        }
+            }
         if r.node("Quantity") is not None:
             item["quantity"] = {
                 "value": r.token("Quantity"),
@@ -395,7 +477,12 @@ class AkStdCodec:
                 "amount": r.token("FOBValue"),
                 "currency": r.attr("FOBValue", "currencyID"),
             }
-        item["invoices"] = [
-            {"number": i.text("ID"), "date": i.token("IssueDate")} for i in r.nodes("Invoice")
-        ]
+        item["invoices"] = [_read_invoice(i) for i in r.nodes("Invoice")]
         return item
+
+
+def _read_invoice(r: _Reader) -> dict[str, Any]:
+    invoice: dict[str, Any] = {"number": r.text("ID"), "date": r.token("IssueDate")}
+    _put(invoice, "issuer_name", r.text("Issuer/Name"))
+    _put(invoice, "issuer_country", r.token("Issuer/CountryCode"))
+    return invoice

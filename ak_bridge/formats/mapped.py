@@ -102,6 +102,7 @@ from ak_bridge.core.canonical import (
 )
 from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed, clip
 from ak_bridge.core.model import FormAK
+from ak_bridge.core.versions import carried_by_mapping, require_carried
 from ak_bridge.formats.akstd import require_element
 
 __all__ = ["MappedCodec"]
@@ -211,6 +212,14 @@ class _Group:
     required_objects: tuple[str, ...]  # rel paths of nested objects that must exist
 
 
+def _mapped_paths(group: _Group) -> list[str]:
+    """Full canonical paths of every mapped leaf, nested groups included."""
+    paths = [f.info.path for f in group.fields]
+    for child in group.children:
+        paths.extend(_mapped_paths(child))
+    return paths
+
+
 def _require_table(value: Any, source: str, key: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(source, key, "must be a table")
@@ -268,6 +277,8 @@ class MappedCodec:
             self.marker = f"{key}={value}"
         self._converters = self._compile_converters(mapping.get("converters", {}))
         self._root = self._compile_groups(mapping)
+        # the e-Form AK 1.1 features it carries: those whose canonical leaves it maps
+        self.carries: frozenset[str] = carried_by_mapping(_mapped_paths(self._root))
 
     @property
     def tree(self) -> _Group:
@@ -502,6 +513,7 @@ class MappedCodec:
         return isinstance(document, dict) and document.get(self.marker_key) == self.marker_value
 
     def encode(self, co: FormAK) -> etree._Element | dict[str, Any]:
+        require_carried(co, self.carries, f"the {self.name} format")
         data = canonical_to_dict(co)
         if self.kind == "xml":
             nsmap = {self.prefix: self.namespace} if self.namespace else None
