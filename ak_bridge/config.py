@@ -31,6 +31,7 @@ from ak_bridge.config_schema import (
     RulesSchema,
     check,
 )
+from ak_bridge.core import versions
 from ak_bridge.core.calendars import Calendars, calendar_from_table
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.retry import RetryPolicy
@@ -421,6 +422,18 @@ def load_settings(
             token_hashes=_hashes(table, "token_sha256", partners_src, pre),
             client_cert_hashes=_hashes(table, "client_cert_sha256", partners_src, pre),
             sign_receipts=_opt(table, "sign_receipts", bool, False, partners_src, pre),
+            standard_versions=versions.check_versions(
+                _opt(
+                    table,
+                    "standard_versions",
+                    list,
+                    list(versions.DEFAULT_VERSIONS),
+                    partners_src,
+                    pre,
+                ),
+                partners_src,
+                pre + "standard_versions",
+            ),
             uat_endpoint=_opt(table, "uat_endpoint", str, None, partners_src, pre),
             outbound=_outbound(
                 table.get("outbound", {}),

@@ -236,6 +236,17 @@ class FormAK:
     def issue_date(self) -> date:
         return self.certification.issue_date
 
+    def business_key(self, function: str) -> str:
+        """The idempotency key of a submission of this CO with ``function`` (9 or 5).
+
+        Issuing country + reference number + function; a 1.1 document that names its
+        issuing body (Korea has two: KCS and KCCI, with numbering of their own) has the body
+        in the key too. A CO without one keeps the 1.0 key, so stored keys stay valid.
+        """
+        if self.issuing_body is None:
+            return f"{self.issuing_country}|{self.reference_no}|{function}"
+        return f"{self.issuing_country}|{self.issuing_body}|{self.reference_no}|{function}"
+
     @property
     def is_replacement(self) -> bool:
         """Whether the document says it replaces another CO, so travels with function 5.

@@ -64,6 +64,7 @@ class PartnerConfig:
     sign_receipts: bool = False  # its receipts carry our signed receipt (proof of receipt)
     uat_endpoint: str | None = None  # its test system: what ``conformance`` sends to
     outbound: OutboundAuth = field(default_factory=OutboundAuth)
+    standard_versions: tuple[str, ...] = ("1.0",)  # e-Form AK versions it speaks (issue 11)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ from lxml import etree
 
 from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed
 from ak_bridge.core.model import FormAK
+from ak_bridge.core.settings import PartnerConfig
+from ak_bridge.core.versions import negotiate
 from ak_bridge.formats.akstd import AkStdCodec
 from ak_bridge.formats.mapped import MappedCodec
 from ak_bridge.formats.unipass import UnipassCodec
@@ -39,6 +41,7 @@ __all__ = [
     "MappedCodec",
     "UnipassCodec",
     "build_codecs",
+    "codec_for",
     "detect_format",
     "parse_document",
 ]
@@ -89,6 +92,28 @@ def build_codecs(mappings: Mapping[str, Mapping[str, Any]]) -> dict[str, Codec]:
         markers[codec.marker] = name
         codecs[name] = codec
     return codecs
+
+
+def codec_for(codecs: Mapping[str, Codec], partner: PartnerConfig) -> Codec:
+    """The codec that writes for ``partner``: the agreed standard goes out in the highest
+    e-Form AK version both sides speak (``standard_versions``), a national format as is."""
+    codec = codecs[partner.format]
+    if isinstance(codec, AkStdCodec):
+        return AkStdCodec(negotiate(partner.standard_versions))
+    return codec
+
+
+def check_version_spoken(codec: Codec, document: Document, partner: PartnerConfig) -> None:
+    """An agreed-standard document must be in a version its sender is configured to speak:
+    a 1.1 document from a 1.0-only partner is a misconfiguration, said at once."""
+    if isinstance(codec, AkStdCodec) and isinstance(document, etree._Element):
+        version = codec.version_of(document) if codec.recognizes(document) else None
+        if version is not None and version not in partner.standard_versions:
+            raise SchemaViolation(
+                f"{partner.id} speaks e-Form AK {', '.join(partner.standard_versions)}, "
+                f"this document is {version} (set standard_versions in partners.toml)",
+                box="header",
+            )
 
 
 def encode_for(codec: Codec, co: FormAK) -> Document:

@@ -24,7 +24,7 @@ from ak_bridge.core.errors import (
 )
 from ak_bridge.core.model import CertificateState, FormAK, Receipt
 from ak_bridge.core.settings import PartnerConfig, Settings
-from ak_bridge.formats import Codec, encode_for
+from ak_bridge.formats import Codec, codec_for, encode_for
 from ak_bridge.security.signing import Signer
 from ak_bridge.service.ports import AuditEvent, Store
 from ak_bridge.service.receipts import (
@@ -73,7 +73,7 @@ class CertificateIntake:
                 box="header",
             )
         # Idempotency first: an identical resend gets its receipt even once the CO moved on.
-        key = f"{co.issuing_country}|{co.reference_no}|{env.function}"
+        key = co.business_key(str(env.function))
         canonical_json, digest = canonical_record(co)
         resend = self._resend(inbound, key, co, digest, now)
         if resend is not None:
@@ -190,8 +190,8 @@ class CertificateIntake:
 
     def _render(self, co: FormAK, destination: PartnerConfig) -> tuple[bytes, str]:
         """Translate to the destination's format and sign it there and then."""
-        codec = self.codecs[destination.format]
-        encoded = encode_for(codec, co)
+        codec = codec_for(self.codecs, destination)
+        encoded = encode_for(codec, co)  # VersionNotLossless: what its version cannot carry
         if codec.kind == "json":
             assert isinstance(encoded, dict)
             body = {

@@ -128,6 +128,10 @@ def build_topology(
     (config_dir / "formats").mkdir(parents=True, exist_ok=True)
     for f in (REPO_CONFIG / "formats").glob("*.toml"):
         shutil.copy(f, config_dir / "formats" / f.name)
+    # the working calendars too: without them a test's "issued retroactively" counts on
+    # default rest days, not the shipped ones an operator runs with (Brunei, holidays)
+    if (REPO_CONFIG / "calendars.toml").is_file():
+        shutil.copy(REPO_CONFIG / "calendars.toml", config_dir / "calendars.toml")
 
     retry = retry or {
         "max_attempts": 6,
