@@ -109,7 +109,9 @@ def carried_by_mapping(mapped_paths: Iterable[str]) -> frozenset[str]:
 def require_carried(co: FormAK, carried: frozenset[str], target: str) -> None:
     """Raise ``VersionNotLossless`` (box of the first feature) if ``target`` cannot carry
     every 1.1 feature ``co`` uses; the message lists them all."""
-    missing = [f for f in features_used(co) if f.name not in carried]
+    missing = sorted(
+        (f for f in features_used(co) if f.name not in carried), key=lambda f: int(f.box)
+    )
     if missing:
         what = "; ".join(f"Box {f.box}: {f.label}" for f in missing)
         raise VersionNotLossless(

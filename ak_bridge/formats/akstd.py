@@ -362,8 +362,8 @@ class AkStdCodec:
             _sub(ie, "IssueDate", inv["date"])
             if "issuer_name" in inv or "issuer_country" in inv:
                 issuer = _sub(ie, "Issuer")
-                _sub(issuer, "Name", inv.get("issuer_name"))
-                _sub(issuer, "CountryCode", inv.get("issuer_country"))
+                _opt(issuer, "Name", inv.get("issuer_name"))
+                _opt(issuer, "CountryCode", inv.get("issuer_country"))
 
     # -- decode ---------------------------------------------------------------------------
 
