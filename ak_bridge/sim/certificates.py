@@ -13,12 +13,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from ak_bridge.core.model import (
-    Exhibition,
     AKFTA_PARTIES,
     Certification,
     CriterionKind,
     CtcLevel,
     Declaration,
+    Exhibition,
     FormAK,
     GoodsItem,
     Invoice,
