@@ -352,3 +352,22 @@ def test_test_topologies_copy_the_shipped_calendars(tmp_path: Path) -> None:
 
 def test_function_of_a_1_1_co_is_still_implied_by_its_content() -> None:
     assert rules.implied_function(co11()) is MessageFunction.ORIGINAL
+
+
+SAMPLES = Path("wsdl/samples")
+
+
+def test_every_akstd_sample_has_a_1_1_twin_with_the_same_certificate() -> None:
+    """make-samples writes both versions; the twin is the same CO, only the version differs."""
+    old = sorted(SAMPLES.glob("*.akstd.xml"))
+    assert old
+    for path in old:
+        twin = SAMPLES / "1.1" / path.name
+        el = xmlio.parse_untrusted(twin.read_bytes())
+        assert etree.QName(el).namespace == NAMESPACES["1.1"]
+        xmlio.validate(el, "akstd/eformak-1.1.xsd", {})
+        assert V11.decode(el) == V10.decode(xmlio.parse_untrusted(path.read_bytes()))
+    full = xmlio.parse_untrusted(
+        (SAMPLES / "1.1" / "certificate-kr-vn-1.1-fields.akstd.xml").read_bytes()
+    )
+    assert {f.name for f in versions.features_used(V11.decode(full))} == versions.ALL_1_1

@@ -263,11 +263,16 @@ def sample_form_ak_1_1(
     *,
     items: int = 2,
 ) -> FormAK:
-    """:func:`sample_form_ak` using every e-Form AK 1.1 addition (issue 11): Box 3 transport
-    mode, UN/LOCODE ports, route via a transit port, B/L; an issuing body; a Box 10 invoice
-    issuer; a 2,000-character description; an item with another quantity but no gross
-    weight; the exhibition in its own element."""
+    """:func:`sample_form_ak` with every e-Form AK 1.1 addition (see :func:`with_1_1_fields`)."""
     co = sample_form_ak(reference_no, issuing_country, importing_country, issue_date, items=items)
+    return with_1_1_fields(co)
+
+
+def with_1_1_fields(co: FormAK) -> FormAK:
+    """``co`` using every e-Form AK 1.1 addition (issue 11): Box 3 transport mode, UN/LOCODE
+    ports, route via a transit port, B/L; an issuing body; a Box 10 invoice issuer; a
+    2,000-character description; an item with another quantity but no gross weight; the
+    exhibition in its own element. Ports must already be UN/LOCODEs (the profiles' are)."""
     t = co.transport
     first, *rest = co.items
     long_text = (first.description + "; ") * 200
@@ -293,10 +298,10 @@ def sample_form_ak_1_1(
             discharge_locode=t.port_of_discharge,
             route=f"{t.port_of_loading} - SGSIN (transhipment) - {t.port_of_discharge}",
             transit_locodes=("SGSIN",),
-            document_no=f"BL-{reference_no[-6:]}",
-            document_date=issue_date,
+            document_no=f"BL-{co.reference_no[-6:]}",
+            document_date=t.departure_date,
         ),
-        issuing_body="KCS" if issuing_country == "KR" else co.certification.authority_id,
+        issuing_body="KCS" if co.issuing_country == "KR" else co.certification.authority_id,
         exhibition_details=Exhibition(
             "ASEAN-Korea Trade Fair", "Marina Bay Sands Expo, 10 Bayfront Ave", "SG"
         ),
