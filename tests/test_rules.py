@@ -122,6 +122,12 @@ CERT_CASES: list[CertCase] = [
     ),
     ("hs_too_short", lambda: item(good(), 2, hs_code="8708"), CTX, ["7"]),
     (
+        "quantity_missing",  # Box 9 "gross weight or other quantity" (e-Form AK 1.1)
+        lambda: item(good(), 2, gross_weight=None, quantity=None),
+        CTX,
+        ["9"],
+    ),
+    (
         "hs_fewer_than_national",
         lambda: good(),
         RuleContext(TODAY, importer_rules={"hs_min_digits": 8}),
