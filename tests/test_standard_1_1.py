@@ -112,6 +112,7 @@ def test_box_9_needs_a_gross_weight_or_another_quantity() -> None:
         ("Transport/UnloadingLocationID", "VNSG1", "3"),  # UN/LOCODE: digits 2-9 only
         ("Transport/TransitLocationID", "sgsin", "3"),
         ("Transport/ModeCode", "12", "3"),  # UN/ECE Rec 19: one digit
+        ("GoodsItem/Classification/NationalTariffCode", "8708.99", "7"),
     ],
 )
 def test_the_1_1_schema_refuses_naming_the_box(path: str, value: str, box: str) -> None:

@@ -274,6 +274,7 @@ class GoodsItemSchema(_ModelSchema):
     quantity = mf.Nested(ItemQuantitySchema, metadata={"box": "7"}, **_optional())
     fob = mf.Nested(MoneySchema, metadata={"box": "9"}, **_optional())
     invoices = mf.List(mf.Nested(InvoiceSchema), load_default=list, metadata={"box": "10"})
+    national_tariff_code = _code("7", "[0-9]{6,12}", **_optional())
 
 
 class DeclarationSchema(_ModelSchema):

@@ -149,6 +149,8 @@ class GoodsItem:
     quantity: Quantity | None = None
     fob: Money | None = None
     invoices: tuple[Invoice, ...] = ()
+    # e-Form AK 1.1: the importing tariff's line (AHTN, HSK...), apart from the HS code/edition
+    national_tariff_code: str | None = None
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,12 @@ FEATURES_1_1: tuple[Feature, ...] = (
         "the exhibition details",
         ("exhibition_details.name", "exhibition_details.address", "exhibition_details.country"),
     ),
+    Feature(
+        "national_tariff_code",
+        "7",
+        "the national tariff code",
+        ("items.national_tariff_code",),
+    ),
     Feature("issuing_body", "12", "the issuing body", ("issuing_body",)),
     Feature("transport_mode", "3", "the transport mode", ("transport.mode",)),
     Feature(
@@ -91,6 +97,7 @@ def features_used(co: FormAK) -> list[Feature]:
         "long_description": any(len(i.description) > DESCRIPTION_MAX_1_0 for i in co.items),
         "invoice_issuer": any(i.issuer_name or i.issuer_country for i in invoices),
         "exhibition_details": co.exhibition_details is not None,
+        "national_tariff_code": any(i.national_tariff_code for i in co.items),
         "issuing_body": co.issuing_body is not None,
         "transport_mode": t.mode is not None,
         "port_locodes": t.loading_locode is not None or t.discharge_locode is not None,

@@ -70,6 +70,7 @@ BOX_OF: dict[str, str] = {
     "Description": "7",
     "Classification": "7",
     "EditionCode": "7",
+    "NationalTariffCode": "7",
     "OriginCriterion": "8",
     "Kind": "8",
     "RVCPercent": "8",
@@ -344,6 +345,7 @@ class AkStdCodec:
         cl = _sub(el, "Classification")
         _sub(cl, "ID", item["hs_code"])
         _sub(cl, "EditionCode", edition)
+        _opt(cl, "NationalTariffCode", item.get("national_tariff_code"))
         origin = item["origin"]
         oc = _sub(el, "OriginCriterion")
         _sub(oc, "Kind", origin["kind"])
@@ -478,6 +480,7 @@ class AkStdCodec:
                 "currency": r.attr("FOBValue", "currencyID"),
             }
         item["invoices"] = [_read_invoice(i) for i in r.nodes("Invoice")]
+        _put(item, "national_tariff_code", r.token("Classification/NationalTariffCode"))
         return item
 
 

@@ -279,6 +279,7 @@ def with_1_1_fields(co: FormAK) -> FormAK:
     first = replace(
         first,
         description=long_text[:2000],
+        national_tariff_code=(first.hs_code + "000000")[:10],
         invoices=tuple(
             replace(inv, issuer_name=co.exporter.name, issuer_country=co.issuing_country)
             for inv in first.invoices
