@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from lxml import etree
+from strategies import form_aks_1_1
 
 from ak_bridge.core import rules, versions
+from ak_bridge.core.canonical import canonical_from_dict, canonical_to_dict
 from ak_bridge.core.errors import ConfigError, SchemaViolation, VersionNotLossless
 from ak_bridge.core.model import FormAK, MessageFunction, Quantity
 from ak_bridge.core.rules import RuleContext
@@ -372,3 +375,17 @@ def test_every_akstd_sample_has_a_1_1_twin_with_the_same_certificate() -> None:
         (SAMPLES / "1.1" / "certificate-kr-vn-1.1-fields.akstd.xml").read_bytes()
     )
     assert {f.name for f in versions.features_used(V11.decode(full))} == versions.ALL_1_1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(co=form_aks_1_1)
+def test_1_1_carries_every_valid_certificate(co: FormAK) -> None:
+    """Every 1.1 shape round-trips through the canonical JSON and the 1.1 XML; 1.0 carries it
+    exactly when it uses no 1.1 feature, else refuses with version_not_lossless."""
+    assert canonical_from_dict(canonical_to_dict(co)) == co
+    assert V11.decode(reparse(V11.encode(co))) == co
+    if versions.features_used(co):
+        with pytest.raises(VersionNotLossless):
+            V10.encode(co)
+    else:
+        assert V10.decode(reparse(V10.encode(co))) == co

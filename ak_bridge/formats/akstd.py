@@ -328,9 +328,9 @@ class AkStdCodec:
         _opt(tr, "RouteDescription", t.get("route"))
         for locode in (t.get("transit_locodes") or "").split():
             _sub(tr, "TransitLocationID", locode)
-        if "document_no" in t:
+        if "document_no" in t or "document_date" in t:
             doc = _sub(tr, "TransportDocument")
-            _sub(doc, "ID", t["document_no"])
+            _opt(doc, "ID", t.get("document_no"))
             _opt(doc, "IssueDate", t.get("document_date"))
 
     @staticmethod
