@@ -389,3 +389,13 @@ def test_1_1_carries_every_valid_certificate(co: FormAK) -> None:
             V10.encode(co)
     else:
         assert V10.decode(reparse(V10.encode(co))) == co
+
+
+def test_an_hs_edition_1_1_does_not_list_is_not_lossless() -> None:
+    co = dataclasses.replace(
+        sample_form_ak("KR-2026-AK-001110", "KR", "VN", ISSUED), hs_edition="HS2002"
+    )
+    assert V10.decode(reparse(V10.encode(co))) == co
+    with pytest.raises(VersionNotLossless) as err:
+        V11.encode(co)
+    assert err.value.box == "7"

@@ -29,6 +29,7 @@ __all__ = [
 SUPPORTED: tuple[str, ...] = ("1.0", "1.1")  # oldest first
 DEFAULT_VERSIONS: tuple[str, ...] = ("1.0",)
 DESCRIPTION_MAX_1_0 = 512
+HS_EDITIONS_1_1: tuple[str, ...] = ("HS2007", "HS2012", "HS2017", "HS2022")  # eformak-1.1.xsd
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,17 @@ def require_carried(co: FormAK, carried: frozenset[str], target: str) -> None:
             f"{target} cannot carry what this certificate uses ({what}); "
             "send it to a partner that speaks e-Form AK 1.1, or leave these out",
             box=missing[0].box,
+        )
+
+
+def require_edition(co: FormAK, version: str) -> None:
+    """1.1 lists the HS editions (1.0 took any ``HS`` + 4 digits): a 1.0 certificate on
+    another edition cannot be sent as 1.1."""
+    if version != "1.0" and co.hs_edition not in HS_EDITIONS_1_1:
+        raise VersionNotLossless(
+            f"e-Form AK {version} lists the HS editions {', '.join(HS_EDITIONS_1_1)}; "
+            f"this certificate uses {co.hs_edition}",
+            box="7",
         )
 
 
