@@ -31,7 +31,6 @@ from ak_bridge.config_schema import (
     RulesSchema,
     check,
 )
-from ak_bridge.core import versions
 from ak_bridge.core.calendars import Calendars, calendar_from_table
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.retry import RetryPolicy
@@ -44,6 +43,7 @@ from ak_bridge.core.settings import (
     PartnerConfig,
     Settings,
 )
+from ak_bridge.core.versions import STANDARD_VERSIONS
 from ak_bridge.standard import WSDL_DIR
 
 
@@ -97,6 +97,18 @@ def _wsdl(root: Path, name: str) -> Path:
     """A deployment's own wsdl/ wins; otherwise the contracts shipped with ak-bridge."""
     local = root / "wsdl" / name
     return local if local.exists() else WSDL_DIR / name
+
+
+def _standard_versions(table: Mapping[str, Any], source: str, prefix: str) -> tuple[str, ...]:
+    """The e-Form AK standard versions a partner speaks (default 1.0 only, issue 11)."""
+    values = table.get("standard_versions", ["1.0"])
+    if not values or any(v not in STANDARD_VERSIONS for v in values):
+        raise ConfigError(
+            source,
+            f"{prefix}standard_versions",
+            f"must be a non-empty list of {', '.join(STANDARD_VERSIONS)}",
+        )
+    return tuple(values)
 
 
 def _hashes(table: Mapping[str, Any], key: str, source: str, prefix: str) -> tuple[str, ...]:
@@ -422,18 +434,6 @@ def load_settings(
             token_hashes=_hashes(table, "token_sha256", partners_src, pre),
             client_cert_hashes=_hashes(table, "client_cert_sha256", partners_src, pre),
             sign_receipts=_opt(table, "sign_receipts", bool, False, partners_src, pre),
-            standard_versions=versions.check_versions(
-                _opt(
-                    table,
-                    "standard_versions",
-                    list,
-                    list(versions.DEFAULT_VERSIONS),
-                    partners_src,
-                    pre,
-                ),
-                partners_src,
-                pre + "standard_versions",
-            ),
             uat_endpoint=_opt(table, "uat_endpoint", str, None, partners_src, pre),
             outbound=_outbound(
                 table.get("outbound", {}),
@@ -443,6 +443,7 @@ def load_settings(
                 path,
                 (table["endpoint"], table.get("uat_endpoint")),
             ),
+            standard_versions=_standard_versions(table, partners_src, pre),
         )
         if channel is Channel.ASW:
             asw_partner = pid

@@ -183,9 +183,9 @@ class PartnerSchema(_Table):
     token_sha256 = StrList(single_ok=True)
     client_cert_sha256 = StrList(single_ok=True)
     sign_receipts = Bool()
-    standard_versions = StrList()  # e-Form AK versions it speaks, e.g. ["1.0", "1.1"]
     uat_endpoint = Str()
     outbound = fields.Nested(OutboundSchema)
+    standard_versions = StrList()  # e-Form AK versions spoken; values checked in config.py
 
 
 class PartnersFileSchema(_Table):

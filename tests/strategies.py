@@ -10,7 +10,6 @@ no leading or trailing whitespace; codes follow their code-list shapes.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import TypeVar
@@ -23,7 +22,6 @@ from ak_bridge.core.model import (
     CriterionKind,
     CtcLevel,
     Declaration,
-    Exhibition,
     FormAK,
     GoodsItem,
     Invoice,
@@ -154,59 +152,3 @@ form_aks: st.SearchStrategy[FormAK] = st.builds(
     original_issue_date=optional(dates),
     remarks=optional(texts(60)),
 )
-
-
-# -- e-Form AK 1.1 additions (issue 11) -------------------------------------------------------
-
-LOCODES = _regex(r"[A-Z]{2}[A-Z2-9]{3}")
-HS_EDITIONS_1_1 = st.sampled_from(["HS2007", "HS2012", "HS2017", "HS2022"])
-
-
-def _with_1_1(draw: st.DrawFn, co: FormAK) -> FormAK:
-    def item(i: GoodsItem) -> GoodsItem:
-        weight = draw(optional(quantities))
-        return replace(
-            i,
-            description=draw(st.sampled_from([i.description, "d" * draw(st.integers(513, 2000))])),
-            gross_weight=weight,
-            quantity=i.quantity if weight is not None else draw(quantities),
-            national_tariff_code=draw(optional(_regex(r"[0-9]{6,12}"))),
-            invoices=tuple(
-                replace(
-                    inv,
-                    issuer_name=draw(optional(texts())),
-                    issuer_country=draw(optional(any_country)),
-                )
-                for inv in i.invoices
-            ),
-        )
-
-    transit = draw(st.lists(LOCODES, max_size=3))
-    transport = replace(
-        co.transport,
-        mode=draw(optional(_regex(r"[0-9]"))),
-        loading_locode=draw(optional(LOCODES)),
-        discharge_locode=draw(optional(LOCODES)),
-        route=draw(optional(texts(60))),
-        transit_locodes=tuple(transit) if transit else None,
-        document_no=draw(optional(texts(20))),
-        document_date=draw(optional(dates)),
-    )
-    return replace(
-        co,
-        items=tuple(item(i) for i in co.items),
-        transport=transport,
-        hs_edition=draw(HS_EDITIONS_1_1),
-        issuing_body=draw(optional(texts(20))),
-        exhibition_details=draw(
-            optional(st.builds(Exhibition, name=texts(), address=texts(60), country=any_country))
-        ),
-    )
-
-
-@st.composite
-def _form_aks_1_1(draw: st.DrawFn) -> FormAK:
-    return _with_1_1(draw, draw(form_aks))
-
-
-form_aks_1_1: st.SearchStrategy[FormAK] = _form_aks_1_1()

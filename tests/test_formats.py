@@ -196,13 +196,6 @@ def _drop_json(*keys: str | int) -> Callable[[dict[str, Any]], None]:
     return drop
 
 
-def _drop_unit(ns: str, path: str, attr: str) -> Callable[[Any], None]:
-    def drop(doc: Any) -> None:
-        doc.find("/".join(f"{{{ns}}}{p}" for p in path.split("/"))).attrib.pop(attr)
-
-    return drop
-
-
 ID_NS = MAPPINGS["id_ska"]["format"]["namespace"]
 TH_NS = MAPPINGS["th_dft"]["format"]["namespace"]
 
@@ -226,9 +219,7 @@ MISSING: list[tuple[str, Callable[[Any], None], str]] = [
     ("unipass", _drop_xml(UNIPASS_NS, "BtbCoYn"), "13"),
     ("id_ska", _drop_xml(ID_NS, "Eksportir/Nama"), "1"),
     ("id_ska", _drop_xml(ID_NS, "DaftarBarang/Barang/KriteriaAsal/Kode"), "8"),
-    # a gross weight may be absent (Box 9 "or other quantity", a rule checks one is given)
-    # but not half there
-    ("id_ska", _drop_unit(ID_NS, "DaftarBarang/Barang/BeratKotor", "satuan"), "9"),
+    ("id_ska", _drop_xml(ID_NS, "DaftarBarang/Barang/BeratKotor"), "9"),
     ("id_ska", _drop_xml(ID_NS, "Pengesahan/TanggalTerbit"), "12"),
     ("id_ska", _drop_xml(ID_NS, "DaftarBarang"), "5"),
     ("th_dft", _drop_xml(TH_NS, "CONSIGNEE"), "2"),

@@ -22,6 +22,7 @@
     │   ├── CertificateStateConflict   the CO's state does not allow this message
     │   ├── FormDNotAccepted           ATIGA Form D belongs on the ASW
     │   ├── TranslationFailed          a box cannot be carried in the target format
+    │   ├── VersionNotLossless         a 1.1 value the destination's version cannot carry
     │   └── NotFound                   a queried certificate or message is unknown
     ├── InternalError                  our own failure: answered without detail, audited
     └── DeliveryFailed                 outbound; ``retryable`` decides retry versus dead letter
@@ -242,11 +243,12 @@ class TranslationFailed(Rejected):
     http_status = 422
 
 
-class VersionNotLossless(TranslationFailed):
-    """The destination speaks only an e-Form AK version (or a format) that cannot carry a
-    field this certificate uses: refused at intake, naming the box, never silently dropped."""
+class VersionNotLossless(Rejected):
+    """The destination speaks a standard version (or a format) that cannot carry a value
+    this certificate has: refused at intake rather than delivered with the value dropped."""
 
     code = "version_not_lossless"
+    http_status = 422
 
 
 class NotFound(Rejected):

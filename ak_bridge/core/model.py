@@ -89,20 +89,24 @@ class Money:
 
 @dataclass(frozen=True)
 class Transport:
-    """Box 3, every sub-field "as far as known"."""
+    """Box 3, every sub-field "as far as known".
+
+    ``port_of_loading`` is not a Form AK field (Box 3 names departure date, vessel and port
+    of discharge only); it is carried as an addition. Standard 1.1 adds the rest of the
+    route, because direct consignment caused most verification requests before 2019:
+    ports are a UN/LOCODE where it matches ``[A-Z]{2}[A-Z2-9]{3}``, else a name.
+    """
 
     departure_date: date | None = None
     vessel: str | None = None
-    port_of_loading: str | None = None  # not a Box 3 field: kept as an addition (1.0)
+    port_of_loading: str | None = None
     port_of_discharge: str | None = None
-    # e-Form AK 1.1 (issue 11 point 10): direct-consignment evidence
-    mode: str | None = None  # UN/ECE Rec 19 transport mode code, one digit
-    loading_locode: str | None = None  # UN/LOCODE, e.g. KRPUS
-    discharge_locode: str | None = None
-    route: str | None = None  # the route as far as known, free text
-    transit_locodes: tuple[str, ...] | None = None  # transit ports, UN/LOCODE, in order
-    document_no: str | None = None  # B/L, AWB, ... number
-    document_date: date | None = None  # its date (on-board date = shipment date)
+    # standard 1.1
+    mode: str | None = None  # UN/ECE Rec 19 transport mode code, "1" sea ... "8" inland water
+    route: str | None = None  # the route as far as known, in words
+    transit_ports: tuple[str, ...] = ()
+    document_no: str | None = None  # B/L, AWB, ...: proves the whole route
+    document_date: date | None = None  # on-board date = shipment date
 
 
 @dataclass(frozen=True)
@@ -124,14 +128,34 @@ class OriginCriterion:
 
 
 @dataclass(frozen=True)
+class InvoiceIssuer:
+    """Who issued a Box 10 invoice (standard 1.1): a third-country invoice is one whose
+    issuer's country is neither the exporting nor the importing Party."""
+
+    name: str
+    country: str  # ISO 3166-1 alpha-2, any country
+
+
+@dataclass(frozen=True)
 class Invoice:
     """Box 10."""
 
     number: str
     date: date
-    # e-Form AK 1.1 (issue 11 point 11): who issued it, so a third-country invoice shows
-    issuer_name: str | None = None
-    issuer_country: str | None = None
+    issuer: InvoiceIssuer | None = None  # standard 1.1
+
+
+@dataclass(frozen=True)
+class Exhibition:
+    """Exhibition goods (Box 13 ticked), standard 1.1: the exhibition's own element, since the
+    consignee must be a Party and an exhibition may be held anywhere (ATIGA note 13)."""
+
+    name: str
+    address: str
+    country: str  # any ISO 3166-1 alpha-2 code
+    start_date: date | None = None
+    end_date: date | None = None
+    buyer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,12 +169,11 @@ class GoodsItem:
     description: str
     hs_code: str
     origin: OriginCriterion
-    gross_weight: Quantity | None = None  # Box 9 "gross weight or other quantity" (1.1)
+    gross_weight: Quantity | None  # Box 9 "gross weight or other quantity": 1.1 may omit it
     quantity: Quantity | None = None
     fob: Money | None = None
     invoices: tuple[Invoice, ...] = ()
-    # e-Form AK 1.1: the importing tariff's line (AHTN, HSK...), apart from the HS code/edition
-    national_tariff_code: str | None = None
+    national_tariff_code: str | None = None  # standard 1.1: the importing country's tariff
 
 
 @dataclass(frozen=True)
@@ -180,6 +203,9 @@ class Certification:
     officer_name: str
     seal_id: str | None = None
     signed_electronically: bool = True
+    # standard 1.1: which of the issuing Party's bodies issued it (Korea: KCS or KCCI); part
+    # of the CO's business key when given, since numbers are unique per body only
+    issuing_body: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,15 +215,6 @@ class OriginalCertificate:
     reference_no: str
     issue_date: date
     issuing_country: str | None = None
-
-
-@dataclass(frozen=True)
-class Exhibition:
-    """The exhibition of an exhibition CO (1.1): its own element, any country, not Box 2."""
-
-    name: str
-    address: str
-    country: str  # ISO 3166 alpha-2, any country
 
 
 @dataclass(frozen=True)
@@ -226,9 +243,7 @@ class FormAK:
     replaces_reference_no: str | None = None
     original_issue_date: date | None = None
     remarks: str | None = None
-    # e-Form AK 1.1 (issue 11 point 11)
-    issuing_body: str | None = None  # e.g. KCS or KCCI: Korea has two issuing bodies
-    exhibition_details: Exhibition | None = None
+    exhibition_details: Exhibition | None = None  # standard 1.1
 
     @property
     def importing_country(self) -> str:
@@ -237,17 +252,6 @@ class FormAK:
     @property
     def issue_date(self) -> date:
         return self.certification.issue_date
-
-    def business_key(self, function: str) -> str:
-        """The idempotency key of a submission of this CO with ``function`` (9 or 5).
-
-        Issuing country + reference number + function; a 1.1 document that names its
-        issuing body (Korea has two: KCS and KCCI, with numbering of their own) has the body
-        in the key too. A CO without one keeps the 1.0 key, so stored keys stay valid.
-        """
-        if self.issuing_body is None:
-            return f"{self.issuing_country}|{self.reference_no}|{function}"
-        return f"{self.issuing_country}|{self.issuing_body}|{self.reference_no}|{function}"
 
     @property
     def is_replacement(self) -> bool:

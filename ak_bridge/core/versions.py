@@ -1,159 +1,107 @@
-"""e-Form AK versions: which version a partner gets, and what only 1.1 can carry.
+"""Versions of the e-Form AK certificate standard, and what a version can carry.
 
-Why: 1.0 and 1.1 live side by side (issue 11). A partner names the versions it speaks
-(``standard_versions``); the bridge sends the highest one both sides speak, and refuses at
-intake, naming the Form AK box, a certificate that uses a field the destination's version or
-national format cannot carry, instead of dropping it on the way. Each wire format says which
-of the 1.1 features it carries; this module says which ones a certificate uses.
+Why here: which version a partner is sent, and whether a certificate survives the trip to
+that version, are exchange rules (issue 11, "version negotiation"): a certificate that
+uses a 1.1 field must never reach a 1.0-only partner with that field silently dropped. The
+bridge refuses it at intake, before a receipt exists, naming the Form AK box.
 
 Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-from ak_bridge.core.errors import ConfigError, VersionNotLossless
+from ak_bridge.core.errors import VersionNotLossless
 from ak_bridge.core.model import FormAK
 
 __all__ = [
-    "FEATURES_1_1",
-    "SUPPORTED",
+    "DESCRIPTION_MAX_1_0",
+    "STANDARD_VERSIONS",
     "Feature",
-    "features_used",
+    "VersionNotLossless",
+    "features_1_1",
     "negotiate",
     "require_carried",
 ]
 
-SUPPORTED: tuple[str, ...] = ("1.0", "1.1")  # oldest first
-DEFAULT_VERSIONS: tuple[str, ...] = ("1.0",)
-DESCRIPTION_MAX_1_0 = 512
-HS_EDITIONS_1_1: tuple[str, ...] = ("HS2007", "HS2012", "HS2017", "HS2022")  # eformak-1.1.xsd
+STANDARD_VERSIONS = ("1.0", "1.1")  # oldest first; the bridge reads and writes both
+DESCRIPTION_MAX_1_0 = 512  # Box 7 description in eformak-1.0.xsd (1.1: 2,000)
 
 
 @dataclass(frozen=True)
 class Feature:
-    """Something only e-Form AK 1.1 can say; ``paths`` are its canonical leaves (a national
-    mapping carries the feature when it maps all of them; empty: the canonical schema alone
-    decides, so every mapping carries it)."""
+    """One use of a standard-1.1 field in a certificate."""
 
-    name: str
+    name: str  # stable, e.g. "transport.mode"
     box: str
-    label: str
-    paths: tuple[str, ...] = ()
+    what: str
 
 
-FEATURES_1_1: tuple[Feature, ...] = (
-    Feature("gross_weight_absent", "9", "an item without gross weight (other quantity only)"),
-    Feature("long_description", "7", f"a description over {DESCRIPTION_MAX_1_0} characters"),
-    Feature(
-        "invoice_issuer",
-        "10",
-        "the invoice issuer",
-        ("items.invoices.issuer_name", "items.invoices.issuer_country"),
-    ),
-    Feature(
-        "exhibition_details",
-        "2",
-        "the exhibition details",
-        ("exhibition_details.name", "exhibition_details.address", "exhibition_details.country"),
-    ),
-    Feature(
-        "national_tariff_code",
-        "7",
-        "the national tariff code",
-        ("items.national_tariff_code",),
-    ),
-    Feature("issuing_body", "12", "the issuing body", ("issuing_body",)),
-    Feature("transport_mode", "3", "the transport mode", ("transport.mode",)),
-    Feature(
-        "port_locodes",
-        "3",
-        "UN/LOCODE ports",
-        ("transport.loading_locode", "transport.discharge_locode"),
-    ),
-    Feature(
-        "transport_route",
-        "3",
-        "the route and transit ports",
-        ("transport.route", "transport.transit_locodes"),
-    ),
-    Feature(
-        "transport_document",
-        "3",
-        "the transport document",
-        ("transport.document_no", "transport.document_date"),
-    ),
-)
-ALL_1_1: frozenset[str] = frozenset(f.name for f in FEATURES_1_1)
+def negotiate(partner_versions: Collection[str], ours: Collection[str] = STANDARD_VERSIONS) -> str:
+    """The highest version both sides speak ("1.0" when they share none but 1.0's default)."""
+    common = [v for v in ours if v in partner_versions]
+    return common[-1] if common else STANDARD_VERSIONS[0]
 
 
-def features_used(co: FormAK) -> list[Feature]:
-    """The 1.1 features this certificate uses, in box order of ``FEATURES_1_1``."""
+def features_1_1(co: FormAK) -> Iterator[Feature]:
+    """Every value of ``co`` that only standard 1.1 can carry, in box order."""
+    if co.exhibition_details is not None:
+        yield Feature("exhibition_details", "2", "exhibition details")
     t = co.transport
-    invoices = [inv for item in co.items for inv in item.invoices]
-    used = {
-        "gross_weight_absent": any(i.gross_weight is None for i in co.items),
-        "long_description": any(len(i.description) > DESCRIPTION_MAX_1_0 for i in co.items),
-        "invoice_issuer": any(i.issuer_name or i.issuer_country for i in invoices),
-        "exhibition_details": co.exhibition_details is not None,
-        "national_tariff_code": any(i.national_tariff_code for i in co.items),
-        "issuing_body": co.issuing_body is not None,
-        "transport_mode": t.mode is not None,
-        "port_locodes": t.loading_locode is not None or t.discharge_locode is not None,
-        "transport_route": t.route is not None or bool(t.transit_locodes),
-        "transport_document": t.document_no is not None or t.document_date is not None,
+    if t.mode is not None:
+        yield Feature("transport.mode", "3", "transport mode (UN/ECE Rec 19)")
+    if t.route is not None:
+        yield Feature("transport.route", "3", "route")
+    if t.transit_ports:
+        yield Feature("transport.transit_ports", "3", "transit ports")
+    if t.document_no is not None or t.document_date is not None:
+        yield Feature("transport.document", "3", "transport document number and date")
+    for item in co.items:
+        n = item.item_no
+        if len(item.description) > DESCRIPTION_MAX_1_0:
+            yield Feature(
+                "items.description", "7", f"item {n}: description over {DESCRIPTION_MAX_1_0} chars"
+            )
+        if item.national_tariff_code is not None:
+            yield Feature("items.national_tariff_code", "7", f"item {n}: national tariff code")
+        if item.gross_weight is None:
+            yield Feature("items.gross_weight", "9", f"item {n}: other quantity without weight")
+        if any(inv.issuer is not None for inv in item.invoices):
+            yield Feature("items.invoices.issuer", "10", f"item {n}: invoice issuer")
+    if co.certification.issuing_body is not None:
+        yield Feature("certification.issuing_body", "12", "issuing body")
+
+
+def require_carried(co: FormAK, destination: str, carried: Collection[str]) -> None:
+    """Raise ``VersionNotLossless`` naming the first 1.1 value ``carried`` does not cover.
+
+    ``carried`` is the set of feature names the destination's format, at the negotiated
+    version, can hold (empty for a 1.0 partner).
+    """
+    lost = [f for f in features_1_1(co) if f.name not in carried]
+    if lost:
+        first = lost[0]
+        raise VersionNotLossless(
+            f"{destination} cannot carry {', '.join(f.what for f in lost[:5])}"
+            f"{' and more' if len(lost) > 5 else ''} (e-Form AK 1.1 only): refused rather "
+            "than delivered without it",
+            box=first.box,
+        )
+
+
+ALL_1_1 = frozenset(
+    {
+        "transport.mode",
+        "transport.route",
+        "transport.transit_ports",
+        "transport.document",
+        "exhibition_details",
+        "items.description",
+        "items.national_tariff_code",
+        "items.gross_weight",
+        "items.invoices.issuer",
+        "certification.issuing_body",
     }
-    return [f for f in FEATURES_1_1 if used[f.name]]
-
-
-def carried_by_mapping(mapped_paths: Iterable[str]) -> frozenset[str]:
-    """The features a national mapping carries: those whose canonical leaves it all maps."""
-    paths = set(mapped_paths)
-    return frozenset(f.name for f in FEATURES_1_1 if all(p in paths for p in f.paths))
-
-
-def require_carried(co: FormAK, carried: frozenset[str], target: str) -> None:
-    """Raise ``VersionNotLossless`` (box of the first feature) if ``target`` cannot carry
-    every 1.1 feature ``co`` uses; the message lists them all."""
-    missing = sorted(
-        (f for f in features_used(co) if f.name not in carried), key=lambda f: int(f.box)
-    )
-    if missing:
-        what = "; ".join(f"Box {f.box}: {f.label}" for f in missing)
-        raise VersionNotLossless(
-            f"{target} cannot carry what this certificate uses ({what}); "
-            "send it to a partner that speaks e-Form AK 1.1, or leave these out",
-            box=missing[0].box,
-        )
-
-
-def require_edition(co: FormAK, version: str) -> None:
-    """1.1 lists the HS editions (1.0 took any ``HS`` + 4 digits): a 1.0 certificate on
-    another edition cannot be sent as 1.1."""
-    if version != "1.0" and co.hs_edition not in HS_EDITIONS_1_1:
-        raise VersionNotLossless(
-            f"e-Form AK {version} lists the HS editions {', '.join(HS_EDITIONS_1_1)}; "
-            f"this certificate uses {co.hs_edition}",
-            box="7",
-        )
-
-
-def negotiate(theirs: Iterable[str]) -> str:
-    """The highest version both the bridge and the partner speak."""
-    common = [v for v in SUPPORTED if v in set(theirs)]
-    if not common:  # the config check refuses this first; defensive
-        raise ValueError(f"no common e-Form AK version with {sorted(theirs)}")
-    return common[-1]
-
-
-def check_versions(versions: Iterable[str], source: str, key: str) -> tuple[str, ...]:
-    """A partner's ``standard_versions`` as configured: known versions, at least one."""
-    values = tuple(versions)
-    if not values:
-        raise ConfigError(source, key, "must name at least one version")
-    unknown = [v for v in values if v not in SUPPORTED]
-    if unknown:
-        raise ConfigError(source, key, f"unknown version(s) {unknown}; known: {list(SUPPORTED)}")
-    return values
+)

@@ -1,8 +1,8 @@
-"""Codec for the agreed e-Form AK standard (``standard/akstd/eformak-1.0.xsd`` and ``-1.1.xsd``).
+"""Codec for the agreed e-Form AK standard, 1.0 and 1.1 (``standard/akstd/eformak-1.*.xsd``).
 
-Both versions are read (the root's namespace decides); a codec writes its own ``version``,
-and refuses, naming the box, a certificate that uses what 1.0 cannot carry
-(:mod:`ak_bridge.core.versions`).
+The namespace decides the version on the way in; on the way out the codec writes the
+version it was built for (:meth:`AkStdCodec.at_version`), and 1.0 refuses a certificate that
+uses a 1.1 value (``version_not_lossless``) instead of dropping it.
 
 Why: this is the neutral format every partner can be offered; its element names follow the
 WCO Data Model / UN/CEFACT vocabulary (see ``wsdl/README.md`` for the box-by-box table).
@@ -22,7 +22,7 @@ from lxml import etree
 from ak_bridge.core.canonical import canonical_from_dict, canonical_to_dict
 from ak_bridge.core.errors import SchemaViolation
 from ak_bridge.core.model import FormAK
-from ak_bridge.core.versions import ALL_1_1, require_carried, require_edition
+from ak_bridge.core.versions import ALL_1_1, require_carried
 from ak_bridge.security import xmlio
 
 __all__ = [
@@ -37,9 +37,10 @@ __all__ = [
 AKSTD_NS = "urn:ak-bridge:eformak:1.0"
 AKSTD_ROOT = f"{{{AKSTD_NS}}}CertificateOfOrigin"
 AKSTD_XSD = "akstd/eformak-1.0.xsd"
-# version -> namespace; the namespace of a document's root says which version it is
-NAMESPACES: dict[str, str] = {"1.0": AKSTD_NS, "1.1": "urn:ak-bridge:eformak:1.1"}
-_VERSION_OF_ROOT = {f"{{{ns}}}CertificateOfOrigin": v for v, ns in NAMESPACES.items()}
+NAMESPACES = {"1.0": AKSTD_NS, "1.1": "urn:ak-bridge:eformak:1.1"}
+VERSION_OF = {ns: v for v, ns in NAMESPACES.items()}
+XSD_OF = {"1.0": AKSTD_XSD, "1.1": "akstd/eformak-1.1.xsd"}
+_LOCODE_RE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}\Z")
 
 # Local name -> box, only for names that mean one thing wherever they occur; generic names
 # (Name, ID, IssueDate, ...) are resolved through their parent on the error path.
@@ -53,13 +54,12 @@ BOX_OF: dict[str, str] = {
     "LoadingLocation": "3",
     "UnloadingLocation": "3",
     "ModeCode": "3",
-    "LoadingLocationID": "3",
-    "UnloadingLocationID": "3",
+    "TransitLocation": "3",
     "RouteDescription": "3",
-    "TransitLocationID": "3",
     "TransportDocument": "3",
-    "IssuingBody": "12",
     "Exhibition": "2",
+    "NationalTariffCode": "7",
+    "IssuingBody": "12",
     "Issuer": "10",
     "GoodsItem": "5",
     "SequenceNumeric": "5",
@@ -70,7 +70,6 @@ BOX_OF: dict[str, str] = {
     "Description": "7",
     "Classification": "7",
     "EditionCode": "7",
-    "NationalTariffCode": "7",
     "OriginCriterion": "8",
     "Kind": "8",
     "RVCPercent": "8",
@@ -158,9 +157,13 @@ def require_element(payload: Any, codec: str) -> etree._Element:
     return payload
 
 
+def _q(name: str, ns: str = AKSTD_NS) -> str:
+    return f"{{{ns}}}{name}"
+
+
 def _sub(parent: etree._Element, name: str, text: Any = None, **attrib: str) -> etree._Element:
-    """A child in the parent's namespace: one writer serves every version."""
-    el = etree.SubElement(parent, f"{{{etree.QName(parent).namespace}}}{name}", attrib)
+    """A child in the parent's namespace (so one writer serves 1.0 and 1.1)."""
+    el = etree.SubElement(parent, _q(name, etree.QName(parent).namespace or AKSTD_NS), attrib)
     if text is not None:
         el.text = text if isinstance(text, str) else _lexical(text)
     return el
@@ -189,20 +192,17 @@ class _Reader:
 
     def __init__(self, el: etree._Element) -> None:
         self.el = el
-        self.ns = etree.QName(el).namespace
-
-    def _q(self, name: str) -> str:
-        return f"{{{self.ns}}}{name}"
+        self.ns = etree.QName(el).namespace or AKSTD_NS
 
     def _path(self, path: str) -> str:
-        return "/".join(self._q(p) for p in path.split("/"))
+        return "/".join(_q(p, self.ns) for p in path.split("/"))
 
     def node(self, path: str) -> _Reader | None:
         found = self.el.find(self._path(path))
         return None if found is None else _Reader(found)
 
     def nodes(self, name: str) -> list[_Reader]:
-        return [_Reader(e) for e in self.el.findall(self._q(name))]
+        return [_Reader(e) for e in self.el.findall(_q(name, self.ns))]
 
     def text(self, path: str) -> str | None:
         found = self.el.find(self._path(path))
@@ -243,7 +243,10 @@ def _read_party(r: _Reader | None) -> dict[str, Any] | None:
 
 
 class AkStdCodec:
-    """e-Form AK standard (XML) <-> canonical FormAK; reads 1.0 and 1.1, writes ``version``."""
+    """e-Form AK standard 1.0 or 1.1 (XML) <-> canonical FormAK.
+
+    Decodes either version (the root's namespace says which); encodes ``version``.
+    """
 
     name: str = "akstd"
     kind: Literal["xml", "json"] = "xml"
@@ -251,35 +254,34 @@ class AkStdCodec:
 
     def __init__(self, version: str = "1.0") -> None:
         if version not in NAMESPACES:
-            raise ValueError(f"unknown e-Form AK version {version!r}")
+            raise ValueError(f"unknown e-Form AK standard version {version!r}")
         self.version = version
-        # what this version carries of core.versions.FEATURES_1_1
-        self.carries: frozenset[str] = ALL_1_1 if version != "1.0" else frozenset()
+        self.carries = ALL_1_1 if version == "1.1" else frozenset()
+
+    def at_version(self, version: str) -> AkStdCodec:
+        """This codec writing ``version`` (reading stays both)."""
+        return self if version == self.version else AkStdCodec(version)
 
     def recognizes(self, document: etree._Element | dict[str, Any]) -> bool:
-        return isinstance(document, etree._Element) and document.tag in _VERSION_OF_ROOT
-
-    @staticmethod
-    def version_of(document: etree._Element) -> str:
-        """The e-Form AK version of a recognised document (its root's namespace)."""
-        return _VERSION_OF_ROOT[document.tag]
+        return isinstance(document, etree._Element) and document.tag in {
+            _q("CertificateOfOrigin", ns) for ns in NAMESPACES.values()
+        }
 
     # -- encode ---------------------------------------------------------------------------
 
     def encode(self, co: FormAK) -> etree._Element:
-        require_carried(co, self.carries, f"e-Form AK {self.version}")
-        require_edition(co, self.version)
-        d = canonical_to_dict(co)
+        require_carried(co, f"e-Form AK {self.version}", self.carries)
+        v11 = self.version == "1.1"
         ns = NAMESPACES[self.version]
-        root = etree.Element(f"{{{ns}}}CertificateOfOrigin", nsmap={None: ns})
+        d = canonical_to_dict(co)
+        root = etree.Element(_q("CertificateOfOrigin", ns), nsmap={None: ns})
         _sub(root, "ID", d["reference_no"])
         _sub(root, "IssuingCountry", d["issuing_country"])
-        _opt(root, "IssuingBody", d.get("issuing_body"))
         _party(root, "Exporter", d["exporter"])
         _party(root, "Consignee", d["consignee"])
         if "exhibition_details" in d:
-            _party(root, "Exhibition", d["exhibition_details"])
-        self._encode_transport(_sub(root, "Transport"), d["transport"])
+            _exhibition(root, d["exhibition_details"])
+        self._encode_transport(root, d["transport"])
         for item in d["items"]:
             self._encode_item(root, item, d["hs_edition"])
         if "third_country_invoicer" in d:
@@ -295,6 +297,8 @@ class AkStdCodec:
         cert = d["certification"]
         ce = _sub(root, "Certification")
         _sub(ce, "AuthorityID", cert["authority_id"])
+        if v11:
+            _opt(ce, "IssuingBody", cert.get("issuing_body"))
         _sub(ce, "AuthorityName", cert["authority_name"])
         _sub(ce, "IssuePlace", cert["place"])
         _sub(ce, "IssueDate", cert["issue_date"])
@@ -317,25 +321,30 @@ class AkStdCodec:
         _opt(root, "Remarks", d.get("remarks"))
         return root
 
-    @staticmethod
-    def _encode_transport(tr: etree._Element, t: dict[str, Any]) -> None:
+    def _encode_transport(self, root: etree._Element, t: dict[str, Any]) -> None:
+        tr = _sub(root, "Transport")
         _opt(tr, "DepartureDate", t.get("departure_date"))
-        _opt(tr, "TransportMeansName", t.get("vessel"))
-        _opt(tr, "LoadingLocation", t.get("port_of_loading"))
-        _opt(tr, "UnloadingLocation", t.get("port_of_discharge"))
+        if self.version == "1.0":
+            _opt(tr, "TransportMeansName", t.get("vessel"))
+            _opt(tr, "LoadingLocation", t.get("port_of_loading"))
+            _opt(tr, "UnloadingLocation", t.get("port_of_discharge"))
+            return
         _opt(tr, "ModeCode", t.get("mode"))
-        _opt(tr, "LoadingLocationID", t.get("loading_locode"))
-        _opt(tr, "UnloadingLocationID", t.get("discharge_locode"))
+        _opt(tr, "TransportMeansName", t.get("vessel"))
+        for name, port in (
+            ("LoadingLocation", t.get("port_of_loading")),
+            ("UnloadingLocation", t.get("port_of_discharge")),
+            *(("TransitLocation", p) for p in t.get("transit_ports", ())),
+        ):
+            if port is not None:
+                _sub(_sub(tr, name), "ID" if _LOCODE_RE.match(port) else "Name", port)
         _opt(tr, "RouteDescription", t.get("route"))
-        for locode in (t.get("transit_locodes") or "").split():
-            _sub(tr, "TransitLocationID", locode)
         if "document_no" in t or "document_date" in t:
             doc = _sub(tr, "TransportDocument")
             _opt(doc, "ID", t.get("document_no"))
             _opt(doc, "IssueDate", t.get("document_date"))
 
-    @staticmethod
-    def _encode_item(root: etree._Element, item: dict[str, Any], edition: str) -> None:
+    def _encode_item(self, root: etree._Element, item: dict[str, Any], edition: str) -> None:
         el = _sub(root, "GoodsItem")
         _sub(el, "SequenceNumeric", item["item_no"])
         _sub(el, "ShippingMarks", item["marks"])
@@ -363,19 +372,17 @@ class AkStdCodec:
             ie = _sub(el, "Invoice")
             _sub(ie, "ID", inv["number"])
             _sub(ie, "IssueDate", inv["date"])
-            if "issuer_name" in inv or "issuer_country" in inv:
+            if "issuer" in inv:
                 issuer = _sub(ie, "Issuer")
-                _opt(issuer, "Name", inv.get("issuer_name"))
-                _opt(issuer, "CountryCode", inv.get("issuer_country"))
+                _sub(issuer, "Name", inv["issuer"]["name"])
+                _sub(issuer, "CountryCode", inv["issuer"]["country"])
 
     # -- decode ---------------------------------------------------------------------------
 
     def decode(self, payload: etree._Element | dict[str, Any]) -> FormAK:
         root = require_element(payload, self.name)
-        version = _VERSION_OF_ROOT.get(root.tag)
-        if version is None:
-            raise SchemaViolation(f"{self.name}: unknown root {root.tag}")
-        validate_with_boxes(root, f"akstd/eformak-{version}.xsd", BOX_OF)
+        version = VERSION_OF.get(etree.QName(root).namespace or "", "1.0")
+        validate_with_boxes(root, XSD_OF[version], BOX_OF)
         r = _Reader(root)
         d: dict[str, Any] = {
             "reference_no": r.text("ID"),
@@ -383,9 +390,8 @@ class AkStdCodec:
             "exporter": _read_party(r.node("Exporter")),
             "consignee": _read_party(r.node("Consignee")),
         }
-        _put(d, "issuing_body", r.text("IssuingBody"))
-        _put(d, "exhibition_details", _read_party(r.node("Exhibition")))
-        d["transport"] = self._decode_transport(r)
+        _put(d, "exhibition_details", _read_exhibition(r.node("Exhibition")))
+        d["transport"] = _read_transport(r)
         items = [self._decode_item(i) for i in r.nodes("GoodsItem")]
         editions = {i.token("Classification/EditionCode") for i in r.nodes("GoodsItem")}
         if len(editions) != 1:
@@ -413,6 +419,7 @@ class AkStdCodec:
             "signed_electronically": r.boolean("Certification/ElectronicSignatureIndicator"),
         }
         _put(cert, "seal_id", r.text("Certification/SealID"))
+        _put(cert, "issuing_body", r.token("Certification/IssuingBody"))
         d["certification"] = cert
         d["third_country_invoicing"] = r.boolean("ThirdCountryInvoicingIndicator")
         d["exhibition"] = r.boolean("ExhibitionIndicator")
@@ -433,25 +440,6 @@ class AkStdCodec:
         return canonical_from_dict(d)
 
     @staticmethod
-    def _decode_transport(r: _Reader) -> dict[str, Any]:
-        t: dict[str, Any] = {}
-        _put(t, "departure_date", r.token("Transport/DepartureDate"))
-        _put(t, "vessel", r.text("Transport/TransportMeansName"))
-        _put(t, "port_of_loading", r.text("Transport/LoadingLocation"))
-        _put(t, "port_of_discharge", r.text("Transport/UnloadingLocation"))
-        _put(t, "mode", r.token("Transport/ModeCode"))
-        _put(t, "loading_locode", r.token("Transport/LoadingLocationID"))
-        _put(t, "discharge_locode", r.token("Transport/UnloadingLocationID"))
-        _put(t, "route", r.text("Transport/RouteDescription"))
-        transport = r.node("Transport")
-        ports = transport.nodes("TransitLocationID") if transport is not None else []
-        if ports:
-            t["transit_locodes"] = " ".join((p.el.text or "").strip() for p in ports)
-        _put(t, "document_no", r.text("Transport/TransportDocument/ID"))
-        _put(t, "document_date", r.token("Transport/TransportDocument/IssueDate"))
-        return t
-
-    @staticmethod
     def _decode_item(r: _Reader) -> dict[str, Any]:
         origin: dict[str, Any] = {"kind": r.token("OriginCriterion/Kind")}
         _put(origin, "rvc_percent", r.token("OriginCriterion/RVCPercent"))
@@ -465,28 +453,72 @@ class AkStdCodec:
             "hs_code": r.text("Classification/ID"),
             "origin": origin,
         }
-        if r.node("GrossWeight") is not None:
-            item["gross_weight"] = {
-                "value": r.token("GrossWeight"),
-                "unit": r.attr("GrossWeight", "unitCode"),
-            }
-        if r.node("Quantity") is not None:
-            item["quantity"] = {
-                "value": r.token("Quantity"),
-                "unit": r.attr("Quantity", "unitCode"),
-            }
+        _put(item, "national_tariff_code", r.token("Classification/NationalTariffCode"))
+        for key, name in (("gross_weight", "GrossWeight"), ("quantity", "Quantity")):
+            if r.node(name) is not None:
+                item[key] = {"value": r.token(name), "unit": r.attr(name, "unitCode")}
         if r.node("FOBValue") is not None:
             item["fob"] = {
                 "amount": r.token("FOBValue"),
                 "currency": r.attr("FOBValue", "currencyID"),
             }
         item["invoices"] = [_read_invoice(i) for i in r.nodes("Invoice")]
-        _put(item, "national_tariff_code", r.token("Classification/NationalTariffCode"))
         return item
 
 
+def _exhibition(root: etree._Element, ex: dict[str, Any]) -> None:
+    el = _sub(root, "Exhibition")
+    _sub(el, "Name", ex["name"])
+    _sub(el, "Address", ex["address"])
+    _sub(el, "CountryCode", ex["country"])
+    _opt(el, "StartDate", ex.get("start_date"))
+    _opt(el, "EndDate", ex.get("end_date"))
+    _opt(el, "BuyerName", ex.get("buyer"))
+
+
+def _read_exhibition(r: _Reader | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    ex: dict[str, Any] = {
+        "name": r.text("Name"),
+        "address": r.text("Address"),
+        "country": r.text("CountryCode"),
+    }
+    _put(ex, "start_date", r.token("StartDate"))
+    _put(ex, "end_date", r.token("EndDate"))
+    _put(ex, "buyer", r.text("BuyerName"))
+    return ex
+
+
+def _port(r: _Reader | None) -> str | None:
+    """1.0: the element's text; 1.1: its UN/LOCODE or, failing one, its name."""
+    if r is None:
+        return None
+    if r.ns == AKSTD_NS:
+        return "".join(r.el.itertext())
+    return r.token("ID") or r.text("Name")
+
+
+def _read_transport(r: _Reader) -> dict[str, Any]:
+    t: dict[str, Any] = {}
+    _put(t, "departure_date", r.token("Transport/DepartureDate"))
+    _put(t, "vessel", r.text("Transport/TransportMeansName"))
+    _put(t, "port_of_loading", _port(r.node("Transport/LoadingLocation")))
+    _put(t, "port_of_discharge", _port(r.node("Transport/UnloadingLocation")))
+    _put(t, "mode", r.token("Transport/ModeCode"))
+    _put(t, "route", r.text("Transport/RouteDescription"))
+    transport = r.node("Transport")
+    transit = [_port(p) for p in transport.nodes("TransitLocation")] if transport else []
+    if transit:
+        t["transit_ports"] = transit
+    _put(t, "document_no", r.text("Transport/TransportDocument/ID"))
+    _put(t, "document_date", r.token("Transport/TransportDocument/IssueDate"))
+    return t
+
+
 def _read_invoice(r: _Reader) -> dict[str, Any]:
-    invoice: dict[str, Any] = {"number": r.text("ID"), "date": r.token("IssueDate")}
-    _put(invoice, "issuer_name", r.text("Issuer/Name"))
-    _put(invoice, "issuer_country", r.token("Issuer/CountryCode"))
-    return invoice
+    inv: dict[str, Any] = {"number": r.text("ID"), "date": r.token("IssueDate")}
+    issuer = r.node("Issuer")
+    if issuer is not None:
+        inv["issuer"] = {"name": issuer.text("Name"), "country": issuer.text("CountryCode")}
+    return inv

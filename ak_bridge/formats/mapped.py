@@ -102,7 +102,6 @@ from ak_bridge.core.canonical import (
 )
 from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed, clip
 from ak_bridge.core.model import FormAK
-from ak_bridge.core.versions import carried_by_mapping, require_carried
 from ak_bridge.formats.akstd import require_element
 
 __all__ = ["MappedCodec"]
@@ -212,14 +211,6 @@ class _Group:
     required_objects: tuple[str, ...]  # rel paths of nested objects that must exist
 
 
-def _mapped_paths(group: _Group) -> list[str]:
-    """Full canonical paths of every mapped leaf, nested groups included."""
-    paths = [f.info.path for f in group.fields]
-    for child in group.children:
-        paths.extend(_mapped_paths(child))
-    return paths
-
-
 def _require_table(value: Any, source: str, key: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(source, key, "must be a table")
@@ -277,8 +268,6 @@ class MappedCodec:
             self.marker = f"{key}={value}"
         self._converters = self._compile_converters(mapping.get("converters", {}))
         self._root = self._compile_groups(mapping)
-        # the e-Form AK 1.1 features it carries: those whose canonical leaves it maps
-        self.carries: frozenset[str] = carried_by_mapping(_mapped_paths(self._root))
 
     @property
     def tree(self) -> _Group:
@@ -513,7 +502,6 @@ class MappedCodec:
         return isinstance(document, dict) and document.get(self.marker_key) == self.marker_value
 
     def encode(self, co: FormAK) -> etree._Element | dict[str, Any]:
-        require_carried(co, self.carries, f"the {self.name} format")
         data = canonical_to_dict(co)
         if self.kind == "xml":
             nsmap = {self.prefix: self.namespace} if self.namespace else None
@@ -630,7 +618,12 @@ class MappedCodec:
     # -- XML ------------------------------------------------------------------------------
 
     def _xml_path(self, steps: tuple[str, ...]) -> str:
-        return "/".join(self._q(s) for s in steps)
+        """Built once per path: the accept path reads some 70 fields per certificate."""
+        cache = self.__dict__.setdefault("_paths", {})
+        path = cache.get(steps)
+        if path is None:
+            path = cache[steps] = "/".join(self._q(s) for s in steps)
+        return path
 
     def _xml_get(self, node: etree._Element, f: _Field) -> str | None:
         el = node.find(self._xml_path(f.steps)) if f.steps else node
@@ -638,7 +631,9 @@ class MappedCodec:
             return None
         if f.attr is not None:
             return el.get(f.attr)
-        return "".join(el.xpath("text()"))  # direct text only: comments and children excluded
+        # direct text only (XPath text(): the element's text and its children's tails), without
+        # an XPath evaluation per field, which was the codec's largest cost
+        return "".join([el.text or "", *(child.tail or "" for child in el)])
 
     def _xml_all(self, node: etree._Element, group: _Group) -> list[etree._Element]:
         return node.findall(self._xml_path(group.steps))

@@ -20,7 +20,6 @@ from lxml import etree
 from ak_bridge.core.canonical import canonical_from_dict, canonical_to_dict
 from ak_bridge.core.errors import SchemaViolation
 from ak_bridge.core.model import FormAK
-from ak_bridge.core.versions import require_carried
 from ak_bridge.formats.akstd import require_element, validate_with_boxes
 
 __all__ = [
@@ -211,15 +210,11 @@ class UnipassCodec:
     name: str = "unipass"
     kind: Literal["xml", "json"] = "xml"
     marker: str = UNIPASS_ROOT
-    # No e-Form AK 1.1 feature: KcsCoDoc has no element for them, GrsWght is mandatory and
-    # GdsDesc stops at 512 characters; a CO using one is refused for UNI-PASS, naming the box.
-    carries: frozenset[str] = frozenset()
 
     def recognizes(self, document: etree._Element | dict[str, Any]) -> bool:
         return isinstance(document, etree._Element) and document.tag == UNIPASS_ROOT
 
     def encode(self, co: FormAK) -> etree._Element:
-        require_carried(co, self.carries, "UNI-PASS")
         d = canonical_to_dict(co)
         root = etree.Element(UNIPASS_ROOT, nsmap={None: UNIPASS_NS})
         etree.SubElement(root, _q("FtaCd")).text = "AKFTA"

@@ -29,7 +29,7 @@ from ak_bridge.core.errors import (
 )
 from ak_bridge.core.model import DocumentType, Receipt
 from ak_bridge.core.settings import Channel, PartnerConfig, Settings
-from ak_bridge.formats import Codec, check_version_spoken
+from ak_bridge.formats import Codec
 from ak_bridge.formats.lifecycle import LifecycleCodec
 from ak_bridge.security.signing import Signer, Verifier
 from ak_bridge.security.xmlio import parse_untrusted
@@ -151,7 +151,6 @@ class Exchange:
                 f"{partner.id} sends its certificates as {partner.format} ({codec.kind})",
                 box="header",
             )
-        check_version_spoken(codec, document, partner)
         return self.certificates.accept(inbound, partner, codec.decode(document), now)
 
     def _verified_document(

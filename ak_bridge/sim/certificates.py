@@ -8,7 +8,7 @@ arguments, so the same call always gives the same certificate (no clock, no rand
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -18,7 +18,6 @@ from ak_bridge.core.model import (
     CriterionKind,
     CtcLevel,
     Declaration,
-    Exhibition,
     FormAK,
     GoodsItem,
     Invoice,
@@ -252,59 +251,4 @@ def sample_form_ak(
             seal_id=f"SEAL-{src.authority_id}",
         ),
         remarks=None,
-    )
-
-
-def sample_form_ak_1_1(
-    reference_no: str,
-    issuing_country: str,
-    importing_country: str,
-    issue_date: date,
-    *,
-    items: int = 2,
-) -> FormAK:
-    """:func:`sample_form_ak` with every e-Form AK 1.1 addition (see :func:`with_1_1_fields`)."""
-    co = sample_form_ak(reference_no, issuing_country, importing_country, issue_date, items=items)
-    return with_1_1_fields(co)
-
-
-def with_1_1_fields(co: FormAK) -> FormAK:
-    """``co`` using every e-Form AK 1.1 addition (issue 11): Box 3 transport mode, UN/LOCODE
-    ports, route via a transit port, B/L; an issuing body; a Box 10 invoice issuer; a
-    2,000-character description; an item with another quantity but no gross weight; the
-    exhibition in its own element. Ports must already be UN/LOCODEs (the profiles' are)."""
-    t = co.transport
-    first, *rest = co.items
-    long_text = (first.description + "; ") * 200
-    first = replace(
-        first,
-        description=long_text[:2000],
-        national_tariff_code=(first.hs_code + "000000")[:10],
-        invoices=tuple(
-            replace(inv, issuer_name=co.exporter.name, issuer_country=co.issuing_country)
-            for inv in first.invoices
-        ),
-    )
-    if rest:
-        rest[0] = replace(
-            rest[0], gross_weight=None, quantity=rest[0].quantity or Quantity(Decimal(240), "NAR")
-        )
-    return replace(
-        co,
-        items=(first, *rest),
-        transport=replace(
-            t,
-            mode="1",  # UN/ECE Rec 19: maritime
-            loading_locode=t.port_of_loading,
-            discharge_locode=t.port_of_discharge,
-            route=f"{t.port_of_loading} - SGSIN (transhipment) - {t.port_of_discharge}",
-            transit_locodes=("SGSIN",),
-            document_no=f"BL-{co.reference_no[-6:]}",
-            document_date=t.departure_date,
-        ),
-        issuing_body="KCS" if co.issuing_country == "KR" else co.certification.authority_id,
-        exhibition_details=Exhibition(
-            "ASEAN-Korea Trade Fair", "Marina Bay Sands Expo, 10 Bayfront Ave", "SG"
-        ),
-        exhibition=True,
     )
