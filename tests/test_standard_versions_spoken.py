@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 import zeep
+from hypothesis import HealthCheck, given, settings
 from lxml import etree
+from strategies import form_aks_1_1
 
+from ak_bridge.core.canonical import canonical_from_dict, canonical_to_dict
 from ak_bridge.core.errors import VersionNotLossless
+from ak_bridge.core.model import FormAK
+from ak_bridge.core.versions import features_1_1
 from ak_bridge.formats import build_codecs, encode_for, for_versions
 from ak_bridge.formats.akstd import AkStdCodec
+from ak_bridge.security import xmlio
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import PartnerSpec, build_topology
 from ak_bridge.standard.contracts import AMS
@@ -52,3 +58,20 @@ def test_a_partner_sends_only_the_versions_it_speaks(tmp_path: Path) -> None:
         assert reply.Status == "accepted"
     finally:
         topo.stop()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(co=form_aks_1_1)
+def test_1_1_carries_every_valid_certificate_and_1_0_exactly_the_1_0_ones(co: FormAK) -> None:
+    """Every 1.1 shape round-trips through the canonical JSON and the 1.1 XML (as sent);
+    1.0 carries it exactly when it uses no 1.1 value, else it is version_not_lossless."""
+    akstd = build_codecs({})["akstd"]
+    assert canonical_from_dict(canonical_to_dict(co)) == co
+    v11 = for_versions(akstd, ["1.1"])
+    assert akstd.decode(xmlio.parse_untrusted(xmlio.to_bytes(v11.encode(co)))) == co
+    v10 = for_versions(akstd, ["1.0"])
+    if list(features_1_1(co)):
+        with pytest.raises(VersionNotLossless):
+            v10.encode(co)
+    else:
+        assert akstd.decode(xmlio.parse_untrusted(xmlio.to_bytes(v10.encode(co)))) == co
