@@ -10,6 +10,7 @@ no leading or trailing whitespace; codes follow their code-list shapes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import TypeVar
@@ -22,9 +23,11 @@ from ak_bridge.core.model import (
     CriterionKind,
     CtcLevel,
     Declaration,
+    Exhibition,
     FormAK,
     GoodsItem,
     Invoice,
+    InvoiceIssuer,
     Money,
     OriginalCertificate,
     OriginCriterion,
@@ -152,3 +155,66 @@ form_aks: st.SearchStrategy[FormAK] = st.builds(
     original_issue_date=optional(dates),
     remarks=optional(texts(60)),
 )
+
+
+# -- e-Form AK standard 1.1 values (issue 11) ----------------------------------------------
+
+_PORTS = _regex(r"[A-Z]{2}[A-Z2-9]{3}") | texts(12)
+
+
+@st.composite
+def _form_aks_1_1(draw: st.DrawFn) -> FormAK:
+    """A valid certificate with any mix of the 1.1 values (each may be absent)."""
+    co = draw(form_aks)
+
+    def item(i: GoodsItem) -> GoodsItem:
+        weight = draw(optional(quantities))
+        long_text = draw(st.integers(513, 2000).map(lambda n: "d" * n))
+        return replace(
+            i,
+            description=draw(st.sampled_from([i.description, long_text])),
+            gross_weight=weight,
+            quantity=i.quantity if weight is not None else draw(quantities),
+            national_tariff_code=draw(optional(_regex(r"[0-9]{6,12}"))),
+            invoices=tuple(
+                replace(
+                    inv,
+                    issuer=draw(
+                        optional(st.builds(InvoiceIssuer, name=texts(), country=any_country))
+                    ),
+                )
+                for inv in i.invoices
+            ),
+        )
+
+    transport = replace(
+        co.transport,
+        mode=draw(optional(_regex(r"[1-8]"))),
+        route=draw(optional(texts(60))),
+        transit_ports=tuple(draw(st.lists(_PORTS, max_size=3))),
+        document_no=draw(optional(texts(20))),
+        document_date=draw(optional(dates)),
+    )
+    exhibition = st.builds(
+        Exhibition,
+        name=texts(),
+        address=texts(60),
+        country=any_country,
+        start_date=optional(dates),
+        end_date=optional(dates),
+        buyer=optional(texts()),
+    )
+    return replace(
+        co,
+        items=tuple(item(i) for i in co.items),
+        transport=transport,
+        hs_edition=draw(st.sampled_from(["HS2007", "HS2012", "HS2017", "HS2022"])),
+        certification=replace(
+            co.certification,
+            issuing_body=draw(optional(_regex(r"[A-Z0-9][A-Z0-9-]{0,34}"))),
+        ),
+        exhibition_details=draw(optional(exhibition)),
+    )
+
+
+form_aks_1_1: st.SearchStrategy[FormAK] = _form_aks_1_1()

@@ -39,6 +39,20 @@ class Feature:
     what: str
 
 
+HS_EDITIONS_1_1 = ("HS2007", "HS2012", "HS2017", "HS2022")  # eformak-1.1.xsd HSEditionType
+
+
+def require_edition(co: FormAK, version: str) -> None:
+    """1.1 lists the HS editions (1.0 took any ``HS`` + 4 digits): a 1.0 certificate on
+    another edition cannot go out as 1.1 (else a late translation_failed)."""
+    if version != "1.0" and co.hs_edition not in HS_EDITIONS_1_1:
+        raise VersionNotLossless(
+            f"e-Form AK {version} lists the HS editions {', '.join(HS_EDITIONS_1_1)}; "
+            f"this certificate uses {co.hs_edition}",
+            box="7",
+        )
+
+
 def negotiate(partner_versions: Collection[str], ours: Collection[str] = STANDARD_VERSIONS) -> str:
     """The highest version both sides speak ("1.0" when they share none but 1.0's default)."""
     common = [v for v in ours if v in partner_versions]

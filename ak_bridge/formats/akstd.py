@@ -22,7 +22,7 @@ from lxml import etree
 from ak_bridge.core.canonical import canonical_from_dict, canonical_to_dict
 from ak_bridge.core.errors import SchemaViolation
 from ak_bridge.core.model import FormAK
-from ak_bridge.core.versions import ALL_1_1, require_carried
+from ak_bridge.core.versions import ALL_1_1, require_carried, require_edition
 from ak_bridge.security import xmlio
 
 __all__ = [
@@ -271,6 +271,7 @@ class AkStdCodec:
 
     def encode(self, co: FormAK) -> etree._Element:
         require_carried(co, f"e-Form AK {self.version}", self.carries)
+        require_edition(co, self.version)
         v11 = self.version == "1.1"
         ns = NAMESPACES[self.version]
         d = canonical_to_dict(co)

@@ -30,6 +30,7 @@ from ak_bridge.core.errors import (
 from ak_bridge.core.model import DocumentType, Receipt
 from ak_bridge.core.settings import Channel, PartnerConfig, Settings
 from ak_bridge.formats import Codec
+from ak_bridge.formats.akstd import VERSION_OF
 from ak_bridge.formats.lifecycle import LifecycleCodec
 from ak_bridge.security.signing import Signer, Verifier
 from ak_bridge.security.xmlio import parse_untrusted
@@ -151,6 +152,7 @@ class Exchange:
                 f"{partner.id} sends its certificates as {partner.format} ({codec.kind})",
                 box="header",
             )
+        _version_spoken(document, partner)
         return self.certificates.accept(inbound, partner, codec.decode(document), now)
 
     def _verified_document(
@@ -174,3 +176,17 @@ class Exchange:
     def deliver_due(self, limit: int | None = None) -> DeliveryReport:
         """One delivery sweep (see ``delivery.Deliverer``)."""
         return self.deliverer.deliver_due(limit)
+
+
+def _version_spoken(document: etree._Element | dict[str, Any], partner: PartnerConfig) -> None:
+    """An agreed-standard certificate must be in a version its sender is configured to speak
+    (``standard_versions``): a 1.1 document from a 1.0-only partner is a misconfiguration."""
+    if not isinstance(document, etree._Element):
+        return
+    version = VERSION_OF.get(etree.QName(document).namespace or "")
+    if version is not None and version not in partner.standard_versions:
+        raise SchemaViolation(
+            f"{partner.id} speaks e-Form AK {', '.join(partner.standard_versions)}, "
+            f"this document is {version} (standard_versions in partners.toml)",
+            box="header",
+        )
