@@ -28,18 +28,27 @@ JOB_ID = "deliver-due"
 
 
 SWEEP_SECONDS = 30.0  # one sweep keeps going while there is work, up to this long
+WOKEN = threading.Event()
+"""Set by :func:`wake`. A wake-up that lands while a sweep runs cannot start another one
+(``max_instances=1``: APScheduler skips it and waits a whole interval), so the running sweep
+looks at this before it stops and makes one more pass."""
 
 
-def sweep(exchange: Exchange, max_seconds: float = SWEEP_SECONDS) -> None:
+def sweep(
+    exchange: Exchange, max_seconds: float = SWEEP_SECONDS, woken: threading.Event = WOKEN
+) -> None:
     """Heartbeat, then deliver until nothing is due (or the time is up); never raise.
 
     One pass claims at most each partner's ``max_in_flight`` deliveries, so a sweep repeats
     passes while they find work: a backlog drains at the partners' pace, not at one batch
     per interval. The time bound keeps the heartbeat fresh and lets the schedule go on.
+    A wake-up during a pass (``woken``) earns another pass: its work may be newer than the
+    pass's claim.
     """
     deadline = time.monotonic() + max_seconds
     try:
         while True:
+            woken.clear()  # before the claim: a wake-up after this is seen below
             exchange.store.heartbeat(exchange.worker_id, exchange.clock())
             report = exchange.deliver_due()
             ids = record_outcomes(report)
@@ -51,7 +60,7 @@ def sweep(exchange: Exchange, max_seconds: float = SWEEP_SECONDS) -> None:
                     report.dead,
                     extra={"message_ids": ids},
                 )
-            if not report.attempted or time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or not (report.attempted or woken.is_set()):
                 return
     except Exception:
         log.exception("delivery sweep failed; next sweep will try again")
@@ -139,7 +148,9 @@ def start_waker(scheduler: BaseScheduler, exchange: Exchange, interval: float) -
 
 
 def wake(scheduler: BaseScheduler, exchange: Exchange) -> None:
-    """Run the sweep as soon as possible (e.g. right after a message was accepted)."""
+    """Run the sweep as soon as possible (e.g. right after a message was accepted); a sweep
+    already running makes one more pass instead (see ``WOKEN``)."""
+    WOKEN.set()
     job = scheduler.get_job(JOB_ID)
     if job is not None:
         job.modify(next_run_time=exchange.clock())
