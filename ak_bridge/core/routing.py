@@ -74,3 +74,11 @@ def route_country(settings: Settings, country: str) -> PartnerConfig:
     if partner is None:
         raise UnknownPartner(f"no partner is configured for {country!r}", box="header")
     return partner
+
+
+def sender_of(settings: Settings, partner_id: str) -> PartnerConfig:
+    """An acknowledgement goes back to the partner that sent the acknowledged message."""
+    partner = settings.partner(partner_id)
+    if partner is None or not partner.enabled:
+        raise UnknownPartner(f"partner {partner_id!r} is no longer configured", box="header")
+    return partner

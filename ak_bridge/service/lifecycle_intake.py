@@ -15,12 +15,20 @@ from ak_bridge.core import lifecycle, routing, rules
 from ak_bridge.core.canonical import canonical_from_dict, hash_version
 from ak_bridge.core.errors import (
     Finding,
-    NotAuthorized,
     NotFound,
     SchemaViolation,
     ValidationFailed,
 )
-from ak_bridge.core.model import CertificateState, FormAK, LifecycleMessage, Receipt
+from ak_bridge.core.model import (
+    Ack,
+    AckStatus,
+    CertificateState,
+    DocumentType,
+    FormAK,
+    LifecycleMessage,
+    Receipt,
+)
+from ak_bridge.core.rules import default_reply_due
 from ak_bridge.core.settings import PartnerConfig, Settings
 from ak_bridge.formats.lifecycle import LifecycleCodec
 from ak_bridge.security.signing import Signer
@@ -33,7 +41,7 @@ from ak_bridge.service.receipts import (
     new_id,
     rule_context,
 )
-from ak_bridge.service.records import CertificateRecord, DeliveryRecord
+from ak_bridge.service.records import CertificateRecord, DeliveryRecord, MessageRecord
 
 
 class LifecycleIntake:
@@ -69,20 +77,14 @@ class LifecycleIntake:
                 f"{travels_as[1]}, not {env.document_type} with {env.function}",
                 box="header",
             )
-        if partner.country != lifecycle.sending_country(msg):
-            raise NotAuthorized(
-                f"only the {step.sender} side ({lifecycle.sending_country(msg)}) may send a "
-                f"{type(msg).__name__} about {msg.issuing_country}/{msg.reference_no}",
-                box="header",
-            )
+        side = lifecycle.sender_side(msg, partner.country)  # raises NotAuthorized
         cert = self.store.certificate(msg.issuing_country, msg.reference_no)
         # Who the CO is addressed to comes from our own record, which a purge keeps. A CO
         # addressed to another country "does not exist" for this partner: the same answer as
         # for a missing one, so nobody learns which of another country's numbers exist.
-        if cert is None or (
-            step.sender == "importer" and cert.importing_country != partner.country
-        ):
+        if cert is None or (side == "importer" and cert.importing_country != partner.country):
             raise NotFound(f"no certificate {msg.issuing_country}/{msg.reference_no}", box="header")
+        acked = self._acknowledged(msg, partner) if isinstance(msg, Ack) else None
         # Idempotency first: an identical resend gets its receipt even once the CO moved on.
         key = lifecycle.business_key(msg, str(env.function))
         body, digest = lifecycle.content_json(msg)
@@ -110,13 +112,18 @@ class LifecycleIntake:
             )
         if rules.errors_in(findings):
             raise ValidationFailed(findings)
-        new_state = lifecycle.next_state(msg, CertificateState(cert.state))
+        acked_type = DocumentType(acked.document_type) if acked is not None else None
+        new_state = lifecycle.next_state(msg, CertificateState(cert.state), acked_type)
 
         message_id = new_id(now)
         order_key = cert.order_key or f"{msg.issuing_country}|{msg.reference_no}"
         destination = None
         if step.forward:
-            destination = routing.route_country(self.settings, lifecycle.receiving_country(msg))
+            destination = (
+                routing.sender_of(self.settings, acked.sender)
+                if acked is not None
+                else routing.route_country(self.settings, lifecycle.receiving_country(msg, side))
+            )
             payload = self.signer.sign(self.codec.encode(msg))
             deliveries = [
                 self.recorder.delivery(
@@ -138,6 +145,8 @@ class LifecycleIntake:
                     detail=f"asked for again in {message_id}",
                 ),
             ]
+        if acked is not None:
+            events += self._receipt_events(msg, acked, side, message_id, partner, now)
         events.append(
             AuditEvent(
                 now,
@@ -166,6 +175,62 @@ class LifecycleIntake:
             expect={(msg.issuing_country, msg.reference_no): cert.state},
         )
         return self.recorder.store_accepted(inbound, accepted)
+
+    def _acknowledged(self, msg: Ack, partner: PartnerConfig) -> MessageRecord:
+        """The message an Ack is the receipt of: about this CO, and sent to this partner.
+
+        Anything else "does not exist" for the partner, like another country's CO.
+        """
+        acked = self.store.message(msg.message_id)
+        if (
+            acked is None
+            or (acked.issuing_country, acked.reference_no)
+            != (msg.issuing_country, msg.reference_no)
+            or acked.receiver != partner.id
+        ):
+            raise NotFound(
+                f"no message {msg.message_id} about {msg.issuing_country}/{msg.reference_no} "
+                "was sent to you",
+                box="header",
+            )
+        return acked
+
+    @staticmethod
+    def _receipt_events(
+        msg: Ack,
+        acked: MessageRecord,
+        side: lifecycle.Side,
+        message_id: str,
+        partner: PartnerConfig,
+        now: datetime,
+    ) -> list[AuditEvent]:
+        """What an acknowledgement tells the audit trail (and the CO's timeline)."""
+        about = f"{msg.issuing_country}/{msg.reference_no}"
+        if msg.status is AckStatus.REJECTED:
+            return [
+                AuditEvent(
+                    now,
+                    "acknowledged_rejected",
+                    message_id,
+                    partner.id,
+                    detail=f"{about}: {acked.document_type} {acked.id} rejected by the recipient",
+                )
+            ]
+        started = lifecycle.reply_clock_start(
+            msg, DocumentType(acked.document_type), side, now.date()
+        )
+        if started is None:
+            return []
+        return [
+            AuditEvent(
+                now,
+                "verification_request_received",
+                message_id,
+                partner.id,
+                detail=f"{about}: request {acked.id} received on {started}; reply due "
+                f"{default_reply_due(started)} (2 months from receipt)",
+            )
+        ]
 
     def _retransmission(
         self, cert: CertificateRecord, partner: PartnerConfig, now: datetime
