@@ -421,6 +421,10 @@ def load_settings(
             token_hashes=_hashes(table, "token_sha256", partners_src, pre),
             client_cert_hashes=_hashes(table, "client_cert_sha256", partners_src, pre),
             sign_receipts=_opt(table, "sign_receipts", bool, False, partners_src, pre),
+            gateway_for_agreements=tuple(
+                str(a).upper()
+                for a in _opt(table, "gateway_for_agreements", list, [], partners_src, pre)
+            ),
             uat_endpoint=_opt(table, "uat_endpoint", str, None, partners_src, pre),
             outbound=_outbound(
                 table.get("outbound", {}),

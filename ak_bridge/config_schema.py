@@ -185,6 +185,7 @@ class PartnerSchema(_Table):
     sign_receipts = Bool()
     uat_endpoint = Str()
     outbound = fields.Nested(OutboundSchema)
+    gateway_for_agreements = StrList()  # other FTAs passed to it raw (issue 11)
 
 
 class PartnersFileSchema(_Table):

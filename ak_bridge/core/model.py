@@ -236,6 +236,7 @@ class Envelope:
     reference_no: str | None = None
     issuing_country: str | None = None
     correlation_id: str | None = None
+    agreement: str | None = None  # the FTA the message is under; None (1.0 headers) = AKFTA
 
 
 class DeliveryStatus(StrEnum):

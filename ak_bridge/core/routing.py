@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from ak_bridge.core.errors import FormDNotAccepted, UnknownPartner
+from ak_bridge.core.errors import AgreementNotHandled, FormDNotAccepted, UnknownPartner
 from ak_bridge.core.model import DocumentType, Envelope
 from ak_bridge.core.settings import Channel, PartnerConfig, Settings
 
@@ -42,6 +42,26 @@ def form_d_destination(settings: Settings) -> PartnerConfig:
         if asw.enabled:
             return asw
     raise FormDNotAccepted(FORM_D_MESSAGE, box="header")
+
+
+AKFTA = "AKFTA"
+
+
+def agreement_of(envelope: Envelope) -> str:
+    """The FTA a message is under: a 1.0 header names none, and means AKFTA."""
+    return (envelope.agreement or AKFTA).strip().upper()
+
+
+def agreement_destination(settings: Settings, agreement: str) -> PartnerConfig:
+    """The gateway configured for another agreement, or the refusal that names it."""
+    for partner in settings.partners.values():
+        if partner.enabled and agreement in partner.gateway_for_agreements:
+            return partner
+    raise AgreementNotHandled(
+        f"ak-bridge processes {AKFTA} only; no gateway is configured for {agreement}: "
+        f"send {agreement} certificates over that agreement's own channel",
+        box="header",
+    )
 
 
 def sender_partner(settings: Settings, envelope: Envelope) -> PartnerConfig:

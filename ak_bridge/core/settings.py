@@ -64,6 +64,8 @@ class PartnerConfig:
     sign_receipts: bool = False  # its receipts carry our signed receipt (proof of receipt)
     uat_endpoint: str | None = None  # its test system: what ``conformance`` sends to
     outbound: OutboundAuth = field(default_factory=OutboundAuth)
+    # Agreements other than AKFTA (e.g. IKCEPA) whose messages are passed to this partner raw.
+    gateway_for_agreements: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ timeout_seconds = {timeout_seconds}
         asw_gateway = AswGateway().start(asw_port)
         partner_toml.append(
             f'[partners.ASW]\ncountry = "ASEAN"\nchannel = "asw"\n'
-            f'endpoint = "http://127.0.0.1:{asw_port}/asw"\n'
+            f'endpoint = "http://127.0.0.1:{asw_port}/asw"\n' + (partner_lines or {}).get("ASW", "")
         )
     (config_dir / "partners.toml").write_text("\n".join(partner_toml) + extra_partner_toml)
     settings = load_settings(config_dir, environ={})
