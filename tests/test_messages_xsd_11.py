@@ -20,9 +20,19 @@ HEADER = (
     "<MessageFunctionCode>9</MessageFunctionCode><MessageID>VN-1</MessageID>"
     "<CreationDateTime>2026-11-29T01:00:00Z</CreationDateTime>{extra}"
 )
+ROLES = (
+    "<SenderRoleCode>import_customs</SenderRoleCode>"
+    "<RecipientRoleCode>issuing_authority</RecipientRoleCode><AgreementCode>AKFTA</AgreementCode>"
+)
+
+
+def _header(extra: str) -> str:
+    return f"<ExchangeHeader>{HEADER.format(extra=extra)}</ExchangeHeader>"
+
+
 VALID = {
-    "header 1.1": f"<ExchangeHeader>{HEADER.format(extra='<SenderRoleCode>import_customs</SenderRoleCode><RecipientRoleCode>issuing_authority</RecipientRoleCode><AgreementCode>AKFTA</AgreementCode>')}</ExchangeHeader>",
-    "header as in 1.0": f"<ExchangeHeader>{HEADER.format(extra='')}</ExchangeHeader>",
+    "header 1.1": _header(ROLES),
+    "header as in 1.0": _header(""),
     "business receipt": f"<BusinessReceipt>{REF}<ReceivedMessageID>AKB-1</ReceivedMessageID>"
     "<StatusCode>registered</StatusCode><RegistrationDate>2026-11-29</RegistrationDate>"
     "</BusinessReceipt>",
@@ -33,8 +43,8 @@ VALID = {
     "1.0 message in 1.1": f"<StatusQuery>{REF}</StatusQuery>",
 }
 INVALID = {
-    "unknown role": f"<ExchangeHeader>{HEADER.format(extra='<SenderRoleCode>exporter</SenderRoleCode>')}</ExchangeHeader>",
-    "lower-case agreement": f"<ExchangeHeader>{HEADER.format(extra='<AgreementCode>akfta</AgreementCode>')}</ExchangeHeader>",
+    "unknown role": _header("<SenderRoleCode>exporter</SenderRoleCode>"),
+    "lower-case agreement": _header("<AgreementCode>akfta</AgreementCode>"),
     "receipt status": f"<BusinessReceipt>{REF}<ReceivedMessageID>AKB-1</ReceivedMessageID>"
     "<StatusCode>maybe</StatusCode><RegistrationDate>2026-11-29</RegistrationDate>"
     "</BusinessReceipt>",
