@@ -35,6 +35,7 @@ from ak_bridge.core.calendars import Calendars, calendar_from_table
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.retry import RetryPolicy
 from ak_bridge.core.settings import (
+    ROLES,
     AlertSettings,
     AuthSettings,
     Channel,
@@ -421,6 +422,7 @@ def load_settings(
             token_hashes=_hashes(table, "token_sha256", partners_src, pre),
             client_cert_hashes=_hashes(table, "client_cert_sha256", partners_src, pre),
             sign_receipts=_opt(table, "sign_receipts", bool, False, partners_src, pre),
+            roles=_roles(table, partners_src, pre),
             gateway_for_agreements=tuple(
                 str(a).upper()
                 for a in _opt(table, "gateway_for_agreements", list, [], partners_src, pre)
@@ -505,3 +507,12 @@ def warnings_for(settings: Settings) -> list[str]:
             "the SMTP login will fail and alert mails will not go out"
         )
     return out
+
+
+def _roles(table: Mapping[str, Any], src: str, pre: str) -> tuple[str, ...]:
+    """A partner's roles; unset means both (what every partner was before roles existed)."""
+    roles = tuple(_opt(table, "roles", list, list(ROLES), src, pre))
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise ConfigError(src, pre + "roles", f"each must be one of {', '.join(ROLES)}")
+    return roles

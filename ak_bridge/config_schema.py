@@ -186,6 +186,7 @@ class PartnerSchema(_Table):
     uat_endpoint = Str()
     outbound = fields.Nested(OutboundSchema)
     gateway_for_agreements = StrList()  # other FTAs passed to it raw (issue 11)
+    roles = StrList()  # issuing_authority, import_customs (default both)
 
 
 class PartnersFileSchema(_Table):

@@ -40,6 +40,11 @@ class OutboundAuth:
     server_cert_sha256: str | None = None  # hex SHA-256 of the DER server certificate
 
 
+ISSUING_AUTHORITY = "issuing_authority"  # issues COs, answers verification requests
+IMPORT_CUSTOMS = "import_customs"  # receives COs, decides preference, asks for verification
+ROLES = (ISSUING_AUTHORITY, IMPORT_CUSTOMS)
+
+
 @dataclass(frozen=True)
 class PartnerConfig:
     """One partner system (KCS, an AMS national CO system, or the ASW gateway)."""
@@ -66,6 +71,9 @@ class PartnerConfig:
     outbound: OutboundAuth = field(default_factory=OutboundAuth)
     # Agreements other than AKFTA (e.g. IKCEPA) whose messages are passed to this partner raw.
     gateway_for_agreements: tuple[str, ...] = ()
+    # What it is in the exchange (issue 11). Default both: a national system that issues its
+    # COs and receives the other Parties' ones, as every partner did before roles existed.
+    roles: tuple[str, ...] = ROLES
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ class LifecycleIntake:
                 box="header",
             )
         side = lifecycle.sender_side(msg, partner.country)  # raises NotAuthorized
+        routing.require_role(partner, routing.ROLE_OF_SIDE[side], f"a {type(msg).__name__}")
         cert = self.store.certificate(msg.issuing_country, msg.reference_no)
         # Who the CO is addressed to comes from our own record, which a purge keeps. A CO
         # addressed to another country "does not exist" for this partner: the same answer as
@@ -122,7 +123,11 @@ class LifecycleIntake:
             destination = (
                 routing.sender_of(self.settings, acked.sender)
                 if acked is not None
-                else routing.route_country(self.settings, lifecycle.receiving_country(msg, side))
+                else routing.route_country(
+                    self.settings,
+                    lifecycle.receiving_country(msg, side),
+                    routing.ROLE_OF_SIDE["importer" if side == "issuer" else "issuer"],
+                )
             )
             payload = self.signer.sign(self.codec.encode(msg))
             deliveries = [
