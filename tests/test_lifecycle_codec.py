@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,18 +24,22 @@ from ak_bridge.core.model import (
     LIFECYCLE_TYPES,
     Ack,
     AckStatus,
+    BusinessReceipt,
+    BusinessReceiptStatus,
     CancellationNotice,
     CertificateState,
     CustomsResponse,
     DocumentType,
     Envelope,
     ItemDecision,
+    ItemUtilisation,
     MessageFunction,
     PreferenceDecision,
     RetransmissionRequest,
     StatusEvent,
     StatusQuery,
     StatusResponse,
+    UtilisationNotice,
     VerificationReply,
     VerificationRequest,
     VerificationResult,
@@ -112,6 +117,30 @@ MESSAGES: dict[type, st.SearchStrategy] = {
         findings=st.lists(findings, max_size=3).map(tuple),
     ),
     StatusQuery: st.builds(StatusQuery, **routing),
+    BusinessReceipt: st.builds(
+        BusinessReceipt,
+        **routing,
+        message_id=ids,
+        status=st.sampled_from(BusinessReceiptStatus),
+        registered_on=dates,
+        remarks=optional(texts(80)),
+    ),
+    UtilisationNotice: st.builds(
+        UtilisationNotice,
+        **routing,
+        import_declaration_no=ids,
+        used_on=dates,
+        items=st.lists(
+            st.builds(
+                ItemUtilisation,
+                item_no=st.integers(1, 999),
+                quantity=st.decimals(0, 10**9, places=3),
+                unit=st.sampled_from(["KGM", "NMB", "LTR"]),
+            ),
+            min_size=1,
+            max_size=4,
+        ).map(tuple),
+    ),
     StatusResponse: st.builds(
         StatusResponse,
         **routing,
@@ -140,6 +169,9 @@ envelopes = st.builds(
     reference_no=optional(ids),
     issuing_country=optional(parties),
     correlation_id=optional(ids),
+    agreement=optional(st.sampled_from(["AKFTA", "IKCEPA", "VKFTA"])),
+    sender_role=optional(st.sampled_from(["issuing_authority", "import_customs"])),
+    recipient_role=optional(st.sampled_from(["issuing_authority", "import_customs"])),
 )
 
 
@@ -201,6 +233,16 @@ CATALOGUE = [
         StatusResponse(*R, CertificateState.ISSUED),
         DocumentType.STATUS_RESPONSE,
         MessageFunction.RESPONSE,
+    ),
+    (
+        BusinessReceipt(*R, "AKB-1", BusinessReceiptStatus.REGISTERED, DAY),
+        DocumentType.BUSINESS_RECEIPT,
+        MessageFunction.RESPONSE,
+    ),
+    (
+        UtilisationNotice(*R, "IMP-1", DAY, (ItemUtilisation(1, Decimal("12.5"), "KGM"),)),
+        DocumentType.UTILISATION_NOTICE,
+        MessageFunction.ORIGINAL,
     ),
 ]
 

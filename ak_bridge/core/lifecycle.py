@@ -33,6 +33,7 @@ from ak_bridge.core.errors import CertificateStateConflict, NotAuthorized, Prefe
 from ak_bridge.core.model import (
     Ack,
     AckStatus,
+    BusinessReceipt,
     CancellationNotice,
     CertificateState,
     CustomsResponse,
@@ -40,6 +41,7 @@ from ak_bridge.core.model import (
     LifecycleMessage,
     PreferenceDecision,
     RetransmissionRequest,
+    UtilisationNotice,
     VerificationReply,
     VerificationRequest,
 )
@@ -72,6 +74,8 @@ STEPS: dict[type, Step] = {
     CancellationNotice: Step("issuer", CORRECTABLE),
     CustomsResponse: Step("importer", BEFORE_USE | {S.PREFERENCE_GIVEN, S.PREFERENCE_NOT_GIVEN}),
     Ack: Step("either", frozenset(S)),  # a receipt is never a state conflict
+    BusinessReceipt: Step("either", frozenset(S)),  # 1.1: registered in the recipient's system
+    UtilisationNotice: Step("importer", LIVE),  # 1.1: one declaration's use of the CO
     RetransmissionRequest: Step("importer", LIVE, forward=False),
     VerificationRequest: Step("importer", BEFORE_USE | USED),
     VerificationReply: Step("issuer", frozenset({S.VERIFICATION_REQUESTED})),
@@ -113,7 +117,7 @@ def next_state(
         return S.VERIFICATION_REQUESTED
     if isinstance(msg, VerificationReply):
         return S.VERIFIED
-    return current  # a retransmission request changes nothing
+    return current  # a retransmission request, a business receipt, a utilisation: no change
 
 
 def _correctable(current: CertificateState, what: str) -> None:
@@ -191,6 +195,8 @@ def business_key(msg: LifecycleMessage, function: str) -> str:
         VerificationRequest: "request_no",
         VerificationReply: "request_no",
         Ack: "message_id",
+        BusinessReceipt: "message_id",
+        UtilisationNotice: "import_declaration_no",
     }.get(type(msg))
     extra = getattr(msg, discriminator) if discriminator else ""
     if isinstance(msg, RetransmissionRequest):

@@ -32,6 +32,8 @@ class DocumentType(StrEnum):
     ACK = "ACK"
     STATUS_QUERY = "STATUS_QUERY"
     STATUS_RESPONSE = "STATUS_RESPONSE"
+    BUSINESS_RECEIPT = "BUSINESS_RECEIPT"  # e-Form AK 1.1
+    UTILISATION_NOTICE = "UTILISATION_NOTICE"  # e-Form AK 1.1
 
 
 class MessageFunction(StrEnum):
@@ -237,6 +239,8 @@ class Envelope:
     issuing_country: str | None = None
     correlation_id: str | None = None
     agreement: str | None = None  # the FTA the message is under; None (1.0 headers) = AKFTA
+    sender_role: str | None = None  # 1.1 header: issuing_authority | import_customs
+    recipient_role: str | None = None
 
 
 class DeliveryStatus(StrEnum):
@@ -390,6 +394,47 @@ class Ack:
     findings: tuple[Finding, ...] = ()
 
 
+class BusinessReceiptStatus(StrEnum):
+    """The recipient registered the CO in its own system (or could not): business, not
+    technical, receipt (ASW notifies both)."""
+
+    REGISTERED = "registered"
+    NOT_REGISTERED = "not_registered"
+
+
+@dataclass(frozen=True)
+class BusinessReceipt:
+    """e-Form AK 1.1: the recipient's business receipt of one message (``message_id``)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    message_id: str
+    status: BusinessReceiptStatus
+    registered_on: date
+    remarks: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemUtilisation:
+    item_no: int
+    quantity: Decimal
+    unit: str  # UN/ECE Rec 20, as in Box 9
+
+
+@dataclass(frozen=True)
+class UtilisationNotice:
+    """e-Form AK 1.1: import customs tells the issuing authority how much of a CO one import
+    declaration used; one CO can be used across several declarations."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    import_declaration_no: str
+    used_on: date
+    items: tuple[ItemUtilisation, ...]
+
+
 @dataclass(frozen=True)
 class StatusQuery:
     """Either side asks for the state and timeline of a CO (pull fallback)."""
@@ -429,6 +474,8 @@ LifecycleMessage: TypeAlias = (
     | Ack
     | StatusQuery
     | StatusResponse
+    | BusinessReceipt
+    | UtilisationNotice
 )
 
 LIFECYCLE_TYPES: tuple[type, ...] = (
@@ -440,4 +487,6 @@ LIFECYCLE_TYPES: tuple[type, ...] = (
     Ack,
     StatusQuery,
     StatusResponse,
+    BusinessReceipt,
+    UtilisationNotice,
 )

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -32,6 +33,8 @@ from ak_bridge.core.errors import Finding, SchemaViolation, Severity, Translatio
 from ak_bridge.core.model import (
     Ack,
     AckStatus,
+    BusinessReceipt,
+    BusinessReceiptStatus,
     CancellationNotice,
     CertificateState,
     CustomsResponse,
@@ -39,6 +42,7 @@ from ak_bridge.core.model import (
     Envelope,
     FormAK,
     ItemDecision,
+    ItemUtilisation,
     LifecycleMessage,
     MessageFunction,
     PreferenceDecision,
@@ -46,6 +50,7 @@ from ak_bridge.core.model import (
     StatusEvent,
     StatusQuery,
     StatusResponse,
+    UtilisationNotice,
     VerificationReply,
     VerificationRequest,
     VerificationResult,
@@ -62,11 +67,17 @@ __all__ = [
 
 MESSAGES_NS = "urn:ak-bridge:eformak:messages:1.0"
 MESSAGES_XSD = "akstd/eformak-messages-1.0.xsd"
+MESSAGES_NS_11 = "urn:ak-bridge:eformak:messages:1.1"
+# Each namespace validates against its own catalogue; 1.0 stays readable beside 1.1.
+XSD_OF = {MESSAGES_NS: MESSAGES_XSD, MESSAGES_NS_11: "akstd/eformak-messages-1.1.xsd"}
 HEADER_ROOT = f"{{{MESSAGES_NS}}}ExchangeHeader"
+HEADER_ROOTS = {f"{{{ns}}}ExchangeHeader": ns for ns in XSD_OF}
 
 # Elements that belong to Box 4 (the importing customs' decision); everything else in a
 # lifecycle message is about the message as a whole ("header").
 BOX_OF: dict[str, str] = {
+    "GoodsItemUtilisation": "9",  # quantities used, as in Box 9
+    "UsedQuantity": "9",
     "ImportDeclarationID": "4",
     "DecisionDate": "4",
     "OfficerName": "4",
@@ -89,6 +100,7 @@ _TEXT = _Conv(str, str, token=False)
 _INT = _Conv(str, int, token=True)
 _DATE = _Conv(date.isoformat, date.fromisoformat, token=True)
 _DATETIME = _Conv(datetime.isoformat, datetime.fromisoformat, token=True)
+_DECIMAL = _Conv(str, Decimal, token=True)
 
 
 def _enum(cls: type[StrEnum]) -> _Conv:
@@ -149,6 +161,17 @@ _EVENT = _Spec(
     routed=False,
 )
 
+_UTILISATION = _Spec(
+    "GoodsItemUtilisation",
+    ItemUtilisation,
+    (
+        _F("item_no", "SequenceNumeric", _INT),
+        _F("quantity", "UsedQuantity", _DECIMAL),
+        _F("unit", "UnitCode", _TEXT),
+    ),
+    routed=False,
+)
+
 _MESSAGES: tuple[_Spec, ...] = (
     _Spec(
         "CancellationNotice",
@@ -201,6 +224,25 @@ _MESSAGES: tuple[_Spec, ...] = (
     ),
     _Spec("StatusQuery", StatusQuery, ()),
     _Spec(
+        "BusinessReceipt",
+        BusinessReceipt,
+        (
+            _F("message_id", "ReceivedMessageID", _TEXT),
+            _F("status", "StatusCode", _enum(BusinessReceiptStatus)),
+            _F("registered_on", "RegistrationDate", _DATE),
+            _F("remarks", "Remarks", _TEXT, optional=True),
+        ),
+    ),
+    _Spec(
+        "UtilisationNotice",
+        UtilisationNotice,
+        (
+            _F("import_declaration_no", "ImportDeclarationID", _TEXT),
+            _F("used_on", "UtilisationDate", _DATE),
+            _F("items", "GoodsItemUtilisation", _UTILISATION, many=True),
+        ),
+    ),
+    _Spec(
         "StatusResponse",
         StatusResponse,
         (
@@ -209,8 +251,16 @@ _MESSAGES: tuple[_Spec, ...] = (
         ),
     ),
 )
-_BY_TAG = {f"{{{MESSAGES_NS}}}{s.element}": s for s in _MESSAGES}
+# Messages new in 1.1 exist only in its namespace; the 1.0 ones are read in either.
+NEW_IN_11: frozenset[type] = frozenset({BusinessReceipt, UtilisationNotice})
+_BY_TAG = {
+    f"{{{ns}}}{s.element}": s
+    for s in _MESSAGES
+    for ns in XSD_OF
+    if ns == MESSAGES_NS_11 or s.cls not in NEW_IN_11
+}
 _BY_CLASS = {s.cls: s for s in _MESSAGES}
+NEW_TYPES_11 = frozenset({DocumentType.BUSINESS_RECEIPT, DocumentType.UTILISATION_NOTICE})
 
 _HEADER = _Spec(
     "ExchangeHeader",
@@ -228,6 +278,17 @@ _HEADER = _Spec(
     ),
     routed=False,
 )
+_HEADER_11 = _Spec(
+    "ExchangeHeader",
+    Envelope,
+    (
+        *_HEADER.fields,
+        _F("sender_role", "SenderRoleCode", _TEXT, optional=True),
+        _F("recipient_role", "RecipientRoleCode", _TEXT, optional=True),
+        _F("agreement", "AgreementCode", _TEXT, optional=True),
+    ),
+    routed=False,
+)
 
 # What each message travels as in the exchange header: (document type, UN/EDIFACT 1225).
 # Requests are originals (9), answers are responses (11); a cancellation is the Form AK's
@@ -241,6 +302,8 @@ _TRAVELS_AS: dict[type, tuple[DocumentType, MessageFunction]] = {
     Ack: (DocumentType.ACK, MessageFunction.RESPONSE),
     StatusQuery: (DocumentType.STATUS_QUERY, MessageFunction.ORIGINAL),
     StatusResponse: (DocumentType.STATUS_RESPONSE, MessageFunction.RESPONSE),
+    BusinessReceipt: (DocumentType.BUSINESS_RECEIPT, MessageFunction.RESPONSE),
+    UtilisationNotice: (DocumentType.UTILISATION_NOTICE, MessageFunction.ORIGINAL),
 }
 
 
@@ -266,8 +329,12 @@ def _travels_as(msg: Any) -> tuple[DocumentType, MessageFunction]:
         raise TypeError(f"not a lifecycle message: {type(msg).__name__}") from None
 
 
-def _q(local: str) -> str:
-    return f"{{{MESSAGES_NS}}}{local}"
+def _q(local: str, ns: str = MESSAGES_NS) -> str:
+    return f"{{{ns}}}{local}"
+
+
+def _ns(root: etree._Element) -> str:
+    return etree.QName(root).namespace or ""
 
 
 class LifecycleCodec:
@@ -285,7 +352,7 @@ class LifecycleCodec:
         return isinstance(document, etree._Element) and document.tag in _BY_TAG
 
     def is_header(self, document: etree._Element | dict[str, Any]) -> bool:
-        return isinstance(document, etree._Element) and document.tag == HEADER_ROOT
+        return isinstance(document, etree._Element) and document.tag in HEADER_ROOTS
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -298,14 +365,15 @@ class LifecycleCodec:
                 box="header",
             )
         _validate(root)
-        return _read(root, spec)
+        return _read(root, spec, _ns(root))
 
     def encode(self, msg: LifecycleMessage) -> etree._Element:
         spec = _BY_CLASS.get(type(msg))
         if spec is None:
             raise TypeError(f"not a lifecycle message: {type(msg).__name__}")
-        root = etree.Element(_q(spec.element), nsmap={None: MESSAGES_NS})
-        _write(root, spec, msg)
+        ns = MESSAGES_NS_11 if type(msg) in NEW_IN_11 else MESSAGES_NS
+        root = etree.Element(_q(spec.element, ns), nsmap={None: ns})
+        _write(root, spec, msg, ns)
         _check_encoded(root)
         return root
 
@@ -313,21 +381,27 @@ class LifecycleCodec:
 
     def decode_header(self, element: etree._Element) -> Envelope:
         root = require_element(element, self.name)
-        if root.tag != HEADER_ROOT:
+        ns = HEADER_ROOTS.get(root.tag)
+        if ns is None:
             raise SchemaViolation(f"{self.name}: root must be {HEADER_ROOT}", box="header")
         _validate(root)
-        return _read(root, _HEADER)
+        return _read(root, _HEADER_11 if ns == MESSAGES_NS_11 else _HEADER, ns)
 
     def encode_header(self, envelope: Envelope) -> etree._Element:
-        root = etree.Element(HEADER_ROOT, nsmap={None: MESSAGES_NS})
-        _write(root, _HEADER, envelope)
+        """A 1.0 header, unless the envelope says what only 1.1 can (roles, agreement)."""
+        v11 = any((envelope.agreement, envelope.sender_role, envelope.recipient_role)) or (
+            envelope.document_type in NEW_TYPES_11
+        )
+        ns = MESSAGES_NS_11 if v11 else MESSAGES_NS
+        root = etree.Element(_q("ExchangeHeader", ns), nsmap={None: ns})
+        _write(root, _HEADER_11 if v11 else _HEADER, envelope, ns)
         _check_encoded(root)
         return root
 
 
 def _validate(root: etree._Element) -> None:
     try:
-        validate_with_boxes(root, MESSAGES_XSD, BOX_OF)
+        validate_with_boxes(root, XSD_OF.get(_ns(root), MESSAGES_XSD), BOX_OF)
     except SchemaViolation as exc:
         if exc.box is None:
             raise SchemaViolation(exc.detail, box="header") from None
@@ -342,20 +416,20 @@ def _check_encoded(root: etree._Element) -> None:
         raise TranslationFailed(f"cannot be carried: {exc.detail}", box=exc.box) from None
 
 
-def _write(parent: etree._Element, spec: _Spec, obj: Any) -> None:
+def _write(parent: etree._Element, spec: _Spec, obj: Any, ns: str) -> None:
     if spec.routed:
-        ref = etree.SubElement(parent, _q("ReferencedCertificate"))
-        etree.SubElement(ref, _q("ID")).text = obj.reference_no
-        etree.SubElement(ref, _q("IssuingCountry")).text = obj.issuing_country
-        etree.SubElement(ref, _q("ImportationCountryCode")).text = obj.importing_country
+        ref = etree.SubElement(parent, _q("ReferencedCertificate", ns))
+        etree.SubElement(ref, _q("ID", ns)).text = obj.reference_no
+        etree.SubElement(ref, _q("IssuingCountry", ns)).text = obj.issuing_country
+        etree.SubElement(ref, _q("ImportationCountryCode", ns)).text = obj.importing_country
     for f in spec.fields:
         value = getattr(obj, f.attr)
         for item in value if f.many else (value,):
             if item is None:
                 continue
-            el = etree.SubElement(parent, _q(f.element))
+            el = etree.SubElement(parent, _q(f.element, ns))
             if isinstance(f.conv, _Spec):
-                _write(el, f.conv, item)
+                _write(el, f.conv, item, ns)
             else:
                 el.text = f.conv.to_wire(item)
 
@@ -364,24 +438,24 @@ def _text(el: etree._Element) -> str:
     return "".join(el.itertext())  # a comment inside the text must not cut it
 
 
-def _read(el: etree._Element, spec: _Spec) -> Any:
+def _read(el: etree._Element, spec: _Spec, ns: str) -> Any:
     """Build the dataclass of ``spec`` from a validated element."""
     values: dict[str, Any] = {}
     if spec.routed:
-        ref = el.find(_q("ReferencedCertificate"))
+        ref = el.find(_q("ReferencedCertificate", ns))
         assert ref is not None  # the XSD requires it
-        values["reference_no"] = _text(ref.find(_q("ID")))
-        values["issuing_country"] = _text(ref.find(_q("IssuingCountry"))).strip()
-        values["importing_country"] = _text(ref.find(_q("ImportationCountryCode"))).strip()
+        values["reference_no"] = _text(ref.find(_q("ID", ns)))
+        values["issuing_country"] = _text(ref.find(_q("IssuingCountry", ns))).strip()
+        values["importing_country"] = _text(ref.find(_q("ImportationCountryCode", ns))).strip()
     for f in spec.fields:
-        found = [_leaf(node, f) for node in el.findall(_q(f.element))]
+        found = [_leaf(node, f, ns) for node in el.findall(_q(f.element, ns))]
         values[f.attr] = tuple(found) if f.many else (found[0] if found else None)
     return spec.cls(**values)
 
 
-def _leaf(node: etree._Element, f: _F) -> Any:
+def _leaf(node: etree._Element, f: _F, ns: str) -> Any:
     if isinstance(f.conv, _Spec):
-        return _read(node, f.conv)
+        return _read(node, f.conv, ns)
     raw = _text(node)
     try:
         return f.conv.from_wire(raw.strip() if f.conv.token else raw)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from ak_bridge.core import lifecycle, routing, rules
+from ak_bridge.core import lifecycle, routing, rules, utilisation
 from ak_bridge.core.canonical import canonical_from_dict, hash_version
 from ak_bridge.core.errors import (
     Finding,
@@ -22,11 +23,14 @@ from ak_bridge.core.errors import (
 from ak_bridge.core.model import (
     Ack,
     AckStatus,
+    BusinessReceipt,
     CertificateState,
     DocumentType,
     FormAK,
+    ItemUtilisation,
     LifecycleMessage,
     Receipt,
+    UtilisationNotice,
 )
 from ak_bridge.core.rules import default_reply_due
 from ak_bridge.core.settings import PartnerConfig, Settings
@@ -85,7 +89,8 @@ class LifecycleIntake:
         # for a missing one, so nobody learns which of another country's numbers exist.
         if cert is None or (side == "importer" and cert.importing_country != partner.country):
             raise NotFound(f"no certificate {msg.issuing_country}/{msg.reference_no}", box="header")
-        acked = self._acknowledged(msg, partner) if isinstance(msg, Ack) else None
+        receipt_of = isinstance(msg, (Ack, BusinessReceipt))
+        acked = self._acknowledged(msg, partner) if receipt_of else None
         # Idempotency first: an identical resend gets its receipt even once the CO moved on.
         key = lifecycle.business_key(msg, str(env.function))
         body, digest = lifecycle.content_json(msg)
@@ -102,6 +107,8 @@ class LifecycleIntake:
         ctx = rule_context(self.settings, now, env.function, msg.importing_country)
         stored = self._stored_certificate(cert)
         findings = rules.check_message(msg, ctx, stored)
+        if isinstance(msg, UtilisationNotice):
+            findings += utilisation.findings(stored, self._earlier_utilisation(msg), msg)
         if stored is None and msg.importing_country != cert.importing_country:
             findings += (
                 Finding(
@@ -150,7 +157,7 @@ class LifecycleIntake:
                     detail=f"asked for again in {message_id}",
                 ),
             ]
-        if acked is not None:
+        if isinstance(msg, Ack) and acked is not None:
             events += self._receipt_events(msg, acked, side, message_id, partner, now)
         events.append(
             AuditEvent(
@@ -181,7 +188,24 @@ class LifecycleIntake:
         )
         return self.recorder.store_accepted(inbound, accepted)
 
-    def _acknowledged(self, msg: Ack, partner: PartnerConfig) -> MessageRecord:
+    def _earlier_utilisation(self, msg: UtilisationNotice) -> list[UtilisationNotice]:
+        """The CO's utilisation notices accepted before (purged ones no longer count)."""
+        out = []
+        for m in self.store.messages_for_certificate(msg.issuing_country, msg.reference_no):
+            if m.document_type != DocumentType.UTILISATION_NOTICE:
+                continue
+            full = self.store.message(m.id)  # the timeline's rows carry no document
+            if full is not None and full.canonical:
+                d = json.loads(full.canonical)
+                items = tuple(
+                    ItemUtilisation(i["item_no"], Decimal(i["quantity"]), i["unit"])
+                    for i in d.pop("items")
+                )
+                used_on = date.fromisoformat(d.pop("used_on"))
+                out.append(UtilisationNotice(**d, used_on=used_on, items=items))
+        return out
+
+    def _acknowledged(self, msg: Ack | BusinessReceipt, partner: PartnerConfig) -> MessageRecord:
         """The message an Ack is the receipt of: about this CO, and sent to this partner.
 
         Anything else "does not exist" for the partner, like another country's CO.
