@@ -36,6 +36,7 @@ from ak_bridge.core.model import (
     MessageFunction,
     PreferenceDecision,
     RetransmissionRequest,
+    RevocationNotice,
     StatusEvent,
     StatusQuery,
     StatusResponse,
@@ -117,6 +118,7 @@ MESSAGES: dict[type, st.SearchStrategy] = {
         findings=st.lists(findings, max_size=3).map(tuple),
     ),
     StatusQuery: st.builds(StatusQuery, **routing),
+    RevocationNotice: st.builds(RevocationNotice, **routing, revoked_on=dates, reason=texts(80)),
     BusinessReceipt: st.builds(
         BusinessReceipt,
         **routing,
@@ -233,6 +235,11 @@ CATALOGUE = [
         StatusResponse(*R, CertificateState.ISSUED),
         DocumentType.STATUS_RESPONSE,
         MessageFunction.RESPONSE,
+    ),
+    (
+        RevocationNotice(*R, DAY, "not originating (verification KCS-VR-1)"),
+        DocumentType.REVOCATION_NOTICE,
+        MessageFunction.ORIGINAL,
     ),
     (
         BusinessReceipt(*R, "AKB-1", BusinessReceiptStatus.REGISTERED, DAY),

@@ -1,6 +1,7 @@
 """The e-Form AK 1.1 messages a pilot exchanges (issue 11), through the real servers: the
-business receipt (distinct from the technical Ack) and the utilisation notice (one CO used
-across several declarations; over-use a warning the issuing authority sees)."""
+business receipt (distinct from the technical Ack), the utilisation notice (one CO used
+across several declarations; over-use a warning the issuing authority sees) and the
+revocation after use."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from flows import issue_kr_vn, kcs_sends, settle, state, vn_sends
 from ak_bridge.core.model import (
     BusinessReceipt,
     BusinessReceiptStatus,
+    CustomsResponse,
+    ItemDecision,
     ItemUtilisation,
+    PreferenceDecision,
+    RevocationNotice,
     UtilisationNotice,
 )
 from ak_bridge.service.exchange import Exchange
@@ -74,3 +79,41 @@ def test_utilisation_across_declarations_warns_on_over_use(
     # only import customs reports utilisation
     with pytest.raises(zeep.exceptions.Fault, match="not_authorized"):
         kcs_sends(topology, _notice(issued.reference_no, "VN-IMP-3", "1"), "K-u")
+
+
+def test_revocation_only_after_preference_was_granted_and_with_a_reason(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    revocation = RevocationNotice(
+        issued.reference_no, "KR", "VN", TODAY, "verification: item 2 not originating"
+    )
+    # before use a CO is replaced or cancelled, not revoked
+    with pytest.raises(zeep.exceptions.Fault, match="certificate_state_conflict"):
+        kcs_sends(topology, revocation, "K-rev-early")
+    granted = CustomsResponse(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "VN-IMP-9",
+        TODAY,
+        tuple(ItemDecision(i.item_no, PreferenceDecision.GIVEN) for i in issued.items),
+    )
+    assert vn_sends(topology, granted, "VN-granted").status_code == 200
+    # only the issuing authority revokes
+    assert vn_sends(topology, revocation, "VN-rev").status_code == 403
+    assert kcs_sends(topology, revocation, "K-rev").PrcsRsltCd == "accepted"
+    settle(worker)
+    assert topology.systems["VN-ECOSYS"].received[-1].certificate == revocation
+    assert state(bridge, issued.reference_no) == "REVOKED"
+    status = bridge.status("KR", issued.reference_no)
+    assert status["state"] == "REVOKED"
+    # a revoked CO is no longer live: nothing more is said about its use
+    late = CustomsResponse(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "VN-IMP-10",
+        TODAY,
+        (ItemDecision(1, PreferenceDecision.GIVEN),),
+    )
+    assert vn_sends(topology, late, "VN-late").status_code == 409

@@ -11,8 +11,9 @@ with ``certificate_state_conflict`` (e.g. a customs response for a cancelled CO)
 
 A CO refused at import, wholly or for some items, can be replaced or cancelled: correcting and
 re-sending after an import problem is the normal EODES flow. A CO whose preference was granted
-in full can only be revoked, with a reason; until a revocation message exists, replace and
-cancel refuse it with ``certificate_preference_granted``.
+in full can only be revoked (RevocationNotice, 1.1), with a reason; replace and cancel refuse
+it with ``certificate_preference_granted``, and a revocation before use is refused with
+``certificate_state_conflict`` (replace or cancel it instead).
 
 An acknowledgement is the recipient's technical receipt of one message, from either side:
 the importing side acknowledges a CO, the issuing authority a verification request (its
@@ -41,6 +42,7 @@ from ak_bridge.core.model import (
     LifecycleMessage,
     PreferenceDecision,
     RetransmissionRequest,
+    RevocationNotice,
     UtilisationNotice,
     VerificationReply,
     VerificationRequest,
@@ -59,6 +61,8 @@ LIVE = BEFORE_USE | {
 }
 USED = frozenset({S.PREFERENCE_GIVEN, S.PREFERENCE_NOT_GIVEN, S.VERIFIED})
 CORRECTABLE = BEFORE_USE | {S.PREFERENCE_NOT_GIVEN}  # replace or cancel
+# Revocation: after preference was granted, or after a verification that followed it.
+AFTER_GRANT = frozenset({S.PREFERENCE_GIVEN, S.VERIFICATION_REQUESTED, S.VERIFIED})
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,8 @@ STEPS: dict[type, Step] = {
     CustomsResponse: Step("importer", BEFORE_USE | {S.PREFERENCE_GIVEN, S.PREFERENCE_NOT_GIVEN}),
     Ack: Step("either", frozenset(S)),  # a receipt is never a state conflict
     BusinessReceipt: Step("either", frozenset(S)),  # 1.1: registered in the recipient's system
-    UtilisationNotice: Step("importer", LIVE),  # 1.1: one declaration's use of the CO
+    UtilisationNotice: Step("importer", LIVE),
+    RevocationNotice: Step("issuer", AFTER_GRANT),  # 1.1: one declaration's use of the CO
     RetransmissionRequest: Step("importer", LIVE, forward=False),
     VerificationRequest: Step("importer", BEFORE_USE | USED),
     VerificationReply: Step("issuer", frozenset({S.VERIFICATION_REQUESTED})),
@@ -106,6 +111,8 @@ def next_state(
         )
     if isinstance(msg, CancellationNotice):
         return S.CANCELLED
+    if isinstance(msg, RevocationNotice):
+        return S.REVOKED
     if isinstance(msg, CustomsResponse):
         given = all(d.decision is PreferenceDecision.GIVEN for d in msg.decisions)
         return S.PREFERENCE_GIVEN if given else S.PREFERENCE_NOT_GIVEN

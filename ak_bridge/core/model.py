@@ -34,6 +34,7 @@ class DocumentType(StrEnum):
     STATUS_RESPONSE = "STATUS_RESPONSE"
     BUSINESS_RECEIPT = "BUSINESS_RECEIPT"  # e-Form AK 1.1
     UTILISATION_NOTICE = "UTILISATION_NOTICE"  # e-Form AK 1.1
+    REVOCATION_NOTICE = "REVOCATION_NOTICE"  # e-Form AK 1.1
 
 
 class MessageFunction(StrEnum):
@@ -265,6 +266,7 @@ class CertificateState(StrEnum):
     CANCELLED = "CANCELLED"
     VERIFICATION_REQUESTED = "VERIFICATION_REQUESTED"
     VERIFIED = "VERIFIED"
+    REVOKED = "REVOKED"  # e-Form AK 1.1: withdrawn after use, with a reason
 
 
 @dataclass(frozen=True)
@@ -436,6 +438,18 @@ class UtilisationNotice:
 
 
 @dataclass(frozen=True)
+class RevocationNotice:
+    """e-Form AK 1.1: the issuing authority revokes a CO after use (preference granted),
+    always with a reason; before use a CO is replaced or cancelled instead."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    revoked_on: date
+    reason: str
+
+
+@dataclass(frozen=True)
 class StatusQuery:
     """Either side asks for the state and timeline of a CO (pull fallback)."""
 
@@ -476,6 +490,7 @@ LifecycleMessage: TypeAlias = (
     | StatusResponse
     | BusinessReceipt
     | UtilisationNotice
+    | RevocationNotice
 )
 
 LIFECYCLE_TYPES: tuple[type, ...] = (
@@ -489,4 +504,5 @@ LIFECYCLE_TYPES: tuple[type, ...] = (
     StatusResponse,
     BusinessReceipt,
     UtilisationNotice,
+    RevocationNotice,
 )

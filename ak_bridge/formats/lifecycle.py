@@ -47,6 +47,7 @@ from ak_bridge.core.model import (
     MessageFunction,
     PreferenceDecision,
     RetransmissionRequest,
+    RevocationNotice,
     StatusEvent,
     StatusQuery,
     StatusResponse,
@@ -234,6 +235,11 @@ _MESSAGES: tuple[_Spec, ...] = (
         ),
     ),
     _Spec(
+        "RevocationNotice",
+        RevocationNotice,
+        (_F("revoked_on", "RevocationDate", _DATE), _F("reason", "Reason", _TEXT)),
+    ),
+    _Spec(
         "UtilisationNotice",
         UtilisationNotice,
         (
@@ -252,7 +258,7 @@ _MESSAGES: tuple[_Spec, ...] = (
     ),
 )
 # Messages new in 1.1 exist only in its namespace; the 1.0 ones are read in either.
-NEW_IN_11: frozenset[type] = frozenset({BusinessReceipt, UtilisationNotice})
+NEW_IN_11: frozenset[type] = frozenset({BusinessReceipt, UtilisationNotice, RevocationNotice})
 _BY_TAG = {
     f"{{{ns}}}{s.element}": s
     for s in _MESSAGES
@@ -260,7 +266,13 @@ _BY_TAG = {
     if ns == MESSAGES_NS_11 or s.cls not in NEW_IN_11
 }
 _BY_CLASS = {s.cls: s for s in _MESSAGES}
-NEW_TYPES_11 = frozenset({DocumentType.BUSINESS_RECEIPT, DocumentType.UTILISATION_NOTICE})
+NEW_TYPES_11 = frozenset(
+    {
+        DocumentType.BUSINESS_RECEIPT,
+        DocumentType.UTILISATION_NOTICE,
+        DocumentType.REVOCATION_NOTICE,
+    }
+)
 
 _HEADER = _Spec(
     "ExchangeHeader",
@@ -304,6 +316,7 @@ _TRAVELS_AS: dict[type, tuple[DocumentType, MessageFunction]] = {
     StatusResponse: (DocumentType.STATUS_RESPONSE, MessageFunction.RESPONSE),
     BusinessReceipt: (DocumentType.BUSINESS_RECEIPT, MessageFunction.RESPONSE),
     UtilisationNotice: (DocumentType.UTILISATION_NOTICE, MessageFunction.ORIGINAL),
+    RevocationNotice: (DocumentType.REVOCATION_NOTICE, MessageFunction.ORIGINAL),
 }
 
 
@@ -371,7 +384,9 @@ class LifecycleCodec:
         spec = _BY_CLASS.get(type(msg))
         if spec is None:
             raise TypeError(f"not a lifecycle message: {type(msg).__name__}")
-        ns = MESSAGES_NS_11 if type(msg) in NEW_IN_11 else MESSAGES_NS
+        # A state only 1.1 knows (REVOKED) makes a status response a 1.1 one.
+        v11 = type(msg) in NEW_IN_11 or getattr(msg, "state", None) is CertificateState.REVOKED
+        ns = MESSAGES_NS_11 if v11 else MESSAGES_NS
         root = etree.Element(_q(spec.element, ns), nsmap={None: ns})
         _write(root, spec, msg, ns)
         _check_encoded(root)
