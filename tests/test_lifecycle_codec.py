@@ -29,9 +29,12 @@ from ak_bridge.core.model import (
     CancellationNotice,
     CertificateState,
     CustomsResponse,
+    DeterminationResult,
+    DocumentsRequest,
     DocumentType,
     Envelope,
     ItemDecision,
+    ItemDetermination,
     ItemUtilisation,
     MessageFunction,
     PreferenceDecision,
@@ -41,6 +44,8 @@ from ak_bridge.core.model import (
     StatusQuery,
     StatusResponse,
     UtilisationNotice,
+    VerificationDetermination,
+    VerificationExtension,
     VerificationReply,
     VerificationRequest,
     VerificationResult,
@@ -119,6 +124,33 @@ MESSAGES: dict[type, st.SearchStrategy] = {
     ),
     StatusQuery: st.builds(StatusQuery, **routing),
     RevocationNotice: st.builds(RevocationNotice, **routing, revoked_on=dates, reason=texts(80)),
+    DocumentsRequest: st.builds(
+        DocumentsRequest,
+        **routing,
+        request_no=ids,
+        requested_on=dates,
+        documents=texts(80),
+        due=dates,
+    ),
+    VerificationExtension: st.builds(
+        VerificationExtension, **routing, request_no=ids, extended_to=dates, reason=texts(80)
+    ),
+    VerificationDetermination: st.builds(
+        VerificationDetermination,
+        **routing,
+        request_no=ids,
+        determined_on=dates,
+        items=st.lists(
+            st.builds(
+                ItemDetermination,
+                item_no=st.integers(1, 999),
+                result=st.sampled_from(DeterminationResult),
+                reason=optional(texts(80)),
+            ),
+            min_size=1,
+            max_size=4,
+        ).map(tuple),
+    ),
     BusinessReceipt: st.builds(
         BusinessReceipt,
         **routing,
@@ -235,6 +267,23 @@ CATALOGUE = [
         StatusResponse(*R, CertificateState.ISSUED),
         DocumentType.STATUS_RESPONSE,
         MessageFunction.RESPONSE,
+    ),
+    (
+        DocumentsRequest(*R, "V-1", DAY, "cost statement of item 2", DAY + timedelta(days=30)),
+        DocumentType.DOCUMENTS_REQUEST,
+        MessageFunction.ORIGINAL,
+    ),
+    (
+        VerificationExtension(*R, "V-1", DAY + timedelta(days=90), "producer visit needed"),
+        DocumentType.VERIFICATION_EXTENSION,
+        MessageFunction.ORIGINAL,
+    ),
+    (
+        VerificationDetermination(
+            *R, "V-1", DAY, (ItemDetermination(1, DeterminationResult.NOT_AUTHENTIC, "seal"),)
+        ),
+        DocumentType.VERIFICATION_DETERMINATION,
+        MessageFunction.ORIGINAL,
     ),
     (
         RevocationNotice(*R, DAY, "not originating (verification KCS-VR-1)"),

@@ -38,12 +38,15 @@ from ak_bridge.core.model import (
     CancellationNotice,
     CertificateState,
     CustomsResponse,
+    DocumentsRequest,
     DocumentType,
     LifecycleMessage,
     PreferenceDecision,
     RetransmissionRequest,
     RevocationNotice,
     UtilisationNotice,
+    VerificationDetermination,
+    VerificationExtension,
     VerificationReply,
     VerificationRequest,
 )
@@ -62,6 +65,7 @@ LIVE = BEFORE_USE | {
 USED = frozenset({S.PREFERENCE_GIVEN, S.PREFERENCE_NOT_GIVEN, S.VERIFIED})
 CORRECTABLE = BEFORE_USE | {S.PREFERENCE_NOT_GIVEN}  # replace or cancel
 # Revocation: after preference was granted, or after a verification that followed it.
+IN_VERIFICATION = frozenset({S.VERIFICATION_REQUESTED})
 AFTER_GRANT = frozenset({S.PREFERENCE_GIVEN, S.VERIFICATION_REQUESTED, S.VERIFIED})
 
 
@@ -79,8 +83,12 @@ STEPS: dict[type, Step] = {
     CustomsResponse: Step("importer", BEFORE_USE | {S.PREFERENCE_GIVEN, S.PREFERENCE_NOT_GIVEN}),
     Ack: Step("either", frozenset(S)),  # a receipt is never a state conflict
     BusinessReceipt: Step("either", frozenset(S)),  # 1.1: registered in the recipient's system
-    UtilisationNotice: Step("importer", LIVE),
-    RevocationNotice: Step("issuer", AFTER_GRANT),  # 1.1: one declaration's use of the CO
+    # e-Form AK 1.1
+    UtilisationNotice: Step("importer", LIVE),  # one declaration's use of the CO
+    RevocationNotice: Step("issuer", AFTER_GRANT),
+    DocumentsRequest: Step("importer", IN_VERIFICATION),
+    VerificationExtension: Step("issuer", IN_VERIFICATION),
+    VerificationDetermination: Step("importer", IN_VERIFICATION | {S.VERIFIED}),
     RetransmissionRequest: Step("importer", LIVE, forward=False),
     VerificationRequest: Step("importer", BEFORE_USE | USED),
     VerificationReply: Step("issuer", frozenset({S.VERIFICATION_REQUESTED})),
@@ -122,7 +130,7 @@ def next_state(
         return S.ACKNOWLEDGED if current in (S.ISSUED, S.TRANSMITTED) else current
     if isinstance(msg, VerificationRequest):
         return S.VERIFICATION_REQUESTED
-    if isinstance(msg, VerificationReply):
+    if isinstance(msg, (VerificationReply, VerificationDetermination)):
         return S.VERIFIED
     return current  # a retransmission request, a business receipt, a utilisation: no change
 
@@ -204,6 +212,9 @@ def business_key(msg: LifecycleMessage, function: str) -> str:
         Ack: "message_id",
         BusinessReceipt: "message_id",
         UtilisationNotice: "import_declaration_no",
+        DocumentsRequest: "request_no",
+        VerificationExtension: "request_no",
+        VerificationDetermination: "request_no",
     }.get(type(msg))
     extra = getattr(msg, discriminator) if discriminator else ""
     if isinstance(msg, RetransmissionRequest):

@@ -35,6 +35,9 @@ class DocumentType(StrEnum):
     BUSINESS_RECEIPT = "BUSINESS_RECEIPT"  # e-Form AK 1.1
     UTILISATION_NOTICE = "UTILISATION_NOTICE"  # e-Form AK 1.1
     REVOCATION_NOTICE = "REVOCATION_NOTICE"  # e-Form AK 1.1
+    DOCUMENTS_REQUEST = "DOCUMENTS_REQUEST"  # e-Form AK 1.1, verification
+    VERIFICATION_EXTENSION = "VERIFICATION_EXTENSION"  # e-Form AK 1.1, verification
+    VERIFICATION_DETERMINATION = "VERIFICATION_DETERMINATION"  # e-Form AK 1.1, verification
 
 
 class MessageFunction(StrEnum):
@@ -450,6 +453,58 @@ class RevocationNotice:
 
 
 @dataclass(frozen=True)
+class DocumentsRequest:
+    """e-Form AK 1.1: import customs asks the issuing authority for supporting documents
+    (cost statements, invoices, ...) within a verification (``request_no``)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    request_no: str
+    requested_on: date
+    documents: str
+    due: date
+
+
+@dataclass(frozen=True)
+class VerificationExtension:
+    """e-Form AK 1.1: the issuing authority needs longer than the 2 months to reply."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    request_no: str
+    extended_to: date
+    reason: str
+
+
+class DeterminationResult(StrEnum):
+    ORIGINATING = "ORIGINATING"
+    NOT_ORIGINATING = "NOT_ORIGINATING"
+    NOT_AUTHENTIC = "NOT_AUTHENTIC"
+
+
+@dataclass(frozen=True)
+class ItemDetermination:
+    item_no: int
+    result: DeterminationResult
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class VerificationDetermination:
+    """e-Form AK 1.1: import customs' final determination, per goods item, that closes a
+    verification (after the reply, or without one once it is overdue)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    request_no: str
+    determined_on: date
+    items: tuple[ItemDetermination, ...]
+
+
+@dataclass(frozen=True)
 class StatusQuery:
     """Either side asks for the state and timeline of a CO (pull fallback)."""
 
@@ -491,6 +546,9 @@ LifecycleMessage: TypeAlias = (
     | BusinessReceipt
     | UtilisationNotice
     | RevocationNotice
+    | DocumentsRequest
+    | VerificationExtension
+    | VerificationDetermination
 )
 
 LIFECYCLE_TYPES: tuple[type, ...] = (
@@ -505,4 +563,7 @@ LIFECYCLE_TYPES: tuple[type, ...] = (
     BusinessReceipt,
     UtilisationNotice,
     RevocationNotice,
+    DocumentsRequest,
+    VerificationExtension,
+    VerificationDetermination,
 )

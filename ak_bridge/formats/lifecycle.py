@@ -38,10 +38,13 @@ from ak_bridge.core.model import (
     CancellationNotice,
     CertificateState,
     CustomsResponse,
+    DeterminationResult,
+    DocumentsRequest,
     DocumentType,
     Envelope,
     FormAK,
     ItemDecision,
+    ItemDetermination,
     ItemUtilisation,
     LifecycleMessage,
     MessageFunction,
@@ -52,6 +55,8 @@ from ak_bridge.core.model import (
     StatusQuery,
     StatusResponse,
     UtilisationNotice,
+    VerificationDetermination,
+    VerificationExtension,
     VerificationReply,
     VerificationRequest,
     VerificationResult,
@@ -162,6 +167,16 @@ _EVENT = _Spec(
     routed=False,
 )
 
+_DETERMINATION = _Spec(
+    "GoodsItemDetermination",
+    ItemDetermination,
+    (
+        _F("item_no", "SequenceNumeric", _INT),
+        _F("result", "DeterminationCode", _enum(DeterminationResult)),
+        _F("reason", "Reason", _TEXT, optional=True),
+    ),
+    routed=False,
+)
 _UTILISATION = _Spec(
     "GoodsItemUtilisation",
     ItemUtilisation,
@@ -235,6 +250,34 @@ _MESSAGES: tuple[_Spec, ...] = (
         ),
     ),
     _Spec(
+        "DocumentsRequest",
+        DocumentsRequest,
+        (
+            _F("request_no", "RequestID", _TEXT),
+            _F("requested_on", "RequestDate", _DATE),
+            _F("documents", "RequestedDocuments", _TEXT),
+            _F("due", "DueDate", _DATE),
+        ),
+    ),
+    _Spec(
+        "VerificationExtension",
+        VerificationExtension,
+        (
+            _F("request_no", "RequestID", _TEXT),
+            _F("extended_to", "ExtendedReplyDueDate", _DATE),
+            _F("reason", "Reason", _TEXT),
+        ),
+    ),
+    _Spec(
+        "VerificationDetermination",
+        VerificationDetermination,
+        (
+            _F("request_no", "RequestID", _TEXT),
+            _F("determined_on", "DeterminationDate", _DATE),
+            _F("items", "GoodsItemDetermination", _DETERMINATION, many=True),
+        ),
+    ),
+    _Spec(
         "RevocationNotice",
         RevocationNotice,
         (_F("revoked_on", "RevocationDate", _DATE), _F("reason", "Reason", _TEXT)),
@@ -258,7 +301,16 @@ _MESSAGES: tuple[_Spec, ...] = (
     ),
 )
 # Messages new in 1.1 exist only in its namespace; the 1.0 ones are read in either.
-NEW_IN_11: frozenset[type] = frozenset({BusinessReceipt, UtilisationNotice, RevocationNotice})
+NEW_IN_11: frozenset[type] = frozenset(
+    {
+        BusinessReceipt,
+        UtilisationNotice,
+        RevocationNotice,
+        DocumentsRequest,
+        VerificationExtension,
+        VerificationDetermination,
+    }
+)
 _BY_TAG = {
     f"{{{ns}}}{s.element}": s
     for s in _MESSAGES
@@ -271,6 +323,9 @@ NEW_TYPES_11 = frozenset(
         DocumentType.BUSINESS_RECEIPT,
         DocumentType.UTILISATION_NOTICE,
         DocumentType.REVOCATION_NOTICE,
+        DocumentType.DOCUMENTS_REQUEST,
+        DocumentType.VERIFICATION_EXTENSION,
+        DocumentType.VERIFICATION_DETERMINATION,
     }
 )
 
@@ -317,6 +372,9 @@ _TRAVELS_AS: dict[type, tuple[DocumentType, MessageFunction]] = {
     BusinessReceipt: (DocumentType.BUSINESS_RECEIPT, MessageFunction.RESPONSE),
     UtilisationNotice: (DocumentType.UTILISATION_NOTICE, MessageFunction.ORIGINAL),
     RevocationNotice: (DocumentType.REVOCATION_NOTICE, MessageFunction.ORIGINAL),
+    DocumentsRequest: (DocumentType.DOCUMENTS_REQUEST, MessageFunction.ORIGINAL),
+    VerificationExtension: (DocumentType.VERIFICATION_EXTENSION, MessageFunction.ORIGINAL),
+    VerificationDetermination: (DocumentType.VERIFICATION_DETERMINATION, MessageFunction.ORIGINAL),
 }
 
 
