@@ -551,6 +551,16 @@ LifecycleMessage: TypeAlias = (
     | VerificationDetermination
 )
 
+# The messages e-Form AK 1.1 adds: they exist only in its namespace.
+LIFECYCLE_TYPES_11: tuple[type, ...] = (
+    BusinessReceipt,
+    UtilisationNotice,
+    RevocationNotice,
+    DocumentsRequest,
+    VerificationExtension,
+    VerificationDetermination,
+)
+
 LIFECYCLE_TYPES: tuple[type, ...] = (
     CancellationNotice,
     CustomsResponse,
@@ -560,10 +570,5 @@ LIFECYCLE_TYPES: tuple[type, ...] = (
     Ack,
     StatusQuery,
     StatusResponse,
-    BusinessReceipt,
-    UtilisationNotice,
-    RevocationNotice,
-    DocumentsRequest,
-    VerificationExtension,
-    VerificationDetermination,
+    *LIFECYCLE_TYPES_11,
 )

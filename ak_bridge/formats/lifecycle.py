@@ -31,6 +31,7 @@ from lxml import etree
 
 from ak_bridge.core.errors import Finding, SchemaViolation, Severity, TranslationFailed
 from ak_bridge.core.model import (
+    LIFECYCLE_TYPES_11,
     Ack,
     AckStatus,
     BusinessReceipt,
@@ -301,16 +302,7 @@ _MESSAGES: tuple[_Spec, ...] = (
     ),
 )
 # Messages new in 1.1 exist only in its namespace; the 1.0 ones are read in either.
-NEW_IN_11: frozenset[type] = frozenset(
-    {
-        BusinessReceipt,
-        UtilisationNotice,
-        RevocationNotice,
-        DocumentsRequest,
-        VerificationExtension,
-        VerificationDetermination,
-    }
-)
+NEW_IN_11: frozenset[type] = frozenset(LIFECYCLE_TYPES_11)
 _BY_TAG = {
     f"{{{ns}}}{s.element}": s
     for s in _MESSAGES
