@@ -28,6 +28,7 @@ from ak_bridge.config_schema import (
     MainSchema,
     PartnerSchema,
     PartnersFileSchema,
+    RefusalReasonsSchema,
     RulesSchema,
     check,
 )
@@ -313,6 +314,14 @@ def load_calendars(config_dir: Path | str) -> Calendars:
     return Calendars(out)
 
 
+def load_refusal_reasons(config_dir: Path | str) -> dict[str, str]:
+    """``config/refusal_reasons.toml`` (the bilateral code list); absent: none checked."""
+    path = Path(config_dir) / "refusal_reasons.toml"
+    if not path.is_file():
+        return {}
+    return dict(check(RefusalReasonsSchema, _read_toml(path), str(path)).get("reasons", {}))
+
+
 def load_partner_rules(config_dir: Path | str) -> dict[str, Mapping[str, Any]]:
     """Each partner country's ``rules`` table (country -> rules), from ``partners.toml`` only.
 
@@ -458,6 +467,7 @@ def load_settings(
         database=database,
         database_password=database_password,
         calendars=load_calendars(config_dir),
+        refusal_reasons=load_refusal_reasons(config_dir),
         host=host,
         port=port,
         max_body_bytes=_opt(service, "max_body_bytes", int, 2 * 1024 * 1024, src, "service."),

@@ -90,6 +90,7 @@ MESSAGES: dict[type, st.SearchStrategy] = {
                 item_no=st.integers(1, 999),
                 decision=st.sampled_from(PreferenceDecision),
                 reason=optional(texts(80)),
+                reason_code=optional(st.sampled_from(["DC01", "OC01", "SIG1"])),
             ),
             min_size=1,
             max_size=4,

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import zeep
 from flows import issue_kr_vn, kcs_sends, settle, state, vn_sends
 
+from ak_bridge.config import load_refusal_reasons
+from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.model import (
     BusinessReceipt,
     BusinessReceiptStatus,
@@ -117,3 +120,39 @@ def test_revocation_only_after_preference_was_granted_and_with_a_reason(
         (ItemDecision(1, PreferenceDecision.GIVEN),),
     )
     assert vn_sends(topology, late, "VN-late").status_code == 409
+
+
+def test_refusal_reasons_are_coded_from_the_configured_list(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    assert bridge.settings.refusal_reasons["DC01"].startswith("direct consignment")
+
+    def refusal(code: str, declaration: str) -> CustomsResponse:
+        return CustomsResponse(
+            issued.reference_no,
+            "KR",
+            "VN",
+            declaration,
+            TODAY,
+            (
+                ItemDecision(1, PreferenceDecision.GIVEN),
+                ItemDecision(2, PreferenceDecision.NOT_GIVEN, "no through B/L", code),
+            ),
+        )
+
+    unknown = vn_sends(topology, refusal("ZZ99", "VN-IMP-20"), "VN-r1")
+    assert unknown.status_code == 422
+    (finding,) = unknown.json()["error"]["findings"]
+    assert (finding["code"], finding["box"]) == ("refusal_reason_unknown", "4")
+    assert state(bridge, issued.reference_no) == "TRANSMITTED"  # nothing stored
+    coded = refusal("DC01", "VN-IMP-21")
+    assert vn_sends(topology, coded, "VN-r2").status_code == 200
+    settle(worker)
+    assert topology.systems["KR-KCS"].received[-1].certificate == coded  # code and all
+    assert state(bridge, issued.reference_no) == "PREFERENCE_NOT_GIVEN"
+
+
+def test_the_refusal_code_list_is_checked_when_the_config_loads(tmp_path: Path) -> None:
+    (tmp_path / "refusal_reasons.toml").write_text('[reasons]\n"dc 01" = "lower case"\n')
+    with pytest.raises(ConfigError, match="reasons"):
+        load_refusal_reasons(tmp_path)

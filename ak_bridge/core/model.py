@@ -334,6 +334,7 @@ class ItemDecision:
     item_no: int
     decision: PreferenceDecision
     reason: str | None = None
+    reason_code: str | None = None  # 1.1: from the bilateral list (config/refusal_reasons.toml)
 
 
 @dataclass(frozen=True)

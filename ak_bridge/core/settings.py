@@ -150,6 +150,8 @@ class Settings:
     identity_passphrase_unset: str | None = None
     metrics_dir: Path | None = None  # shared by serve and worker for /metrics' counters
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    # config/refusal_reasons.toml: code -> meaning; empty = reason codes are not checked
+    refusal_reasons: Mapping[str, str] = field(default_factory=dict)
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         return self.partners.get(partner_id)

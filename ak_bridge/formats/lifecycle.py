@@ -90,6 +90,7 @@ BOX_OF: dict[str, str] = {
     "OfficerName": "4",
     "GoodsItemDecision": "4",
     "DecisionCode": "4",
+    "ReasonCode": "4",
 }
 
 
@@ -141,6 +142,7 @@ _DECISION = _Spec(
     (
         _F("item_no", "SequenceNumeric", _INT),
         _F("decision", "DecisionCode", _enum(PreferenceDecision)),
+        _F("reason_code", "ReasonCode", _TEXT, optional=True),  # 1.1 only
         _F("reason", "Reason", _TEXT, optional=True),
     ),
     routed=False,
@@ -435,7 +437,7 @@ class LifecycleCodec:
         if spec is None:
             raise TypeError(f"not a lifecycle message: {type(msg).__name__}")
         # A state only 1.1 knows (REVOKED) makes a status response a 1.1 one.
-        v11 = type(msg) in NEW_IN_11 or getattr(msg, "state", None) is CertificateState.REVOKED
+        v11 = type(msg) in NEW_IN_11 or _needs_11(msg)
         ns = MESSAGES_NS_11 if v11 else MESSAGES_NS
         root = etree.Element(_q(spec.element, ns), nsmap={None: ns})
         _write(root, spec, msg, ns)
@@ -462,6 +464,15 @@ class LifecycleCodec:
         _write(root, _HEADER_11 if v11 else _HEADER, envelope, ns)
         _check_encoded(root)
         return root
+
+
+def _needs_11(msg: LifecycleMessage) -> bool:
+    """A 1.0 message saying what only 1.1 can: a REVOKED state, a coded refusal reason."""
+    if isinstance(msg, StatusResponse):
+        return msg.state is CertificateState.REVOKED
+    if isinstance(msg, CustomsResponse):
+        return any(d.reason_code is not None for d in msg.decisions)
+    return False
 
 
 def _validate(root: etree._Element) -> None:

@@ -12,7 +12,7 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
-from ak_bridge.core import lifecycle, routing, rules, utilisation
+from ak_bridge.core import lifecycle, refusals, routing, rules, utilisation
 from ak_bridge.core.canonical import canonical_from_dict, hash_version
 from ak_bridge.core.errors import (
     Finding,
@@ -25,6 +25,7 @@ from ak_bridge.core.model import (
     AckStatus,
     BusinessReceipt,
     CertificateState,
+    CustomsResponse,
     DocumentType,
     FormAK,
     ItemUtilisation,
@@ -107,6 +108,8 @@ class LifecycleIntake:
         ctx = rule_context(self.settings, now, env.function, msg.importing_country)
         stored = self._stored_certificate(cert)
         findings = rules.check_message(msg, ctx, stored)
+        if isinstance(msg, CustomsResponse):
+            findings += refusals.findings(msg, self.settings.refusal_reasons)
         if isinstance(msg, UtilisationNotice):
             findings += utilisation.findings(stored, self._earlier_utilisation(msg), msg)
         if stored is None and msg.importing_country != cert.importing_country:

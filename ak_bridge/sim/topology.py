@@ -128,6 +128,7 @@ def build_topology(
     (config_dir / "formats").mkdir(parents=True, exist_ok=True)
     for f in (REPO_CONFIG / "formats").glob("*.toml"):
         shutil.copy(f, config_dir / "formats" / f.name)
+    shutil.copy(REPO_CONFIG / "refusal_reasons.toml", config_dir)  # the pilot's code list
 
     retry = retry or {
         "max_attempts": 6,
