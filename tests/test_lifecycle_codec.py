@@ -28,6 +28,7 @@ from ak_bridge.core.model import (
     BusinessReceiptStatus,
     CancellationNotice,
     CertificateState,
+    Clarification,
     CustomsResponse,
     DeterminationResult,
     DocumentsRequest,
@@ -38,6 +39,7 @@ from ak_bridge.core.model import (
     ItemUtilisation,
     MessageFunction,
     PreferenceDecision,
+    Reconsideration,
     RetransmissionRequest,
     RevocationNotice,
     StatusEvent,
@@ -75,6 +77,18 @@ findings = st.builds(
     severity=st.sampled_from(Severity),
 )
 
+decisions = st.lists(
+    st.builds(
+        ItemDecision,
+        item_no=st.integers(1, 999),
+        decision=st.sampled_from(PreferenceDecision),
+        reason=optional(texts(80)),
+        reason_code=optional(st.sampled_from(["DC01", "OC01", "SIG1"])),
+    ),
+    min_size=1,
+    max_size=4,
+).map(tuple)
+
 MESSAGES: dict[type, st.SearchStrategy] = {
     CancellationNotice: st.builds(
         CancellationNotice, **routing, reason=texts(80), cancelled_on=dates
@@ -84,17 +98,7 @@ MESSAGES: dict[type, st.SearchStrategy] = {
         **routing,
         import_declaration_no=ids,
         decision_date=dates,
-        decisions=st.lists(
-            st.builds(
-                ItemDecision,
-                item_no=st.integers(1, 999),
-                decision=st.sampled_from(PreferenceDecision),
-                reason=optional(texts(80)),
-                reason_code=optional(st.sampled_from(["DC01", "OC01", "SIG1"])),
-            ),
-            min_size=1,
-            max_size=4,
-        ).map(tuple),
+        decisions=decisions,
         officer=optional(texts()),
     ),
     RetransmissionRequest: st.builds(
@@ -124,6 +128,16 @@ MESSAGES: dict[type, st.SearchStrategy] = {
         findings=st.lists(findings, max_size=3).map(tuple),
     ),
     StatusQuery: st.builds(StatusQuery, **routing),
+    Clarification: st.builds(
+        Clarification, **routing, import_declaration_no=ids, clarified_on=dates, text=texts(80)
+    ),
+    Reconsideration: st.builds(
+        Reconsideration,
+        **routing,
+        import_declaration_no=ids,
+        decision_date=dates,
+        decisions=decisions,
+    ),
     RevocationNotice: st.builds(RevocationNotice, **routing, revoked_on=dates, reason=texts(80)),
     DocumentsRequest: st.builds(
         DocumentsRequest,
@@ -285,6 +299,16 @@ CATALOGUE = [
         ),
         DocumentType.VERIFICATION_DETERMINATION,
         MessageFunction.ORIGINAL,
+    ),
+    (
+        Clarification(*R, "IMP-1", DAY, "the through B/L is attached"),
+        DocumentType.CLARIFICATION,
+        MessageFunction.ORIGINAL,
+    ),
+    (
+        Reconsideration(*R, "IMP-1", DAY, (ItemDecision(1, PreferenceDecision.GIVEN),)),
+        DocumentType.RECONSIDERATION,
+        MessageFunction.RESPONSE,
     ),
     (
         RevocationNotice(*R, DAY, "not originating (verification KCS-VR-1)"),

@@ -18,10 +18,12 @@ from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.model import (
     BusinessReceipt,
     BusinessReceiptStatus,
+    Clarification,
     CustomsResponse,
     ItemDecision,
     ItemUtilisation,
     PreferenceDecision,
+    Reconsideration,
     RevocationNotice,
     UtilisationNotice,
 )
@@ -156,3 +158,43 @@ def test_the_refusal_code_list_is_checked_when_the_config_loads(tmp_path: Path) 
     (tmp_path / "refusal_reasons.toml").write_text('[reasons]\n"dc 01" = "lower case"\n')
     with pytest.raises(ConfigError, match="reasons"):
         load_refusal_reasons(tmp_path)
+
+
+def test_clarification_after_a_refusal_and_reconsideration_by_import_customs(
+    topology: Topology, bridge: Exchange, worker: Exchange, issued
+) -> None:
+    clarification = Clarification(
+        issued.reference_no, "KR", "VN", "VN-IMP-30", TODAY, "the through B/L is attached"
+    )
+    # nothing to clarify before a refusal
+    with pytest.raises(zeep.exceptions.Fault, match="certificate_state_conflict"):
+        kcs_sends(topology, clarification, "K-clar-early")
+    refused = CustomsResponse(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "VN-IMP-30",
+        TODAY,
+        tuple(
+            ItemDecision(i.item_no, PreferenceDecision.NOT_GIVEN, "no through B/L", "DC01")
+            for i in issued.items
+        ),
+    )
+    assert vn_sends(topology, refused, "VN-refused").status_code == 200
+    assert vn_sends(topology, clarification, "VN-clar").status_code == 403  # the issuer's
+    assert kcs_sends(topology, clarification, "K-clar").PrcsRsltCd == "accepted"
+    reconsidered = Reconsideration(
+        issued.reference_no,
+        "KR",
+        "VN",
+        "VN-IMP-30",
+        TODAY,
+        tuple(ItemDecision(i.item_no, PreferenceDecision.GIVEN) for i in issued.items),
+    )
+    with pytest.raises(zeep.exceptions.Fault, match="not_authorized"):
+        kcs_sends(topology, reconsidered, "K-recons")  # import customs' decision
+    assert vn_sends(topology, reconsidered, "VN-recons").status_code == 200
+    settle(worker)
+    assert topology.systems["VN-ECOSYS"].received[-1].certificate == clarification
+    assert topology.systems["KR-KCS"].received[-1].certificate == reconsidered
+    assert state(bridge, issued.reference_no) == "PREFERENCE_GIVEN"

@@ -37,11 +37,13 @@ from ak_bridge.core.model import (
     BusinessReceipt,
     CancellationNotice,
     CertificateState,
+    Clarification,
     CustomsResponse,
     DocumentsRequest,
     DocumentType,
     LifecycleMessage,
     PreferenceDecision,
+    Reconsideration,
     RetransmissionRequest,
     RevocationNotice,
     UtilisationNotice,
@@ -89,6 +91,8 @@ STEPS: dict[type, Step] = {
     DocumentsRequest: Step("importer", IN_VERIFICATION),
     VerificationExtension: Step("issuer", IN_VERIFICATION),
     VerificationDetermination: Step("importer", IN_VERIFICATION | {S.VERIFIED}),
+    Clarification: Step("issuer", frozenset({S.PREFERENCE_NOT_GIVEN})),
+    Reconsideration: Step("importer", frozenset({S.PREFERENCE_NOT_GIVEN})),
     RetransmissionRequest: Step("importer", LIVE, forward=False),
     VerificationRequest: Step("importer", BEFORE_USE | USED),
     VerificationReply: Step("issuer", frozenset({S.VERIFICATION_REQUESTED})),
@@ -121,7 +125,7 @@ def next_state(
         return S.CANCELLED
     if isinstance(msg, RevocationNotice):
         return S.REVOKED
-    if isinstance(msg, CustomsResponse):
+    if isinstance(msg, (CustomsResponse, Reconsideration)):
         given = all(d.decision is PreferenceDecision.GIVEN for d in msg.decisions)
         return S.PREFERENCE_GIVEN if given else S.PREFERENCE_NOT_GIVEN
     if isinstance(msg, Ack):
@@ -213,6 +217,8 @@ def business_key(msg: LifecycleMessage, function: str) -> str:
         BusinessReceipt: "message_id",
         UtilisationNotice: "import_declaration_no",
         DocumentsRequest: "request_no",
+        Clarification: "import_declaration_no",
+        Reconsideration: "import_declaration_no",
         VerificationExtension: "request_no",
         VerificationDetermination: "request_no",
     }.get(type(msg))

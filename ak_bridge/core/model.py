@@ -38,6 +38,8 @@ class DocumentType(StrEnum):
     DOCUMENTS_REQUEST = "DOCUMENTS_REQUEST"  # e-Form AK 1.1, verification
     VERIFICATION_EXTENSION = "VERIFICATION_EXTENSION"  # e-Form AK 1.1, verification
     VERIFICATION_DETERMINATION = "VERIFICATION_DETERMINATION"  # e-Form AK 1.1, verification
+    CLARIFICATION = "CLARIFICATION"  # e-Form AK 1.1, after a refusal
+    RECONSIDERATION = "RECONSIDERATION"  # e-Form AK 1.1, after a clarification
 
 
 class MessageFunction(StrEnum):
@@ -506,6 +508,31 @@ class VerificationDetermination:
 
 
 @dataclass(frozen=True)
+class Clarification:
+    """e-Form AK 1.1: the issuing authority explains a CO refused at import (declaration
+    ``import_declaration_no``), asking import customs to reconsider."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    import_declaration_no: str
+    clarified_on: date
+    text: str
+
+
+@dataclass(frozen=True)
+class Reconsideration:
+    """e-Form AK 1.1: import customs' new Box 4 decision per item after a clarification."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    import_declaration_no: str
+    decision_date: date
+    decisions: tuple[ItemDecision, ...]
+
+
+@dataclass(frozen=True)
 class StatusQuery:
     """Either side asks for the state and timeline of a CO (pull fallback)."""
 
@@ -550,6 +577,8 @@ LifecycleMessage: TypeAlias = (
     | DocumentsRequest
     | VerificationExtension
     | VerificationDetermination
+    | Clarification
+    | Reconsideration
 )
 
 # The messages e-Form AK 1.1 adds: they exist only in its namespace.
@@ -560,6 +589,8 @@ LIFECYCLE_TYPES_11: tuple[type, ...] = (
     DocumentsRequest,
     VerificationExtension,
     VerificationDetermination,
+    Clarification,
+    Reconsideration,
 )
 
 LIFECYCLE_TYPES: tuple[type, ...] = (

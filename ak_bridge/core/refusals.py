@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ak_bridge.core.errors import Finding, Severity
-from ak_bridge.core.model import CustomsResponse
+from ak_bridge.core.model import CustomsResponse, Reconsideration
 
 CODE = "refusal_reason_unknown"
 
 
-def findings(msg: CustomsResponse, reasons: Mapping[str, str]) -> tuple[Finding, ...]:
+def findings(msg: CustomsResponse | Reconsideration, reasons: Mapping[str, str]) -> tuple[Finding, ...]:
     if not reasons:
         return ()
     return tuple(

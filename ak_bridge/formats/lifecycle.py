@@ -38,6 +38,7 @@ from ak_bridge.core.model import (
     BusinessReceiptStatus,
     CancellationNotice,
     CertificateState,
+    Clarification,
     CustomsResponse,
     DeterminationResult,
     DocumentsRequest,
@@ -50,6 +51,7 @@ from ak_bridge.core.model import (
     LifecycleMessage,
     MessageFunction,
     PreferenceDecision,
+    Reconsideration,
     RetransmissionRequest,
     RevocationNotice,
     StatusEvent,
@@ -281,6 +283,24 @@ _MESSAGES: tuple[_Spec, ...] = (
         ),
     ),
     _Spec(
+        "Clarification",
+        Clarification,
+        (
+            _F("import_declaration_no", "ImportDeclarationID", _TEXT),
+            _F("clarified_on", "ClarificationDate", _DATE),
+            _F("text", "Text", _TEXT),
+        ),
+    ),
+    _Spec(
+        "Reconsideration",
+        Reconsideration,
+        (
+            _F("import_declaration_no", "ImportDeclarationID", _TEXT),
+            _F("decision_date", "DecisionDate", _DATE),
+            _F("decisions", "GoodsItemDecision", _DECISION, many=True),
+        ),
+    ),
+    _Spec(
         "RevocationNotice",
         RevocationNotice,
         (_F("revoked_on", "RevocationDate", _DATE), _F("reason", "Reason", _TEXT)),
@@ -320,6 +340,8 @@ NEW_TYPES_11 = frozenset(
         DocumentType.DOCUMENTS_REQUEST,
         DocumentType.VERIFICATION_EXTENSION,
         DocumentType.VERIFICATION_DETERMINATION,
+        DocumentType.CLARIFICATION,
+        DocumentType.RECONSIDERATION,
     }
 )
 
@@ -369,6 +391,8 @@ _TRAVELS_AS: dict[type, tuple[DocumentType, MessageFunction]] = {
     DocumentsRequest: (DocumentType.DOCUMENTS_REQUEST, MessageFunction.ORIGINAL),
     VerificationExtension: (DocumentType.VERIFICATION_EXTENSION, MessageFunction.ORIGINAL),
     VerificationDetermination: (DocumentType.VERIFICATION_DETERMINATION, MessageFunction.ORIGINAL),
+    Clarification: (DocumentType.CLARIFICATION, MessageFunction.ORIGINAL),
+    Reconsideration: (DocumentType.RECONSIDERATION, MessageFunction.RESPONSE),
 }
 
 

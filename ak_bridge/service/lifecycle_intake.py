@@ -31,6 +31,7 @@ from ak_bridge.core.model import (
     ItemUtilisation,
     LifecycleMessage,
     Receipt,
+    Reconsideration,
     UtilisationNotice,
 )
 from ak_bridge.core.rules import default_reply_due
@@ -108,7 +109,7 @@ class LifecycleIntake:
         ctx = rule_context(self.settings, now, env.function, msg.importing_country)
         stored = self._stored_certificate(cert)
         findings = rules.check_message(msg, ctx, stored)
-        if isinstance(msg, CustomsResponse):
+        if isinstance(msg, (CustomsResponse, Reconsideration)):
             findings += refusals.findings(msg, self.settings.refusal_reasons)
         if isinstance(msg, UtilisationNotice):
             findings += utilisation.findings(stored, self._earlier_utilisation(msg), msg)
