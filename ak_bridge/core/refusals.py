@@ -16,7 +16,9 @@ from ak_bridge.core.model import CustomsResponse, Reconsideration
 CODE = "refusal_reason_unknown"
 
 
-def findings(msg: CustomsResponse | Reconsideration, reasons: Mapping[str, str]) -> tuple[Finding, ...]:
+def findings(
+    msg: CustomsResponse | Reconsideration, reasons: Mapping[str, str]
+) -> tuple[Finding, ...]:
     if not reasons:
         return ()
     return tuple(
