@@ -24,6 +24,7 @@ from ak_bridge.core.model import (
     LIFECYCLE_TYPES,
     Ack,
     AckStatus,
+    Attachment,
     BusinessReceipt,
     BusinessReceiptStatus,
     CancellationNotice,
@@ -77,6 +78,16 @@ findings = st.builds(
     severity=st.sampled_from(Severity),
 )
 
+attachments = st.lists(
+    st.builds(
+        Attachment,
+        filename=texts(),
+        media_type=st.sampled_from(["application/pdf", "image/png"]),
+        content=st.binary(min_size=1, max_size=64),
+    ),
+    max_size=2,
+).map(tuple)
+
 decisions = st.lists(
     st.builds(
         ItemDecision,
@@ -119,6 +130,7 @@ MESSAGES: dict[type, st.SearchStrategy] = {
         result=st.sampled_from(VerificationResult),
         replied_on=dates,
         remarks=optional(texts(80)),
+        attachments=attachments,
     ),
     Ack: st.builds(
         Ack,
@@ -165,6 +177,7 @@ MESSAGES: dict[type, st.SearchStrategy] = {
             min_size=1,
             max_size=4,
         ).map(tuple),
+        attachments=attachments,
     ),
     BusinessReceipt: st.builds(
         BusinessReceipt,
@@ -453,3 +466,22 @@ def test_encode_refuses_what_the_standard_cannot_carry(msg: object, box: str) ->
     with pytest.raises(TranslationFailed) as err:
         CODEC.encode(msg)  # type: ignore[arg-type]
     assert err.value.box == box
+
+
+PDF = Attachment("form.pdf", "application/pdf", b"%PDF-1.7 signed form")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Attachment("form.exe", "application/x-msdownload", b"MZ"),  # not an agreed media type
+        Attachment("huge.pdf", "application/pdf", b"x" * (1024 * 1024 + 1)),  # over 1 MiB
+    ],
+)
+def test_attachments_are_limited_in_media_type_and_size(bad: Attachment) -> None:
+    reply = VerificationReply(*R, "V-1", VerificationResult.ORIGINATING, DAY, None, (bad,))
+    with pytest.raises(TranslationFailed):
+        CODEC.encode(reply)
+    ok = CODEC.encode(replace(reply, attachments=(PDF,)))
+    assert etree.QName(ok).namespace == "urn:ak-bridge:eformak:messages:1.1"  # 1.1 only
+    assert CODEC.decode(ok).attachments == (PDF,)

@@ -4,6 +4,7 @@ the issuing authority extends its reply date, import customs determines per item
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,12 +12,15 @@ import zeep
 from flows import issue_kr_vn, kcs_sends, settle, state, vn_sends
 
 from ak_bridge.core.model import (
+    Attachment,
     DeterminationResult,
     DocumentsRequest,
     ItemDetermination,
     VerificationDetermination,
     VerificationExtension,
+    VerificationReply,
     VerificationRequest,
+    VerificationResult,
 )
 from ak_bridge.core.rules import default_reply_due
 from ak_bridge.service.exchange import Exchange
@@ -67,3 +71,31 @@ def test_documents_extension_and_final_determination_per_item(
     assert kcs[-3:] == [request, documents, determination]
     assert topology.systems["VN-ECOSYS"].received[-1].certificate == extension
     assert state(bridge, ref) == "VERIFIED"
+
+
+def test_a_reply_carries_a_signed_pdf_attachment_to_import_customs(
+    topology: Topology, bridge: Exchange, worker: Exchange
+) -> None:
+    co = issue_kr_vn(topology, worker, "KR-2026-AK-011002")
+    request = VerificationRequest(
+        co.reference_no, "KR", "VN", "VN-VR-2026-78", "doubt", TODAY, default_reply_due(TODAY)
+    )
+    assert vn_sends(topology, request, "VN-vr2").status_code == 200
+    pdf = Attachment("cost-statement.pdf", "application/pdf", b"%PDF-1.7 cost statement")
+    reply = VerificationReply(
+        co.reference_no,
+        "KR",
+        "VN",
+        "VN-VR-2026-78",
+        VerificationResult.ORIGINATING,
+        TODAY,
+        "cost statement attached",
+        (pdf,),
+    )
+    reply_id = kcs_sends(topology, reply, "K-reply-pdf").MsgId
+    settle(worker)
+    assert topology.systems["VN-ECOSYS"].received[-1].certificate == reply
+    # kept as received, signature and attachment together, for the evidence package
+    stored = bridge.store.message(reply_id)
+    assert stored is not None and stored.raw is not None
+    assert base64.b64encode(pdf.content) in stored.raw

@@ -378,6 +378,17 @@ class VerificationRequest:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """e-Form AK 1.1: a document carried inside a message (a signed PDF of the form, an
+    invoice, a cost statement). It is signed and stored with the message that carries it;
+    the 1.1 XSD limits its media type and size."""
+
+    filename: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class VerificationReply:
     """The issuing authority's answer to a VerificationRequest (same ``request_no``)."""
 
@@ -388,6 +399,7 @@ class VerificationReply:
     result: VerificationResult
     replied_on: date
     remarks: str | None = None
+    attachments: tuple[Attachment, ...] = ()  # 1.1 only
 
 
 @dataclass(frozen=True)
@@ -505,6 +517,7 @@ class VerificationDetermination:
     request_no: str
     determined_on: date
     items: tuple[ItemDetermination, ...]
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

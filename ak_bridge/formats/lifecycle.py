@@ -20,6 +20,7 @@ Pure: no I/O beyond reading the XSD once through :mod:`ak_bridge.security.xmlio`
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -34,6 +35,7 @@ from ak_bridge.core.model import (
     LIFECYCLE_TYPES_11,
     Ack,
     AckStatus,
+    Attachment,
     BusinessReceipt,
     BusinessReceiptStatus,
     CancellationNotice,
@@ -111,6 +113,7 @@ _INT = _Conv(str, int, token=True)
 _DATE = _Conv(date.isoformat, date.fromisoformat, token=True)
 _DATETIME = _Conv(datetime.isoformat, datetime.fromisoformat, token=True)
 _DECIMAL = _Conv(str, Decimal, token=True)
+_BASE64 = _Conv(lambda b: base64.b64encode(b).decode(), base64.b64decode, token=True)
 
 
 def _enum(cls: type[StrEnum]) -> _Conv:
@@ -182,6 +185,16 @@ _DETERMINATION = _Spec(
     ),
     routed=False,
 )
+_ATTACHMENT = _Spec(
+    "Attachment",
+    Attachment,
+    (
+        _F("filename", "FileName", _TEXT),
+        _F("media_type", "MediaTypeCode", _TEXT),
+        _F("content", "EmbeddedObject", _BASE64),
+    ),
+    routed=False,
+)
 _UTILISATION = _Spec(
     "GoodsItemUtilisation",
     ItemUtilisation,
@@ -232,6 +245,7 @@ _MESSAGES: tuple[_Spec, ...] = (
             _F("result", "ResultCode", _enum(VerificationResult)),
             _F("replied_on", "ReplyDate", _DATE),
             _F("remarks", "Remarks", _TEXT, optional=True),
+            _F("attachments", "Attachment", _ATTACHMENT, many=True),  # 1.1 only
         ),
     ),
     _Spec(
@@ -280,6 +294,7 @@ _MESSAGES: tuple[_Spec, ...] = (
             _F("request_no", "RequestID", _TEXT),
             _F("determined_on", "DeterminationDate", _DATE),
             _F("items", "GoodsItemDetermination", _DETERMINATION, many=True),
+            _F("attachments", "Attachment", _ATTACHMENT, many=True),
         ),
     ),
     _Spec(
@@ -496,6 +511,8 @@ def _needs_11(msg: LifecycleMessage) -> bool:
         return msg.state is CertificateState.REVOKED
     if isinstance(msg, CustomsResponse):
         return any(d.reason_code is not None for d in msg.decisions)
+    if isinstance(msg, VerificationReply):
+        return bool(msg.attachments)
     return False
 
 
