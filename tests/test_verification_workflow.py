@@ -5,12 +5,14 @@ the issuing authority extends its reply date, import customs determines per item
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import zeep
 from flows import issue_kr_vn, kcs_sends, settle, state, vn_sends
 
+from ak_bridge.core.lifecycle import content_json
 from ak_bridge.core.model import (
     Attachment,
     DeterminationResult,
@@ -99,3 +101,12 @@ def test_a_reply_carries_a_signed_pdf_attachment_to_import_customs(
     stored = bridge.store.message(reply_id)
     assert stored is not None and stored.raw is not None
     assert base64.b64encode(pdf.content) in stored.raw
+
+
+def test_an_attachment_is_stored_as_base64_in_the_canonical_json() -> None:
+    pdf = Attachment("a.pdf", "application/pdf", b"%PDF-1.7")
+    reply = VerificationReply(
+        "KR-1", "KR", "VN", "V-1", VerificationResult.ORIGINATING, TODAY, None, (pdf,)
+    )
+    body, _ = content_json(reply)
+    assert json.loads(body)["attachments"][0]["content"] == base64.b64encode(pdf.content).decode()

@@ -23,6 +23,7 @@ moves it to ACKNOWLEDGED; a rejected acknowledgement moves nothing.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -228,12 +229,19 @@ def business_key(msg: LifecycleMessage, function: str) -> str:
     return f"{msg.issuing_country}|{msg.reference_no}|{type(msg).__name__}|{function}|{extra}"
 
 
+def _plain(value: object) -> str:
+    """JSON for what JSON lacks: an attachment's bytes as base64 (1.1), the rest as text."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return str(value)
+
+
 def content_json(msg: LifecycleMessage, version: int = 2) -> tuple[str, str]:
     """Canonical JSON of a message and its content hash, for storage and idempotency.
 
     Version 2 names itself (``v2:…``) like certificates' hashes (``canonical.HASH_VERSION``);
     a bare hash is release 0.1.0's, made of the same text.
     """
-    body = json.dumps(dataclasses.asdict(msg), sort_keys=True, default=str, ensure_ascii=False)
+    body = json.dumps(dataclasses.asdict(msg), sort_keys=True, default=_plain, ensure_ascii=False)
     digest = hashlib.sha256(body.encode()).hexdigest()
     return body, digest if version == 1 else f"v{version}:{digest}"
