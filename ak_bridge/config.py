@@ -45,6 +45,7 @@ from ak_bridge.core.settings import (
     PartnerConfig,
     Settings,
 )
+from ak_bridge.core.versions import STANDARD_VERSIONS
 from ak_bridge.standard import WSDL_DIR
 
 
@@ -98,6 +99,18 @@ def _wsdl(root: Path, name: str) -> Path:
     """A deployment's own wsdl/ wins; otherwise the contracts shipped with ak-bridge."""
     local = root / "wsdl" / name
     return local if local.exists() else WSDL_DIR / name
+
+
+def _standard_versions(table: Mapping[str, Any], source: str, prefix: str) -> tuple[str, ...]:
+    """The e-Form AK standard versions a partner speaks (default 1.0 only, issue 11)."""
+    values = table.get("standard_versions", ["1.0"])
+    if not values or any(v not in STANDARD_VERSIONS for v in values):
+        raise ConfigError(
+            source,
+            f"{prefix}standard_versions",
+            f"must be a non-empty list of {', '.join(STANDARD_VERSIONS)}",
+        )
+    return tuple(values)
 
 
 def _hashes(table: Mapping[str, Any], key: str, source: str, prefix: str) -> tuple[str, ...]:
@@ -445,6 +458,7 @@ def load_settings(
                 path,
                 (table["endpoint"], table.get("uat_endpoint")),
             ),
+            standard_versions=_standard_versions(table, partners_src, pre),
         )
         if channel is Channel.ASW:
             asw_partner = pid

@@ -187,6 +187,7 @@ class PartnerSchema(_Table):
     outbound = fields.Nested(OutboundSchema)
     gateway_for_agreements = StrList()  # other FTAs passed to it raw (issue 11)
     roles = StrList()  # issuing_authority, import_customs (default both)
+    standard_versions = StrList()  # e-Form AK versions spoken; values checked in config.py
 
 
 class RefusalReasonsSchema(_Table):

@@ -33,6 +33,7 @@ from ak_bridge.core.model import (
     OriginCriterion,
     Party,
     PreferenceDecision,
+    Quantity,
     RetransmissionRequest,
     VerificationReply,
     VerificationRequest,
@@ -146,6 +147,12 @@ CERT_CASES: list[CertCase] = [
         ["2"],
     ),
     ("fob_required_for_rvc", lambda: item(good(), 2, fob=None), CTX, ["9"]),
+    (
+        "box9_quantity_missing",
+        lambda: item(good(), 1, gross_weight=None, quantity=None),
+        CTX,
+        ["9"],
+    ),
     ("fob_without_rvc", lambda: item(good(), 3, fob=FOB), CTX, ["9"]),
     (
         "rvc_below_minimum",
@@ -301,6 +308,12 @@ def test_message_rule(code: str, make: Callable[[], Any], with_co: bool, boxes: 
 def test_every_rule_has_a_case() -> None:
     assert {s.code for s in RULES} == {c[0] for c in CERT_CASES}
     assert {s.code for s in MESSAGE_RULES} == {c[0] for c in MSG_CASES}
+
+
+def test_box9_another_quantity_is_enough_without_gross_weight() -> None:
+    """Issue 11 point 8: "gross weight or other quantity"."""
+    other = Quantity(Decimal("1200"), "PCE")
+    assert check(item(good(), 1, gross_weight=None, quantity=other), CTX) == ()
 
 
 def test_rules_needing_the_certificate_are_skipped_without_it() -> None:

@@ -29,7 +29,14 @@ from ak_bridge.core import rules
 from ak_bridge.core.calendars import Calendars
 from ak_bridge.core.errors import ConfigError, Finding, Rejected, Severity
 from ak_bridge.core.model import FormAK
-from ak_bridge.formats import Codec, build_codecs, detect_format, parse_document
+from ak_bridge.formats import (
+    Codec,
+    build_codecs,
+    detect_format,
+    encode_for,
+    for_versions,
+    parse_document,
+)
 from ak_bridge.formats.lifecycle import LifecycleCodec, function_of
 from ak_bridge.templates import shipped_config
 
@@ -74,6 +81,8 @@ def _standard(ctx: click.Context) -> _Standard:
     config_dir = given if given.is_dir() else SHIPPED_CONFIG
     try:
         codecs = build_codecs(load_format_mappings(config_dir))
+        # "akstd" reads both versions and writes 1.0; "akstd-1.1" writes 1.1 (translate --to)
+        codecs = {**codecs, "akstd-1.1": for_versions(codecs["akstd"], ["1.1"])}
         country_rules = load_partner_rules(config_dir)
         calendars = load_calendars(config_dir)
     except ConfigError as exc:
@@ -205,7 +214,7 @@ def translate(ctx: click.Context, file: Path, to_format: str, from_format: str |
         if source == MESSAGES:
             out = std.lifecycle.encode(std.lifecycle.decode(document))
         else:
-            out = std.codecs[to_format].encode(std.codecs[source].decode(document))
+            out = encode_for(std.codecs[to_format], std.codecs[source].decode(document))
     except Rejected as exc:
         raise Failed(f"{exc.code} (box {exc.box or '-'}): {exc.detail}") from None
     click.echo(render(out), nl=False)

@@ -49,9 +49,11 @@ from ak_bridge.core.model import (
     CriterionKind,
     CtcLevel,
     Declaration,
+    Exhibition,
     FormAK,
     GoodsItem,
     Invoice,
+    InvoiceIssuer,
     Money,
     OriginalCertificate,
     OriginCriterion,
@@ -72,6 +74,7 @@ __all__ = [
 ]
 
 _PARTIES = sorted(AKFTA_PARTIES)
+DESCRIPTION_MAX = 2000  # Box 7, standard 1.1 (1.0's XSD allows 512)
 _DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]+)?\Z")  # \Z: "$" also matches before a final "\n"
 
 
@@ -211,6 +214,18 @@ class TransportSchema(_ModelSchema):
     vessel = _text("3", 70, **_optional())
     port_of_loading = _text("3", 70, **_optional())
     port_of_discharge = _text("3", 70, **_optional())
+    mode = _code("3", "[0-9]", **_optional())  # UN/ECE Rec 19
+    route = _text("3", 512, **_optional())
+    transit_ports = mf.List(_text("3", 70), load_default=list, metadata={"box": "3"})
+    document_no = _text("3", 35, **_optional())
+    document_date = _date("3", **_optional())
+
+    @post_dump
+    def _drop_empty_route(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """No transit ports is no key: a 1.0 certificate's JSON (and hash) stays as it was."""
+        if not data.get("transit_ports"):
+            data.pop("transit_ports", None)
+        return data
 
 
 class OriginCriterionSchema(_ModelSchema):
@@ -224,10 +239,27 @@ class OriginCriterionSchema(_ModelSchema):
     ctc_level = mf.Enum(CtcLevel, by_value=True, metadata={"box": "8"}, **_optional())
 
 
+class InvoiceIssuerSchema(_ModelSchema):
+    model = InvoiceIssuer
+    name = _text("10", 140, required=True)
+    country = _code("10", "[A-Z]{2}", required=True)
+
+
 class InvoiceSchema(_ModelSchema):
     model = Invoice
     number = _text("10", 35, required=True)
     date = _date("10", required=True)
+    issuer = mf.Nested(InvoiceIssuerSchema, metadata={"box": "10"}, **_optional())
+
+
+class ExhibitionSchema(_ModelSchema):
+    model = Exhibition
+    name = _text("2", 140, required=True)
+    address = _text("2", 512, required=True)
+    country = _code("2", "[A-Z]{2}", required=True)
+    start_date = _date("2", **_optional())
+    end_date = _date("2", **_optional())
+    buyer = _text("2", 140, **_optional())
 
 
 class GoodsItemSchema(_ModelSchema):
@@ -240,13 +272,18 @@ class GoodsItemSchema(_ModelSchema):
         strict=True, required=True, validate=validate.Range(min=0), metadata={"box": "7"}
     )
     package_type = _code("7", "[A-Z0-9]{2}", required=True)  # UN/ECE Rec 21
-    description = _text("7", 512, required=True)
+    description = _text("7", DESCRIPTION_MAX, required=True)
     hs_code = _code("7", "[0-9]{6,10}", required=True)
     origin = mf.Nested(OriginCriterionSchema, required=True, metadata={"box": "8"})
-    gross_weight = mf.Nested(QuantitySchema, required=True, metadata={"box": "9"})
+    # optional since 1.1 (Box 9 "or other quantity"); the 1.0-shaped national formats still
+    # require it, so the catalogue they are mapped from says mandatory ("in_1_0")
+    gross_weight = mf.Nested(
+        QuantitySchema, metadata={"box": "9", "required_in_1_0": True}, **_optional()
+    )
     quantity = mf.Nested(ItemQuantitySchema, metadata={"box": "7"}, **_optional())
     fob = mf.Nested(MoneySchema, metadata={"box": "9"}, **_optional())
     invoices = mf.List(mf.Nested(InvoiceSchema), load_default=list, metadata={"box": "10"})
+    national_tariff_code = _code("7", "[0-9]{6,12}", **_optional())
 
 
 class DeclarationSchema(_ModelSchema):
@@ -268,6 +305,7 @@ class CertificationSchema(_ModelSchema):
     officer_name = _text("12", 70, required=True)
     seal_id = _text("12", 35, **_optional())
     signed_electronically = _bool("12", default=True)
+    issuing_body = _code("12", "[A-Z0-9][A-Z0-9-]{0,34}", **_optional())
 
 
 class OriginalCertificateSchema(_ModelSchema):
@@ -305,6 +343,7 @@ class FormAKSchema(_ModelSchema):
     replaces_reference_no = _reference("header", **_optional())
     original_issue_date = _date("header", **_optional())
     remarks = _text("header", 512, **_optional())
+    exhibition_details = mf.Nested(ExhibitionSchema, metadata={"box": "2"}, **_optional())
 
 
 _SCHEMA = FormAKSchema()
@@ -509,8 +548,11 @@ def canonical_catalogue() -> tuple[dict[str, FieldInfo], dict[str, GroupInfo]]:
                 min_items = 1 if field.required else 0
                 groups[path] = GroupInfo(path, scope, rel, box, min_items)
                 walk(field.inner.schema, path, "", None)
+            elif isinstance(field, mf.List):
+                continue  # a list of plain values (1.1 transit ports): no national format maps it
             elif isinstance(field, mf.Nested):
-                parent = optional_parent if (optional_parent or field.required) else rel
+                required = field.required or field.metadata.get("required_in_1_0", False)
+                parent = optional_parent if (optional_parent or required) else rel
                 walk(field.schema, scope, f"{rel}.", parent)
             else:
                 kind, choices = _leaf_kind(field)

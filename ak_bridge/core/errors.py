@@ -23,6 +23,7 @@
     │   ├── FormDNotAccepted           ATIGA Form D belongs on the ASW
     │   ├── AgreementNotHandled        the header names another FTA (IK-CEPA, VKFTA, ...)
     │   ├── TranslationFailed          a box cannot be carried in the target format
+    │   ├── VersionNotLossless         a 1.1 value the destination's version cannot carry
     │   └── NotFound                   a queried certificate or message is unknown
     ├── InternalError                  our own failure: answered without detail, audited
     └── DeliveryFailed                 outbound; ``retryable`` decides retry versus dead letter
@@ -251,6 +252,14 @@ class AgreementNotHandled(Rejected):
 
 class TranslationFailed(Rejected):
     code = "translation_failed"
+    http_status = 422
+
+
+class VersionNotLossless(Rejected):
+    """The destination speaks a standard version (or a format) that cannot carry a value
+    this certificate has: refused at intake rather than delivered with the value dropped."""
+
+    code = "version_not_lossless"
     http_status = 422
 
 

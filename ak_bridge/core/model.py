@@ -97,12 +97,24 @@ class Money:
 
 @dataclass(frozen=True)
 class Transport:
-    """Box 3, every sub-field "as far as known"."""
+    """Box 3, every sub-field "as far as known".
+
+    ``port_of_loading`` is not a Form AK field (Box 3 names departure date, vessel and port
+    of discharge only); it is carried as an addition. Standard 1.1 adds the rest of the
+    route, because direct consignment caused most verification requests before 2019:
+    ports are a UN/LOCODE where it matches ``[A-Z]{2}[A-Z2-9]{3}``, else a name.
+    """
 
     departure_date: date | None = None
     vessel: str | None = None
     port_of_loading: str | None = None
     port_of_discharge: str | None = None
+    # standard 1.1
+    mode: str | None = None  # UN/ECE Rec 19 transport mode code, "1" sea ... "8" inland water
+    route: str | None = None  # the route as far as known, in words
+    transit_ports: tuple[str, ...] = ()
+    document_no: str | None = None  # B/L, AWB, ...: proves the whole route
+    document_date: date | None = None  # on-board date = shipment date
 
 
 @dataclass(frozen=True)
@@ -124,11 +136,34 @@ class OriginCriterion:
 
 
 @dataclass(frozen=True)
+class InvoiceIssuer:
+    """Who issued a Box 10 invoice (standard 1.1): a third-country invoice is one whose
+    issuer's country is neither the exporting nor the importing Party."""
+
+    name: str
+    country: str  # ISO 3166-1 alpha-2, any country
+
+
+@dataclass(frozen=True)
 class Invoice:
     """Box 10."""
 
     number: str
     date: date
+    issuer: InvoiceIssuer | None = None  # standard 1.1
+
+
+@dataclass(frozen=True)
+class Exhibition:
+    """Exhibition goods (Box 13 ticked), standard 1.1: the exhibition's own element, since the
+    consignee must be a Party and an exhibition may be held anywhere (ATIGA note 13)."""
+
+    name: str
+    address: str
+    country: str  # any ISO 3166-1 alpha-2 code
+    start_date: date | None = None
+    end_date: date | None = None
+    buyer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,10 +177,11 @@ class GoodsItem:
     description: str
     hs_code: str
     origin: OriginCriterion
-    gross_weight: Quantity
+    gross_weight: Quantity | None  # Box 9 "gross weight or other quantity": 1.1 may omit it
     quantity: Quantity | None = None
     fob: Money | None = None
     invoices: tuple[Invoice, ...] = ()
+    national_tariff_code: str | None = None  # standard 1.1: the importing country's tariff
 
 
 @dataclass(frozen=True)
@@ -175,6 +211,9 @@ class Certification:
     officer_name: str
     seal_id: str | None = None
     signed_electronically: bool = True
+    # standard 1.1: which of the issuing Party's bodies issued it (Korea: KCS or KCCI); part
+    # of the CO's business key when given, since numbers are unique per body only
+    issuing_body: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +251,7 @@ class FormAK:
     replaces_reference_no: str | None = None
     original_issue_date: date | None = None
     remarks: str | None = None
+    exhibition_details: Exhibition | None = None  # standard 1.1
 
     @property
     def importing_country(self) -> str:

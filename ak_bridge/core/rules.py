@@ -136,6 +136,16 @@ def default_reply_due(requested_on: date, months: int = VERIFICATION_REPLY_MONTH
     return add_months(requested_on, months)
 
 
+def certificate_key(co: FormAK, function: str) -> str:
+    """A certificate message's idempotency key: issuing country + reference + function, with
+    the issuing body between country and reference when the document names one (standard
+    1.1: Korea's KCS and KCCI number independently). 1.0 keys are unchanged, so stored data
+    stays valid."""
+    body = co.certification.issuing_body
+    scope = f"{co.issuing_country}|{body}" if body else co.issuing_country
+    return f"{scope}|{co.reference_no}|{function}"
+
+
 def implied_function(co: FormAK) -> MessageFunction:
     """The function a certificate travels with when no envelope says: 5 if it replaces a CO."""
     return MessageFunction.REPLACE if co.is_replacement else MessageFunction.ORIGINAL
@@ -226,6 +236,19 @@ def _rvc_min(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
                 f"item {item.item_no}: RVC {pct}% is below the general rule's "
                 f"{RVC_GENERAL_PERCENT}%; fine only if the product-specific rule says so"
             )
+
+
+@rule(
+    "box9_quantity_missing",
+    "9",
+    "each item shows its gross weight or another quantity (Box 9: gross weight or other quantity)",
+)
+def _box9(co: FormAK, ctx: RuleContext) -> Iterator[Yielded]:
+    """Standard 1.1 lets gross weight go when another quantity is given (issue 11 point 8);
+    the canonical model allows both to be absent, so the rule is what says one is needed."""
+    for item in co.items:
+        if item.gross_weight is None and item.quantity is None:
+            yield f"item {item.item_no}: neither a gross weight nor another quantity"
 
 
 @rule("exporter_not_in_issuing_country", "1", "the exporter is in the issuing Party")

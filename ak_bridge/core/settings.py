@@ -74,6 +74,7 @@ class PartnerConfig:
     # What it is in the exchange (issue 11). Default both: a national system that issues its
     # COs and receives the other Parties' ones, as every partner did before roles existed.
     roles: tuple[str, ...] = ROLES
+    standard_versions: tuple[str, ...] = ("1.0",)  # e-Form AK versions it speaks (issue 11)
 
 
 @dataclass(frozen=True)

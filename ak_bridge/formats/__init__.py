@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from lxml import etree
 
 from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed
 from ak_bridge.core.model import FormAK
+from ak_bridge.core.versions import negotiate, require_carried
 from ak_bridge.formats.akstd import AkStdCodec
 from ak_bridge.formats.mapped import MappedCodec
 from ak_bridge.formats.unipass import UnipassCodec
@@ -98,7 +99,10 @@ def encode_for(codec: Codec, co: FormAK) -> Document:
     what we would send. If it cannot (a package count of 10 digits where UNI-PASS allows 9,
     a character its XML cannot carry), the sender is refused now, naming the box, instead of
     holding a receipt for a certificate that the partner would refuse on delivery.
+    A value of standard 1.1 the format cannot hold is ``version_not_lossless`` (a codec
+    without a ``carries`` set carries none: the national formats and UNI-PASS).
     """
+    require_carried(co, f"the destination's format ({codec.name})", getattr(codec, "carries", ()))
     document = codec.encode(co)
     try:
         codec.decode(copy.deepcopy(document) if isinstance(document, dict) else document)
@@ -108,6 +112,13 @@ def encode_for(codec: Codec, co: FormAK) -> Document:
             box=exc.box,
         ) from None
     return document
+
+
+def for_versions(codec: Codec, versions: Sequence[str]) -> Codec:
+    """The codec writing the highest standard version both the bridge and a partner speak
+    (only the agreed standard has versions; a national format is what its mapping says)."""
+    at_version = getattr(codec, "at_version", None)
+    return at_version(negotiate(versions)) if at_version else codec
 
 
 def parse_document(payload: bytes) -> Document:

@@ -1,4 +1,8 @@
-"""Codec for the agreed e-Form AK standard (``ak_bridge/standard/akstd/eformak-1.0.xsd``).
+"""Codec for the agreed e-Form AK standard, 1.0 and 1.1 (``standard/akstd/eformak-1.*.xsd``).
+
+The namespace decides the version on the way in; on the way out the codec writes the
+version it was built for (:meth:`AkStdCodec.at_version`), and 1.0 refuses a certificate that
+uses a 1.1 value (``version_not_lossless``) instead of dropping it.
 
 Why: this is the neutral format every partner can be offered; its element names follow the
 WCO Data Model / UN/CEFACT vocabulary (see ``wsdl/README.md`` for the box-by-box table).
@@ -18,13 +22,25 @@ from lxml import etree
 from ak_bridge.core.canonical import canonical_from_dict, canonical_to_dict
 from ak_bridge.core.errors import SchemaViolation
 from ak_bridge.core.model import FormAK
+from ak_bridge.core.versions import ALL_1_1, require_carried
 from ak_bridge.security import xmlio
 
-__all__ = ["AKSTD_NS", "AKSTD_ROOT", "AKSTD_XSD", "AkStdCodec", "validate_with_boxes"]
+__all__ = [
+    "AKSTD_NS",
+    "AKSTD_ROOT",
+    "AKSTD_XSD",
+    "NAMESPACES",
+    "AkStdCodec",
+    "validate_with_boxes",
+]
 
 AKSTD_NS = "urn:ak-bridge:eformak:1.0"
 AKSTD_ROOT = f"{{{AKSTD_NS}}}CertificateOfOrigin"
 AKSTD_XSD = "akstd/eformak-1.0.xsd"
+NAMESPACES = {"1.0": AKSTD_NS, "1.1": "urn:ak-bridge:eformak:1.1"}
+VERSION_OF = {ns: v for v, ns in NAMESPACES.items()}
+XSD_OF = {"1.0": AKSTD_XSD, "1.1": "akstd/eformak-1.1.xsd"}
+_LOCODE_RE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}\Z")
 
 # Local name -> box, only for names that mean one thing wherever they occur; generic names
 # (Name, ID, IssueDate, ...) are resolved through their parent on the error path.
@@ -37,6 +53,14 @@ BOX_OF: dict[str, str] = {
     "TransportMeansName": "3",
     "LoadingLocation": "3",
     "UnloadingLocation": "3",
+    "ModeCode": "3",
+    "TransitLocation": "3",
+    "RouteDescription": "3",
+    "TransportDocument": "3",
+    "Exhibition": "2",
+    "NationalTariffCode": "7",
+    "IssuingBody": "12",
+    "Issuer": "10",
     "GoodsItem": "5",
     "SequenceNumeric": "5",
     "ShippingMarks": "6",
@@ -133,12 +157,13 @@ def require_element(payload: Any, codec: str) -> etree._Element:
     return payload
 
 
-def _q(name: str) -> str:
-    return f"{{{AKSTD_NS}}}{name}"
+def _q(name: str, ns: str = AKSTD_NS) -> str:
+    return f"{{{ns}}}{name}"
 
 
 def _sub(parent: etree._Element, name: str, text: Any = None, **attrib: str) -> etree._Element:
-    el = etree.SubElement(parent, _q(name), attrib)
+    """A child in the parent's namespace (so one writer serves 1.0 and 1.1)."""
+    el = etree.SubElement(parent, _q(name, etree.QName(parent).namespace or AKSTD_NS), attrib)
     if text is not None:
         el.text = text if isinstance(text, str) else _lexical(text)
     return el
@@ -167,16 +192,20 @@ class _Reader:
 
     def __init__(self, el: etree._Element) -> None:
         self.el = el
+        self.ns = etree.QName(el).namespace or AKSTD_NS
+
+    def _path(self, path: str) -> str:
+        return "/".join(_q(p, self.ns) for p in path.split("/"))
 
     def node(self, path: str) -> _Reader | None:
-        found = self.el.find("/".join(_q(p) for p in path.split("/")))
+        found = self.el.find(self._path(path))
         return None if found is None else _Reader(found)
 
     def nodes(self, name: str) -> list[_Reader]:
-        return [_Reader(e) for e in self.el.findall(_q(name))]
+        return [_Reader(e) for e in self.el.findall(_q(name, self.ns))]
 
     def text(self, path: str) -> str | None:
-        found = self.el.find("/".join(_q(p) for p in path.split("/")))
+        found = self.el.find(self._path(path))
         if found is None:
             return None
         return "".join(found.itertext())  # a comment inside the text must not cut it
@@ -198,7 +227,7 @@ class _Reader:
         return None if value is None else value in ("true", "1")
 
     def attr(self, path: str, name: str) -> str | None:
-        found = self.el.find("/".join(_q(p) for p in path.split("/")))
+        found = self.el.find(self._path(path))
         return None if found is None else found.get(name)
 
 
@@ -214,30 +243,45 @@ def _read_party(r: _Reader | None) -> dict[str, Any] | None:
 
 
 class AkStdCodec:
-    """e-Form AK standard 1.0 (XML) <-> canonical FormAK."""
+    """e-Form AK standard 1.0 or 1.1 (XML) <-> canonical FormAK.
+
+    Decodes either version (the root's namespace says which); encodes ``version``.
+    """
 
     name: str = "akstd"
     kind: Literal["xml", "json"] = "xml"
     marker: str = AKSTD_ROOT
 
+    def __init__(self, version: str = "1.0") -> None:
+        if version not in NAMESPACES:
+            raise ValueError(f"unknown e-Form AK standard version {version!r}")
+        self.version = version
+        self.carries = ALL_1_1 if version == "1.1" else frozenset()
+
+    def at_version(self, version: str) -> AkStdCodec:
+        """This codec writing ``version`` (reading stays both)."""
+        return self if version == self.version else AkStdCodec(version)
+
     def recognizes(self, document: etree._Element | dict[str, Any]) -> bool:
-        return isinstance(document, etree._Element) and document.tag == AKSTD_ROOT
+        return isinstance(document, etree._Element) and document.tag in {
+            _q("CertificateOfOrigin", ns) for ns in NAMESPACES.values()
+        }
 
     # -- encode ---------------------------------------------------------------------------
 
     def encode(self, co: FormAK) -> etree._Element:
+        require_carried(co, f"e-Form AK {self.version}", self.carries)
+        v11 = self.version == "1.1"
+        ns = NAMESPACES[self.version]
         d = canonical_to_dict(co)
-        root = etree.Element(AKSTD_ROOT, nsmap={None: AKSTD_NS})
+        root = etree.Element(_q("CertificateOfOrigin", ns), nsmap={None: ns})
         _sub(root, "ID", d["reference_no"])
         _sub(root, "IssuingCountry", d["issuing_country"])
         _party(root, "Exporter", d["exporter"])
         _party(root, "Consignee", d["consignee"])
-        tr = _sub(root, "Transport")
-        t = d["transport"]
-        _opt(tr, "DepartureDate", t.get("departure_date"))
-        _opt(tr, "TransportMeansName", t.get("vessel"))
-        _opt(tr, "LoadingLocation", t.get("port_of_loading"))
-        _opt(tr, "UnloadingLocation", t.get("port_of_discharge"))
+        if "exhibition_details" in d:
+            _exhibition(root, d["exhibition_details"])
+        self._encode_transport(root, d["transport"])
         for item in d["items"]:
             self._encode_item(root, item, d["hs_edition"])
         if "third_country_invoicer" in d:
@@ -253,6 +297,8 @@ class AkStdCodec:
         cert = d["certification"]
         ce = _sub(root, "Certification")
         _sub(ce, "AuthorityID", cert["authority_id"])
+        if v11:
+            _opt(ce, "IssuingBody", cert.get("issuing_body"))
         _sub(ce, "AuthorityName", cert["authority_name"])
         _sub(ce, "IssuePlace", cert["place"])
         _sub(ce, "IssueDate", cert["issue_date"])
@@ -275,8 +321,30 @@ class AkStdCodec:
         _opt(root, "Remarks", d.get("remarks"))
         return root
 
-    @staticmethod
-    def _encode_item(root: etree._Element, item: dict[str, Any], edition: str) -> None:
+    def _encode_transport(self, root: etree._Element, t: dict[str, Any]) -> None:
+        tr = _sub(root, "Transport")
+        _opt(tr, "DepartureDate", t.get("departure_date"))
+        if self.version == "1.0":
+            _opt(tr, "TransportMeansName", t.get("vessel"))
+            _opt(tr, "LoadingLocation", t.get("port_of_loading"))
+            _opt(tr, "UnloadingLocation", t.get("port_of_discharge"))
+            return
+        _opt(tr, "ModeCode", t.get("mode"))
+        _opt(tr, "TransportMeansName", t.get("vessel"))
+        for name, port in (
+            ("LoadingLocation", t.get("port_of_loading")),
+            ("UnloadingLocation", t.get("port_of_discharge")),
+            *(("TransitLocation", p) for p in t.get("transit_ports", ())),
+        ):
+            if port is not None:
+                _sub(_sub(tr, name), "ID" if _LOCODE_RE.match(port) else "Name", port)
+        _opt(tr, "RouteDescription", t.get("route"))
+        if "document_no" in t or "document_date" in t:
+            doc = _sub(tr, "TransportDocument")
+            _opt(doc, "ID", t.get("document_no"))
+            _opt(doc, "IssueDate", t.get("document_date"))
+
+    def _encode_item(self, root: etree._Element, item: dict[str, Any], edition: str) -> None:
         el = _sub(root, "GoodsItem")
         _sub(el, "SequenceNumeric", item["item_no"])
         _sub(el, "ShippingMarks", item["marks"])
@@ -287,13 +355,15 @@ class AkStdCodec:
         cl = _sub(el, "Classification")
         _sub(cl, "ID", item["hs_code"])
         _sub(cl, "EditionCode", edition)
+        _opt(cl, "NationalTariffCode", item.get("national_tariff_code"))
         origin = item["origin"]
         oc = _sub(el, "OriginCriterion")
         _sub(oc, "Kind", origin["kind"])
         _opt(oc, "RVCPercent", origin.get("rvc_percent"))
         _opt(oc, "CTCLevel", origin.get("ctc_level"))
-        gw = item["gross_weight"]
-        _sub(el, "GrossWeight", gw["value"], unitCode=gw["unit"])
+        if "gross_weight" in item:
+            gw = item["gross_weight"]
+            _sub(el, "GrossWeight", gw["value"], unitCode=gw["unit"])
         if "quantity" in item:
             _sub(el, "Quantity", item["quantity"]["value"], unitCode=item["quantity"]["unit"])
         if "fob" in item:
@@ -302,12 +372,17 @@ class AkStdCodec:
             ie = _sub(el, "Invoice")
             _sub(ie, "ID", inv["number"])
             _sub(ie, "IssueDate", inv["date"])
+            if "issuer" in inv:
+                issuer = _sub(ie, "Issuer")
+                _sub(issuer, "Name", inv["issuer"]["name"])
+                _sub(issuer, "CountryCode", inv["issuer"]["country"])
 
     # -- decode ---------------------------------------------------------------------------
 
     def decode(self, payload: etree._Element | dict[str, Any]) -> FormAK:
         root = require_element(payload, self.name)
-        validate_with_boxes(root, AKSTD_XSD, BOX_OF)
+        version = VERSION_OF.get(etree.QName(root).namespace or "", "1.0")
+        validate_with_boxes(root, XSD_OF[version], BOX_OF)
         r = _Reader(root)
         d: dict[str, Any] = {
             "reference_no": r.text("ID"),
@@ -315,12 +390,8 @@ class AkStdCodec:
             "exporter": _read_party(r.node("Exporter")),
             "consignee": _read_party(r.node("Consignee")),
         }
-        transport: dict[str, Any] = {}
-        _put(transport, "departure_date", r.token("Transport/DepartureDate"))
-        _put(transport, "vessel", r.text("Transport/TransportMeansName"))
-        _put(transport, "port_of_loading", r.text("Transport/LoadingLocation"))
-        _put(transport, "port_of_discharge", r.text("Transport/UnloadingLocation"))
-        d["transport"] = transport
+        _put(d, "exhibition_details", _read_exhibition(r.node("Exhibition")))
+        d["transport"] = _read_transport(r)
         items = [self._decode_item(i) for i in r.nodes("GoodsItem")]
         editions = {i.token("Classification/EditionCode") for i in r.nodes("GoodsItem")}
         if len(editions) != 1:
@@ -348,6 +419,7 @@ class AkStdCodec:
             "signed_electronically": r.boolean("Certification/ElectronicSignatureIndicator"),
         }
         _put(cert, "seal_id", r.text("Certification/SealID"))
+        _put(cert, "issuing_body", r.token("Certification/IssuingBody"))
         d["certification"] = cert
         d["third_country_invoicing"] = r.boolean("ThirdCountryInvoicingIndicator")
         d["exhibition"] = r.boolean("ExhibitionIndicator")
@@ -380,22 +452,73 @@ class AkStdCodec:
             "description": r.text("Description"),
             "hs_code": r.text("Classification/ID"),
             "origin": origin,
-            "gross_weight": {
-                "value": r.token("GrossWeight"),
-                "unit": r.attr("GrossWeight", "unitCode"),
-            },
         }
-        if r.node("Quantity") is not None:
-            item["quantity"] = {
-                "value": r.token("Quantity"),
-                "unit": r.attr("Quantity", "unitCode"),
-            }
+        _put(item, "national_tariff_code", r.token("Classification/NationalTariffCode"))
+        for key, name in (("gross_weight", "GrossWeight"), ("quantity", "Quantity")):
+            if r.node(name) is not None:
+                item[key] = {"value": r.token(name), "unit": r.attr(name, "unitCode")}
         if r.node("FOBValue") is not None:
             item["fob"] = {
                 "amount": r.token("FOBValue"),
                 "currency": r.attr("FOBValue", "currencyID"),
             }
-        item["invoices"] = [
-            {"number": i.text("ID"), "date": i.token("IssueDate")} for i in r.nodes("Invoice")
-        ]
+        item["invoices"] = [_read_invoice(i) for i in r.nodes("Invoice")]
         return item
+
+
+def _exhibition(root: etree._Element, ex: dict[str, Any]) -> None:
+    el = _sub(root, "Exhibition")
+    _sub(el, "Name", ex["name"])
+    _sub(el, "Address", ex["address"])
+    _sub(el, "CountryCode", ex["country"])
+    _opt(el, "StartDate", ex.get("start_date"))
+    _opt(el, "EndDate", ex.get("end_date"))
+    _opt(el, "BuyerName", ex.get("buyer"))
+
+
+def _read_exhibition(r: _Reader | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    ex: dict[str, Any] = {
+        "name": r.text("Name"),
+        "address": r.text("Address"),
+        "country": r.text("CountryCode"),
+    }
+    _put(ex, "start_date", r.token("StartDate"))
+    _put(ex, "end_date", r.token("EndDate"))
+    _put(ex, "buyer", r.text("BuyerName"))
+    return ex
+
+
+def _port(r: _Reader | None) -> str | None:
+    """1.0: the element's text; 1.1: its UN/LOCODE or, failing one, its name."""
+    if r is None:
+        return None
+    if r.ns == AKSTD_NS:
+        return "".join(r.el.itertext())
+    return r.token("ID") or r.text("Name")
+
+
+def _read_transport(r: _Reader) -> dict[str, Any]:
+    t: dict[str, Any] = {}
+    _put(t, "departure_date", r.token("Transport/DepartureDate"))
+    _put(t, "vessel", r.text("Transport/TransportMeansName"))
+    _put(t, "port_of_loading", _port(r.node("Transport/LoadingLocation")))
+    _put(t, "port_of_discharge", _port(r.node("Transport/UnloadingLocation")))
+    _put(t, "mode", r.token("Transport/ModeCode"))
+    _put(t, "route", r.text("Transport/RouteDescription"))
+    transport = r.node("Transport")
+    transit = [_port(p) for p in transport.nodes("TransitLocation")] if transport else []
+    if transit:
+        t["transit_ports"] = transit
+    _put(t, "document_no", r.text("Transport/TransportDocument/ID"))
+    _put(t, "document_date", r.token("Transport/TransportDocument/IssueDate"))
+    return t
+
+
+def _read_invoice(r: _Reader) -> dict[str, Any]:
+    inv: dict[str, Any] = {"number": r.text("ID"), "date": r.token("IssueDate")}
+    issuer = r.node("Issuer")
+    if issuer is not None:
+        inv["issuer"] = {"name": issuer.text("Name"), "country": issuer.text("CountryCode")}
+    return inv

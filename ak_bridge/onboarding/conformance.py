@@ -43,7 +43,7 @@ from ak_bridge.adapters.outbound.soap import contract_for
 from ak_bridge.core.errors import DeliveryFailed, MalformedXml, PartnerRejected
 from ak_bridge.core.model import CancellationNotice, Envelope, FormAK, LifecycleMessage
 from ak_bridge.core.settings import Channel, PartnerConfig, Settings
-from ak_bridge.formats import Codec
+from ak_bridge.formats import Codec, for_versions
 from ak_bridge.formats.lifecycle import LifecycleCodec, document_type_of, function_of
 from ak_bridge.onboarding import contract_drift
 from ak_bridge.security.signing import Signer
@@ -399,7 +399,7 @@ def run_conformance(
         partner,
         senders[partner.channel],
         signer,
-        codecs[partner.format],
+        for_versions(codecs[partner.format], partner.standard_versions),
         sample,
         latency_sends=latency_sends,
     )

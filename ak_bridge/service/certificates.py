@@ -24,7 +24,7 @@ from ak_bridge.core.errors import (
 )
 from ak_bridge.core.model import CertificateState, FormAK, Receipt
 from ak_bridge.core.settings import ISSUING_AUTHORITY, PartnerConfig, Settings
-from ak_bridge.formats import Codec, encode_for
+from ak_bridge.formats import Codec, encode_for, for_versions
 from ak_bridge.security.signing import Signer
 from ak_bridge.service.ports import AuditEvent, Store
 from ak_bridge.service.receipts import (
@@ -74,7 +74,7 @@ class CertificateIntake:
                 box="header",
             )
         # Idempotency first: an identical resend gets its receipt even once the CO moved on.
-        key = f"{co.issuing_country}|{co.reference_no}|{env.function}"
+        key = rules.certificate_key(co, str(env.function))
         canonical_json, digest = canonical_record(co)
         resend = self._resend(inbound, key, co, digest, now)
         if resend is not None:
@@ -190,8 +190,10 @@ class CertificateIntake:
         return replaced.order_key or f"{co.issuing_country}|{co.reference_no}"
 
     def _render(self, co: FormAK, destination: PartnerConfig) -> tuple[bytes, str]:
-        """Translate to the destination's format and sign it there and then."""
-        codec = self.codecs[destination.format]
+        """Translate to the destination's format, at the highest standard version both speak,
+        and sign it there and then; a value that version cannot carry is refused here, before
+        anything is stored (``version_not_lossless``)."""
+        codec = for_versions(self.codecs[destination.format], destination.standard_versions)
         encoded = encode_for(codec, co)
         if codec.kind == "json":
             assert isinstance(encoded, dict)

@@ -17,7 +17,7 @@ from pathlib import Path
 from ak_bridge.bootstrap import build_exchange
 from ak_bridge.config import load_settings
 from ak_bridge.core.settings import Settings
-from ak_bridge.formats import build_codecs
+from ak_bridge.formats import build_codecs, for_versions
 from ak_bridge.security.signing import Signer, Verifier, load_identity, load_trusted
 from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.partners import AswGateway, PartnerSystem
@@ -36,6 +36,7 @@ class PartnerSpec:
     channel: str  # soap | rest
     format: str
     contract: SoapContract | None  # None for REST
+    standard_versions: tuple[str, ...] = ("1.0",)  # e-Form AK versions it speaks
 
 
 PILOT = (
@@ -129,6 +130,8 @@ def build_topology(
     for f in (REPO_CONFIG / "formats").glob("*.toml"):
         shutil.copy(f, config_dir / "formats" / f.name)
     shutil.copy(REPO_CONFIG / "refusal_reasons.toml", config_dir)  # the pilot's code list
+    # the shipped working calendars: retroactive marking is checked as in production
+    shutil.copy(REPO_CONFIG / "calendars.toml", config_dir / "calendars.toml")
 
     retry = retry or {
         "max_attempts": 6,
@@ -181,6 +184,7 @@ format = "{spec.format}"
 {wsdl}certificates = [{_toml_str(str(pki[spec.partner_id].cert_file))}]
 token_sha256 = ["{_sha256(tokens[spec.partner_id])}"]
 timeout_seconds = {timeout_seconds}
+standard_versions = [{", ".join(f'"{v}"' for v in spec.standard_versions)}]
 {(partner_lines or {}).get(spec.partner_id, "")}"""
         )
         ports[spec.partner_id] = port
@@ -204,7 +208,7 @@ timeout_seconds = {timeout_seconds}
         system = PartnerSystem(
             partner_id=spec.partner_id,
             country=spec.country,
-            codec=codecs[spec.format],
+            codec=for_versions(codecs[spec.format], spec.standard_versions),
             signer=Signer(identity),
             bridge_verifier=bridge_verifier,
             contract=spec.contract,

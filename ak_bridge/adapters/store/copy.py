@@ -6,7 +6,8 @@ same count in every table, the same chain head, and an intact chain on the targe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ak_bridge.adapters.store.sql import SqlStore
 from ak_bridge.service.ports import StoreError
@@ -41,13 +42,7 @@ def copy_store(
                 )
             if not rows:
                 break
-            cols = list(rows[0])
-            insert = (
-                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
-            )
-            with target.write() as tx:
-                for row in rows:
-                    tx.run(insert, [row[c] for c in cols])
+            insert_rows(target, table, rows)
             offset += len(rows)
             progress(table, offset)
         copied[table] = offset
@@ -55,6 +50,28 @@ def copy_store(
     if reset is not None:
         reset()
     return copied
+
+
+def insert_rows(target: SqlStore, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows as they are (ids and hashes kept), many per statement, in one transaction.
+
+    For moving a history (``db copy``) and building one (``scripts/bench_growth.py``); never
+    for the service's own writes, which go through the Store port's invariants.
+    """
+    if table not in {t for t, _ in TABLES}:
+        raise StoreError(f"unknown table {table!r}")
+    if not rows:
+        return
+    cols = list(rows[0])
+    one = f"({', '.join('?' for _ in cols)})"
+    per = max(1, 4000 // len(cols))  # well under SQLite's and PostgreSQL's parameter limits
+    with target.write() as tx:
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            tx.run(
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join(one for _ in chunk)}",
+                [row[c] for row in chunk for c in cols],
+            )
 
 
 def verify_copy(source: SqlStore, target: SqlStore) -> list[str]:

@@ -1,0 +1,267 @@
+"""Capacity against the floor: accept and end to end, beside two floor servers (issue 14).
+
+Three servers, each gunicorn with 2 workers × the shipped threads and keep-alive, on this
+machine, fed the SAME pre-signed KCS SOAP requests by the SAME client (4 keep-alive
+threads):
+
+* floor-verify: parse, verify the pinned signature, one durable SQLite insert;
+* floor-sign: the same plus signing with the bridge's key (scripts/floor_app.py);
+* ``ak-bridge serve``: the whole accept path.
+
+Then end to end (``serve`` + one ``worker``, Indonesia's simulated system up): the sustained
+rate at which certificates arrive at the partner, and, offered at half that rate, receipt →
+arrival p50/p99. Figures only; nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_backends import wait_up  # noqa: E402
+
+from ak_bridge.adapters.web import soap  # noqa: E402
+from ak_bridge.sim.certificates import sample_form_ak  # noqa: E402
+from ak_bridge.sim.server import free_port  # noqa: E402
+from ak_bridge.sim.topology import Topology, build_topology  # noqa: E402
+from ak_bridge.standard.contracts import KCS  # noqa: E402
+
+TODAY = datetime.now(UTC).date()
+CLIENTS = 4
+HERE = Path(__file__).parent
+
+
+def start(config: Path, *args: str) -> subprocess.Popen:
+    """An ak-bridge process whose log goes to a file beside its config (read it on errors)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AK_BRIDGE_")}
+    log = open(config.parent / f"{args[0]}.log", "ab")  # noqa: SIM115 (the process keeps it)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ak_bridge", "--config", str(config), *args],
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+def bodies_for(topo: Topology, prefix: str, n: int, destination: str = "ID") -> list[bytes]:
+    kcs = topo.systems["KR-KCS"]
+    out = []
+    for i in range(n):
+        co = sample_form_ak(f"KR-{prefix}-{i:06d}", "KR", destination, TODAY)
+        xml, _, _ = kcs.document_for(co)
+        out.append(soap.submit_request(KCS, kcs.envelope_for(co, f"{prefix}-{i}"), xml))
+    return out
+
+
+def load(url: str, bodies: list[bytes], headers: dict[str, str]) -> tuple[float, list[float]]:
+    """All of ``bodies`` through CLIENTS keep-alive connections: (msg/s, latencies ms)."""
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    def post(chunk: list[bytes]) -> None:
+        session = requests.Session()
+        for body in chunk:
+            t = time.perf_counter()
+            resp = session.post(url, data=body, headers=headers, timeout=60)
+            latencies.append((time.perf_counter() - t) * 1000)
+            if resp.status_code != 200:
+                errors.append(resp.text[:200])
+
+    threads = [threading.Thread(target=post, args=(bodies[i::CLIENTS],)) for i in range(CLIENTS)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise SystemExit(f"{url}: {len(errors)} error(s), first: {errors[0]}")
+    return len(bodies) / elapsed, latencies
+
+
+def floor(mode: str, topo: Topology, workdir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "FLOOR_MODE": mode,
+        "FLOOR_DB": str(workdir / f"floor-{mode}.db"),
+        "FLOOR_TRUSTED": str(topo.settings.partners["KR-KCS"].certificates[0]),
+        "FLOOR_KEY": str(topo.settings.identity_key),
+        "FLOOR_CERT": str(topo.settings.identity_cert),
+    }
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "--workers",
+            "2",
+            "--threads",
+            str(topo.settings.edge.threads),
+            "--worker-class",
+            "gthread",
+            "--keep-alive",
+            "5",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--chdir",
+            str(HERE),
+            "--log-level",
+            "warning",
+            "floor_app:app",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            requests.post(url, data=b"<x/>", timeout=0.5)
+            return proc, url
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise SystemExit(f"floor-{mode} did not come up")
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+
+def accept_vs_floor(workdir: Path, n: int) -> dict[str, float]:
+    topo = build_topology(workdir / "accept")
+    headers = {"Content-Type": soap.CONTENT_TYPE, **topo.systems["KR-KCS"].auth_headers()}
+    procs: list[subprocess.Popen] = []
+    rates: dict[str, float] = {}
+    try:
+        bodies = bodies_for(topo, "CAP", n)
+        warm = bodies_for(topo, "WARM", 40)
+        config = topo.settings.root / "config"
+        procs.append(start(config, "serve", "--workers", "2"))
+        bridge = f"http://127.0.0.1:{topo.settings.port}"
+        wait_up(bridge)
+        for mode in ("verify", "sign"):
+            proc, url = floor(mode, topo, workdir)
+            procs.append(proc)
+            load(url, warm, headers)
+            rate, lat = load(url, bodies, headers)
+            rates[f"floor-{mode}"] = rate
+            print(
+                f"  floor-{mode:7} {rate:6.0f} msg/s  median {statistics.median(lat):5.1f} ms"
+                f"  p99 {pct(lat, 0.99):5.1f} ms"
+            )
+            stop([procs.pop()])
+        load(bridge + KCS.path, warm, headers)
+        rate, lat = load(bridge + KCS.path, bodies, headers)
+        rates["accept"] = rate
+        print(
+            f"  ak-bridge serve {rate:6.0f} msg/s  median {statistics.median(lat):5.1f} ms"
+            f"  p99 {pct(lat, 0.99):5.1f} ms  (accept: store, sign, receipt; no worker)"
+        )
+    finally:
+        stop(procs)
+        topo.stop()
+    return rates
+
+
+def end_to_end(workdir: Path, n: int) -> float:
+    """Sustained: submit as fast as 4 clients can with the worker running; the rate is what
+    arrives at the partner. Then half that rate, paced: receipt → arrival per certificate."""
+    topo = build_topology(workdir / "e2e")
+    toml = topo.settings.root / "config" / "ak_bridge.toml"
+    toml.write_text(toml.read_text().replace("interval_seconds = 0.2", "interval_seconds = 2"))
+    kcs, indonesia = topo.systems["KR-KCS"], topo.systems["ID-SKA"]
+    headers = {"Content-Type": soap.CONTENT_TYPE, **kcs.auth_headers()}
+    config = topo.settings.root / "config"
+    bridge = f"http://127.0.0.1:{topo.settings.port}"
+    procs = [start(config, "serve", "--workers", "2")]
+    try:
+        wait_up(bridge)
+        procs.append(start(config, "worker"))
+        bodies = bodies_for(topo, "E2E", n)
+        t0 = time.perf_counter()
+        load(bridge + KCS.path, bodies, headers)
+        while len(indonesia.received) < n and time.perf_counter() - t0 < 600:
+            time.sleep(0.01)
+        sustained = len(indonesia.received) / (time.perf_counter() - t0)
+        print(
+            f"  end to end, full speed: {sustained:6.0f} msg/s arrive at the partner "
+            f"({len(indonesia.received)}/{n})"
+        )
+        rate = sustained / 2
+        paced = bodies_for(topo, "PACE", max(50, int(rate * 10)))
+        sent: dict[str, float] = {}
+        base = len(indonesia.received)
+        session = requests.Session()
+        t0 = time.perf_counter()
+        for i, body in enumerate(paced):
+            due = t0 + i / rate
+            while time.perf_counter() < due:
+                time.sleep(0.0005)
+            resp = session.post(bridge + KCS.path, data=body, headers=headers, timeout=60)
+            resp.raise_for_status()
+            sent[f"KR-PACE-{i:06d}"] = time.time()
+        while len(indonesia.received) < base + len(paced) and time.perf_counter() - t0 < 600:
+            time.sleep(0.01)
+        gaps = [
+            (r.at.timestamp() - sent[r.certificate.reference_no]) * 1000
+            for r in indonesia.received[base:]
+            if r.certificate is not None and r.certificate.reference_no in sent
+        ]
+        print(
+            f"  end to end at {rate:.0f} msg/s offered (half): receipt -> arrival median "
+            f"{statistics.median(gaps):5.1f} ms, p99 {pct(gaps, 0.99):6.1f} ms "
+            f"(n={len(gaps)}, sweep interval 2 s: the service wakes the worker)"
+        )
+    finally:
+        stop(procs)
+        topo.stop()
+    return sustained
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    args = parser.parse_args()
+    print(
+        f"capacity: {args.messages} KCS certificates per server, {CLIENTS} keep-alive clients, "
+        f"load {os.getloadavg()[0]:.2f}"
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="ak-bench-cap-"))
+    try:
+        rates = accept_vs_floor(tmp, args.messages)
+        sustained = end_to_end(tmp, args.messages)
+    finally:
+        if not os.environ.get("BENCH_KEEP"):  # BENCH_KEEP=1 keeps the logs to read
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(
+        f"  ratios: accept / floor-sign {rates['accept'] / rates['floor-sign']:.2f} "
+        f"(target >= 0.6), accept / floor-verify {rates['accept'] / rates['floor-verify']:.2f}, "
+        f"end to end / floor-verify {sustained / rates['floor-verify']:.2f} (target >= 0.5)"
+    )
+
+
+if __name__ == "__main__":
+    main()
