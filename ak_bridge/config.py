@@ -28,6 +28,7 @@ from ak_bridge.config_schema import (
     MainSchema,
     PartnerSchema,
     PartnersFileSchema,
+    RefusalReasonsSchema,
     RulesSchema,
     check,
 )
@@ -35,6 +36,7 @@ from ak_bridge.core.calendars import Calendars, calendar_from_table
 from ak_bridge.core.errors import ConfigError
 from ak_bridge.core.retry import RetryPolicy
 from ak_bridge.core.settings import (
+    ROLES,
     AlertSettings,
     AuthSettings,
     Channel,
@@ -325,6 +327,14 @@ def load_calendars(config_dir: Path | str) -> Calendars:
     return Calendars(out)
 
 
+def load_refusal_reasons(config_dir: Path | str) -> dict[str, str]:
+    """``config/refusal_reasons.toml`` (the bilateral code list); absent: none checked."""
+    path = Path(config_dir) / "refusal_reasons.toml"
+    if not path.is_file():
+        return {}
+    return dict(check(RefusalReasonsSchema, _read_toml(path), str(path)).get("reasons", {}))
+
+
 def load_partner_rules(config_dir: Path | str) -> dict[str, Mapping[str, Any]]:
     """Each partner country's ``rules`` table (country -> rules), from ``partners.toml`` only.
 
@@ -434,6 +444,11 @@ def load_settings(
             token_hashes=_hashes(table, "token_sha256", partners_src, pre),
             client_cert_hashes=_hashes(table, "client_cert_sha256", partners_src, pre),
             sign_receipts=_opt(table, "sign_receipts", bool, False, partners_src, pre),
+            roles=_roles(table, partners_src, pre),
+            gateway_for_agreements=tuple(
+                str(a).upper()
+                for a in _opt(table, "gateway_for_agreements", list, [], partners_src, pre)
+            ),
             uat_endpoint=_opt(table, "uat_endpoint", str, None, partners_src, pre),
             outbound=_outbound(
                 table.get("outbound", {}),
@@ -466,6 +481,7 @@ def load_settings(
         database=database,
         database_password=database_password,
         calendars=load_calendars(config_dir),
+        refusal_reasons=load_refusal_reasons(config_dir),
         host=host,
         port=port,
         max_body_bytes=_opt(service, "max_body_bytes", int, 2 * 1024 * 1024, src, "service."),
@@ -515,3 +531,12 @@ def warnings_for(settings: Settings) -> list[str]:
             "the SMTP login will fail and alert mails will not go out"
         )
     return out
+
+
+def _roles(table: Mapping[str, Any], src: str, pre: str) -> tuple[str, ...]:
+    """A partner's roles; unset means both (what every partner was before roles existed)."""
+    roles = tuple(_opt(table, "roles", list, list(ROLES), src, pre))
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise ConfigError(src, pre + "roles", f"each must be one of {', '.join(ROLES)}")
+    return roles

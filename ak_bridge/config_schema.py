@@ -16,7 +16,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ak_bridge.core.errors import ConfigError
 
@@ -185,7 +185,18 @@ class PartnerSchema(_Table):
     sign_receipts = Bool()
     uat_endpoint = Str()
     outbound = fields.Nested(OutboundSchema)
+    gateway_for_agreements = StrList()  # other FTAs passed to it raw (issue 11)
+    roles = StrList()  # issuing_authority, import_customs (default both)
     standard_versions = StrList()  # e-Form AK versions spoken; values checked in config.py
+
+
+class RefusalReasonsSchema(_Table):
+    """``config/refusal_reasons.toml``: the bilaterally agreed codes for refusing preference."""
+
+    reasons = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"\A[A-Z0-9][A-Z0-9_\-]{1,15}\Z")),
+        values=fields.String(validate=validate.Length(1, 500)),
+    )
 
 
 class PartnersFileSchema(_Table):

@@ -3,9 +3,12 @@ CO's state. Everything they touch is real (simulated partners on loopback, the b
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ak_bridge.core.model import FormAK
 from ak_bridge.service.exchange import Exchange
+from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology
 
 
@@ -26,3 +29,12 @@ def settle(worker: Exchange, sweeps: int = 20) -> None:
 
 def state(bridge: Exchange, ref: str, country: str = "KR") -> str:
     return bridge.status(country, ref)["state"]
+
+
+def issue_kr_vn(topo: Topology, worker: Exchange, reference_no: str) -> FormAK:
+    """A KR→VN certificate, accepted from KCS and delivered to Viet Nam."""
+    co = sample_form_ak(reference_no, "KR", "VN", datetime.now(UTC).date() - timedelta(days=2))
+    assert kcs_sends(topo, co, "K-issue").PrcsRsltCd == "accepted"
+    settle(worker)
+    assert [r.certificate for r in topo.systems["VN-ECOSYS"].received] == [co]
+    return co

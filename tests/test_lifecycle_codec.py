@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,18 +24,31 @@ from ak_bridge.core.model import (
     LIFECYCLE_TYPES,
     Ack,
     AckStatus,
+    Attachment,
+    BusinessReceipt,
+    BusinessReceiptStatus,
     CancellationNotice,
     CertificateState,
+    Clarification,
     CustomsResponse,
+    DeterminationResult,
+    DocumentsRequest,
     DocumentType,
     Envelope,
     ItemDecision,
+    ItemDetermination,
+    ItemUtilisation,
     MessageFunction,
     PreferenceDecision,
+    Reconsideration,
     RetransmissionRequest,
+    RevocationNotice,
     StatusEvent,
     StatusQuery,
     StatusResponse,
+    UtilisationNotice,
+    VerificationDetermination,
+    VerificationExtension,
     VerificationReply,
     VerificationRequest,
     VerificationResult,
@@ -64,6 +78,28 @@ findings = st.builds(
     severity=st.sampled_from(Severity),
 )
 
+attachments = st.lists(
+    st.builds(
+        Attachment,
+        filename=texts(),
+        media_type=st.sampled_from(["application/pdf", "image/png"]),
+        content=st.binary(min_size=1, max_size=64),
+    ),
+    max_size=2,
+).map(tuple)
+
+decisions = st.lists(
+    st.builds(
+        ItemDecision,
+        item_no=st.integers(1, 999),
+        decision=st.sampled_from(PreferenceDecision),
+        reason=optional(texts(80)),
+        reason_code=optional(st.sampled_from(["DC01", "OC01", "SIG1"])),
+    ),
+    min_size=1,
+    max_size=4,
+).map(tuple)
+
 MESSAGES: dict[type, st.SearchStrategy] = {
     CancellationNotice: st.builds(
         CancellationNotice, **routing, reason=texts(80), cancelled_on=dates
@@ -73,16 +109,7 @@ MESSAGES: dict[type, st.SearchStrategy] = {
         **routing,
         import_declaration_no=ids,
         decision_date=dates,
-        decisions=st.lists(
-            st.builds(
-                ItemDecision,
-                item_no=st.integers(1, 999),
-                decision=st.sampled_from(PreferenceDecision),
-                reason=optional(texts(80)),
-            ),
-            min_size=1,
-            max_size=4,
-        ).map(tuple),
+        decisions=decisions,
         officer=optional(texts()),
     ),
     RetransmissionRequest: st.builds(
@@ -103,6 +130,7 @@ MESSAGES: dict[type, st.SearchStrategy] = {
         result=st.sampled_from(VerificationResult),
         replied_on=dates,
         remarks=optional(texts(80)),
+        attachments=attachments,
     ),
     Ack: st.builds(
         Ack,
@@ -112,6 +140,69 @@ MESSAGES: dict[type, st.SearchStrategy] = {
         findings=st.lists(findings, max_size=3).map(tuple),
     ),
     StatusQuery: st.builds(StatusQuery, **routing),
+    Clarification: st.builds(
+        Clarification, **routing, import_declaration_no=ids, clarified_on=dates, text=texts(80)
+    ),
+    Reconsideration: st.builds(
+        Reconsideration,
+        **routing,
+        import_declaration_no=ids,
+        decision_date=dates,
+        decisions=decisions,
+    ),
+    RevocationNotice: st.builds(RevocationNotice, **routing, revoked_on=dates, reason=texts(80)),
+    DocumentsRequest: st.builds(
+        DocumentsRequest,
+        **routing,
+        request_no=ids,
+        requested_on=dates,
+        documents=texts(80),
+        due=dates,
+    ),
+    VerificationExtension: st.builds(
+        VerificationExtension, **routing, request_no=ids, extended_to=dates, reason=texts(80)
+    ),
+    VerificationDetermination: st.builds(
+        VerificationDetermination,
+        **routing,
+        request_no=ids,
+        determined_on=dates,
+        items=st.lists(
+            st.builds(
+                ItemDetermination,
+                item_no=st.integers(1, 999),
+                result=st.sampled_from(DeterminationResult),
+                reason=optional(texts(80)),
+            ),
+            min_size=1,
+            max_size=4,
+        ).map(tuple),
+        attachments=attachments,
+    ),
+    BusinessReceipt: st.builds(
+        BusinessReceipt,
+        **routing,
+        message_id=ids,
+        status=st.sampled_from(BusinessReceiptStatus),
+        registered_on=dates,
+        remarks=optional(texts(80)),
+    ),
+    UtilisationNotice: st.builds(
+        UtilisationNotice,
+        **routing,
+        import_declaration_no=ids,
+        used_on=dates,
+        items=st.lists(
+            st.builds(
+                ItemUtilisation,
+                item_no=st.integers(1, 999),
+                quantity=st.decimals(0, 10**9, places=3),
+                unit=st.sampled_from(["KGM", "NMB", "LTR"]),
+            ),
+            min_size=1,
+            max_size=4,
+        ).map(tuple),
+    ),
     StatusResponse: st.builds(
         StatusResponse,
         **routing,
@@ -140,6 +231,9 @@ envelopes = st.builds(
     reference_no=optional(ids),
     issuing_country=optional(parties),
     correlation_id=optional(ids),
+    agreement=optional(st.sampled_from(["AKFTA", "IKCEPA", "VKFTA"])),
+    sender_role=optional(st.sampled_from(["issuing_authority", "import_customs"])),
+    recipient_role=optional(st.sampled_from(["issuing_authority", "import_customs"])),
 )
 
 
@@ -201,6 +295,48 @@ CATALOGUE = [
         StatusResponse(*R, CertificateState.ISSUED),
         DocumentType.STATUS_RESPONSE,
         MessageFunction.RESPONSE,
+    ),
+    (
+        DocumentsRequest(*R, "V-1", DAY, "cost statement of item 2", DAY + timedelta(days=30)),
+        DocumentType.DOCUMENTS_REQUEST,
+        MessageFunction.ORIGINAL,
+    ),
+    (
+        VerificationExtension(*R, "V-1", DAY + timedelta(days=90), "producer visit needed"),
+        DocumentType.VERIFICATION_EXTENSION,
+        MessageFunction.ORIGINAL,
+    ),
+    (
+        VerificationDetermination(
+            *R, "V-1", DAY, (ItemDetermination(1, DeterminationResult.NOT_AUTHENTIC, "seal"),)
+        ),
+        DocumentType.VERIFICATION_DETERMINATION,
+        MessageFunction.ORIGINAL,
+    ),
+    (
+        Clarification(*R, "IMP-1", DAY, "the through B/L is attached"),
+        DocumentType.CLARIFICATION,
+        MessageFunction.ORIGINAL,
+    ),
+    (
+        Reconsideration(*R, "IMP-1", DAY, (ItemDecision(1, PreferenceDecision.GIVEN),)),
+        DocumentType.RECONSIDERATION,
+        MessageFunction.RESPONSE,
+    ),
+    (
+        RevocationNotice(*R, DAY, "not originating (verification KCS-VR-1)"),
+        DocumentType.REVOCATION_NOTICE,
+        MessageFunction.ORIGINAL,
+    ),
+    (
+        BusinessReceipt(*R, "AKB-1", BusinessReceiptStatus.REGISTERED, DAY),
+        DocumentType.BUSINESS_RECEIPT,
+        MessageFunction.RESPONSE,
+    ),
+    (
+        UtilisationNotice(*R, "IMP-1", DAY, (ItemUtilisation(1, Decimal("12.5"), "KGM"),)),
+        DocumentType.UTILISATION_NOTICE,
+        MessageFunction.ORIGINAL,
     ),
 ]
 
@@ -330,3 +466,22 @@ def test_encode_refuses_what_the_standard_cannot_carry(msg: object, box: str) ->
     with pytest.raises(TranslationFailed) as err:
         CODEC.encode(msg)  # type: ignore[arg-type]
     assert err.value.box == box
+
+
+PDF = Attachment("form.pdf", "application/pdf", b"%PDF-1.7 signed form")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Attachment("form.exe", "application/x-msdownload", b"MZ"),  # not an agreed media type
+        Attachment("huge.pdf", "application/pdf", b"x" * (1024 * 1024 + 1)),  # over 1 MiB
+    ],
+)
+def test_attachments_are_limited_in_media_type_and_size(bad: Attachment) -> None:
+    reply = VerificationReply(*R, "V-1", VerificationResult.ORIGINATING, DAY, None, (bad,))
+    with pytest.raises(TranslationFailed):
+        CODEC.encode(reply)
+    ok = CODEC.encode(replace(reply, attachments=(PDF,)))
+    assert etree.QName(ok).namespace == "urn:ak-bridge:eformak:messages:1.1"  # 1.1 only
+    assert CODEC.decode(ok).attachments == (PDF,)

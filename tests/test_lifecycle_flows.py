@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import zeep
-from flows import kcs_sends, settle, state, vn_sends
+from flows import issue_kr_vn, kcs_sends, settle, state, vn_sends
 
 from ak_bridge.core.model import (
     CancellationNotice,
@@ -24,7 +24,6 @@ from ak_bridge.core.model import (
 from ak_bridge.core.rules import default_reply_due
 from ak_bridge.ops.reports import pilot_report
 from ak_bridge.service.exchange import Exchange
-from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology
 from ak_bridge.standard.contracts import AMS, KCS
 
@@ -34,11 +33,7 @@ TODAY = datetime.now(UTC).date()
 @pytest.fixture
 def issued(topology: Topology, bridge: Exchange, worker: Exchange):
     """A KR→VN certificate, delivered to Viet Nam."""
-    co = sample_form_ak("KR-2026-AK-007001", "KR", "VN", TODAY - timedelta(days=2))
-    assert kcs_sends(topology, co, "K-issue").PrcsRsltCd == "accepted"
-    settle(worker)
-    assert [r.certificate for r in topology.systems["VN-ECOSYS"].received] == [co]
-    return co
+    return issue_kr_vn(topology, worker, "KR-2026-AK-007001")
 
 
 def test_replace_reaches_the_importing_side_and_retires_the_old_co(

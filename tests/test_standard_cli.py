@@ -105,6 +105,7 @@ def test_samples_cover_every_format_and_message() -> None:
     assert {"cancellation-notice", "customs-response", "retransmission-request"} <= roots
     assert {"verification-request", "verification-reply", "ack", "status-query"} <= roots
     assert {"status-response", "exchange-header"} <= roots
+    assert {"business-receipt", "utilisation-notice", "exchange-header-1.1"} <= roots  # 1.1
 
 
 @pytest.mark.parametrize("path", VALID, ids=rel)

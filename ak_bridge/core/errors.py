@@ -21,6 +21,7 @@
     │   ├── DuplicateConflict          same business key, other content
     │   ├── CertificateStateConflict   the CO's state does not allow this message
     │   ├── FormDNotAccepted           ATIGA Form D belongs on the ASW
+    │   ├── AgreementNotHandled        the header names another FTA (IK-CEPA, VKFTA, ...)
     │   ├── TranslationFailed          a box cannot be carried in the target format
     │   ├── VersionNotLossless         a 1.1 value the destination's version cannot carry
     │   └── NotFound                   a queried certificate or message is unknown
@@ -235,6 +236,17 @@ class PreferenceGranted(CertificateStateConflict):
 
 class FormDNotAccepted(Rejected):
     code = "form_d_not_accepted"
+    http_status = 422
+
+
+class AgreementNotHandled(Rejected):
+    """The header names an agreement other than AKFTA and no gateway is configured for it.
+
+    Indonesia's channel also carries IK-CEPA certificates and Viet Nam's VKFTA ones; the
+    bridge processes AKFTA only, so the detail names the agreement received.
+    """
+
+    code = "agreement_not_handled"
     http_status = 422
 
 

@@ -11,33 +11,52 @@ with ``certificate_state_conflict`` (e.g. a customs response for a cancelled CO)
 
 A CO refused at import, wholly or for some items, can be replaced or cancelled: correcting and
 re-sending after an import problem is the normal EODES flow. A CO whose preference was granted
-in full can only be revoked, with a reason; until a revocation message exists, replace and
-cancel refuse it with ``certificate_preference_granted``.
+in full can only be revoked (RevocationNotice, 1.1), with a reason; replace and cancel refuse
+it with ``certificate_preference_granted``, and a revocation before use is refused with
+``certificate_state_conflict`` (replace or cancel it instead).
+
+An acknowledgement is the recipient's technical receipt of one message, from either side:
+the importing side acknowledges a CO, the issuing authority a verification request (its
+receipt starts the 2-month reply clock). Only a positive receipt of the CO's own document
+moves it to ACKNOWLEDGED; a rejected acknowledgement moves nothing.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
-from ak_bridge.core.errors import CertificateStateConflict, PreferenceGranted
+from ak_bridge.core.errors import CertificateStateConflict, NotAuthorized, PreferenceGranted
 from ak_bridge.core.model import (
     Ack,
+    AckStatus,
+    BusinessReceipt,
     CancellationNotice,
     CertificateState,
+    Clarification,
     CustomsResponse,
+    DocumentsRequest,
+    DocumentType,
     LifecycleMessage,
     PreferenceDecision,
+    Reconsideration,
     RetransmissionRequest,
+    RevocationNotice,
+    UtilisationNotice,
+    VerificationDetermination,
+    VerificationExtension,
     VerificationReply,
     VerificationRequest,
 )
 
 S = CertificateState
 Side = Literal["issuer", "importer"]
+Sender = Literal["issuer", "importer", "either"]
 
 BEFORE_USE = frozenset({S.ISSUED, S.TRANSMITTED, S.ACKNOWLEDGED})
 LIVE = BEFORE_USE | {
@@ -48,13 +67,16 @@ LIVE = BEFORE_USE | {
 }
 USED = frozenset({S.PREFERENCE_GIVEN, S.PREFERENCE_NOT_GIVEN, S.VERIFIED})
 CORRECTABLE = BEFORE_USE | {S.PREFERENCE_NOT_GIVEN}  # replace or cancel
+# Revocation: after preference was granted, or after a verification that followed it.
+IN_VERIFICATION = frozenset({S.VERIFICATION_REQUESTED})
+AFTER_GRANT = frozenset({S.PREFERENCE_GIVEN, S.VERIFICATION_REQUESTED, S.VERIFIED})
 
 
 @dataclass(frozen=True)
 class Step:
     """What one kind of message does to a CO."""
 
-    sender: Side  # who may send it
+    sender: Sender  # who may send it ("either": the recipient of the acknowledged message)
     allowed_from: frozenset[CertificateState]
     forward: bool = True  # False: the bridge answers it itself (retransmission)
 
@@ -62,7 +84,16 @@ class Step:
 STEPS: dict[type, Step] = {
     CancellationNotice: Step("issuer", CORRECTABLE),
     CustomsResponse: Step("importer", BEFORE_USE | {S.PREFERENCE_GIVEN, S.PREFERENCE_NOT_GIVEN}),
-    Ack: Step("importer", LIVE),
+    Ack: Step("either", frozenset(S)),  # a receipt is never a state conflict
+    BusinessReceipt: Step("either", frozenset(S)),  # 1.1: registered in the recipient's system
+    # e-Form AK 1.1
+    UtilisationNotice: Step("importer", LIVE),  # one declaration's use of the CO
+    RevocationNotice: Step("issuer", AFTER_GRANT),
+    DocumentsRequest: Step("importer", IN_VERIFICATION),
+    VerificationExtension: Step("issuer", IN_VERIFICATION),
+    VerificationDetermination: Step("importer", IN_VERIFICATION | {S.VERIFIED}),
+    Clarification: Step("issuer", frozenset({S.PREFERENCE_NOT_GIVEN})),
+    Reconsideration: Step("importer", frozenset({S.PREFERENCE_NOT_GIVEN})),
     RetransmissionRequest: Step("importer", LIVE, forward=False),
     VerificationRequest: Step("importer", BEFORE_USE | USED),
     VerificationReply: Step("issuer", frozenset({S.VERIFICATION_REQUESTED})),
@@ -74,8 +105,15 @@ def step_for(msg: LifecycleMessage) -> Step | None:
     return STEPS.get(type(msg))
 
 
-def next_state(msg: LifecycleMessage, current: CertificateState) -> CertificateState:
-    """The CO's state once ``msg`` is accepted; refuses a message the state does not allow."""
+def next_state(
+    msg: LifecycleMessage,
+    current: CertificateState,
+    acknowledged: DocumentType | None = None,
+) -> CertificateState:
+    """The CO's state once ``msg`` is accepted; refuses a message the state does not allow.
+
+    ``acknowledged``: for an Ack, the document type of the message it acknowledges.
+    """
     step = STEPS[type(msg)]
     if isinstance(msg, CancellationNotice):
         _correctable(current, "cancelled")
@@ -86,16 +124,20 @@ def next_state(msg: LifecycleMessage, current: CertificateState) -> CertificateS
         )
     if isinstance(msg, CancellationNotice):
         return S.CANCELLED
-    if isinstance(msg, CustomsResponse):
+    if isinstance(msg, RevocationNotice):
+        return S.REVOKED
+    if isinstance(msg, (CustomsResponse, Reconsideration)):
         given = all(d.decision is PreferenceDecision.GIVEN for d in msg.decisions)
         return S.PREFERENCE_GIVEN if given else S.PREFERENCE_NOT_GIVEN
     if isinstance(msg, Ack):
+        if msg.status is AckStatus.REJECTED or acknowledged is not DocumentType.FORM_AK:
+            return current  # a refusal, or the receipt of another message, moves nothing
         return S.ACKNOWLEDGED if current in (S.ISSUED, S.TRANSMITTED) else current
     if isinstance(msg, VerificationRequest):
         return S.VERIFICATION_REQUESTED
-    if isinstance(msg, VerificationReply):
+    if isinstance(msg, (VerificationReply, VerificationDetermination)):
         return S.VERIFIED
-    return current  # a retransmission request changes nothing
+    return current  # a retransmission request, a business receipt, a utilisation: no change
 
 
 def _correctable(current: CertificateState, what: str) -> None:
@@ -124,14 +166,46 @@ def after_delivery(state: CertificateState, latest_document: bool) -> Certificat
     return None
 
 
-def sending_country(msg: LifecycleMessage) -> str:
+def sender_side(msg: LifecycleMessage, country: str) -> Side:
+    """The side a partner of ``country`` sends ``msg`` from; refuses a side that may not."""
     step = STEPS[type(msg)]
-    return msg.issuing_country if step.sender == "issuer" else msg.importing_country
+    sides: dict[Side, str] = {"issuer": msg.issuing_country, "importer": msg.importing_country}
+    for side, side_country in sides.items():
+        if side_country == country and step.sender in (side, "either"):
+            return side
+    who = "either side" if step.sender == "either" else f"the {step.sender} side"
+    allowed = (
+        f"{msg.issuing_country} or {msg.importing_country}"
+        if step.sender == "either"
+        else sides[step.sender]
+    )
+    raise NotAuthorized(
+        f"only {who} ({allowed}) may send a {type(msg).__name__} about "
+        f"{msg.issuing_country}/{msg.reference_no}",
+        box="header",
+    )
 
 
-def receiving_country(msg: LifecycleMessage) -> str:
-    step = STEPS[type(msg)]
-    return msg.importing_country if step.sender == "issuer" else msg.issuing_country
+def receiving_country(msg: LifecycleMessage, sender: Side) -> str:
+    """The country on the other side of the CO from ``sender``."""
+    return msg.importing_country if sender == "issuer" else msg.issuing_country
+
+
+def reply_clock_start(
+    msg: Ack, acknowledged: DocumentType, sender: Side, received_on: date
+) -> date | None:
+    """The day the issuing authority's reply clock starts, when ``msg`` starts it.
+
+    AKFTA: the issuing authority replies within 2 months of receipt of a verification
+    request; its own positive acknowledgement is that receipt.
+    """
+    if (
+        sender == "issuer"
+        and acknowledged is DocumentType.VERIFICATION_REQUEST
+        and msg.status is not AckStatus.REJECTED
+    ):
+        return received_on
+    return None
 
 
 def business_key(msg: LifecycleMessage, function: str) -> str:
@@ -141,11 +215,25 @@ def business_key(msg: LifecycleMessage, function: str) -> str:
         VerificationRequest: "request_no",
         VerificationReply: "request_no",
         Ack: "message_id",
+        BusinessReceipt: "message_id",
+        UtilisationNotice: "import_declaration_no",
+        DocumentsRequest: "request_no",
+        Clarification: "import_declaration_no",
+        Reconsideration: "import_declaration_no",
+        VerificationExtension: "request_no",
+        VerificationDetermination: "request_no",
     }.get(type(msg))
     extra = getattr(msg, discriminator) if discriminator else ""
     if isinstance(msg, RetransmissionRequest):
         extra = msg.requested_on.isoformat()
     return f"{msg.issuing_country}|{msg.reference_no}|{type(msg).__name__}|{function}|{extra}"
+
+
+def _plain(value: object) -> str:
+    """JSON for what JSON lacks: an attachment's bytes as base64 (1.1), the rest as text."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return str(value)
 
 
 def content_json(msg: LifecycleMessage, version: int = 2) -> tuple[str, str]:
@@ -154,6 +242,6 @@ def content_json(msg: LifecycleMessage, version: int = 2) -> tuple[str, str]:
     Version 2 names itself (``v2:…``) like certificates' hashes (``canonical.HASH_VERSION``);
     a bare hash is release 0.1.0's, made of the same text.
     """
-    body = json.dumps(dataclasses.asdict(msg), sort_keys=True, default=str, ensure_ascii=False)
+    body = json.dumps(dataclasses.asdict(msg), sort_keys=True, default=_plain, ensure_ascii=False)
     digest = hashlib.sha256(body.encode()).hexdigest()
     return body, digest if version == 1 else f"v{version}:{digest}"

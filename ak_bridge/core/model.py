@@ -32,6 +32,14 @@ class DocumentType(StrEnum):
     ACK = "ACK"
     STATUS_QUERY = "STATUS_QUERY"
     STATUS_RESPONSE = "STATUS_RESPONSE"
+    BUSINESS_RECEIPT = "BUSINESS_RECEIPT"  # e-Form AK 1.1
+    UTILISATION_NOTICE = "UTILISATION_NOTICE"  # e-Form AK 1.1
+    REVOCATION_NOTICE = "REVOCATION_NOTICE"  # e-Form AK 1.1
+    DOCUMENTS_REQUEST = "DOCUMENTS_REQUEST"  # e-Form AK 1.1, verification
+    VERIFICATION_EXTENSION = "VERIFICATION_EXTENSION"  # e-Form AK 1.1, verification
+    VERIFICATION_DETERMINATION = "VERIFICATION_DETERMINATION"  # e-Form AK 1.1, verification
+    CLARIFICATION = "CLARIFICATION"  # e-Form AK 1.1, after a refusal
+    RECONSIDERATION = "RECONSIDERATION"  # e-Form AK 1.1, after a clarification
 
 
 class MessageFunction(StrEnum):
@@ -276,6 +284,9 @@ class Envelope:
     reference_no: str | None = None
     issuing_country: str | None = None
     correlation_id: str | None = None
+    agreement: str | None = None  # the FTA the message is under; None (1.0 headers) = AKFTA
+    sender_role: str | None = None  # 1.1 header: issuing_authority | import_customs
+    recipient_role: str | None = None
 
 
 class DeliveryStatus(StrEnum):
@@ -300,6 +311,7 @@ class CertificateState(StrEnum):
     CANCELLED = "CANCELLED"
     VERIFICATION_REQUESTED = "VERIFICATION_REQUESTED"
     VERIFIED = "VERIFIED"
+    REVOKED = "REVOKED"  # e-Form AK 1.1: withdrawn after use, with a reason
 
 
 @dataclass(frozen=True)
@@ -364,6 +376,7 @@ class ItemDecision:
     item_no: int
     decision: PreferenceDecision
     reason: str | None = None
+    reason_code: str | None = None  # 1.1: from the bilateral list (config/refusal_reasons.toml)
 
 
 @dataclass(frozen=True)
@@ -405,6 +418,17 @@ class VerificationRequest:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """e-Form AK 1.1: a document carried inside a message (a signed PDF of the form, an
+    invoice, a cost statement). It is signed and stored with the message that carries it;
+    the 1.1 XSD limits its media type and size."""
+
+    filename: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class VerificationReply:
     """The issuing authority's answer to a VerificationRequest (same ``request_no``)."""
 
@@ -415,6 +439,7 @@ class VerificationReply:
     result: VerificationResult
     replied_on: date
     remarks: str | None = None
+    attachments: tuple[Attachment, ...] = ()  # 1.1 only
 
 
 @dataclass(frozen=True)
@@ -427,6 +452,137 @@ class Ack:
     message_id: str
     status: AckStatus
     findings: tuple[Finding, ...] = ()
+
+
+class BusinessReceiptStatus(StrEnum):
+    """The recipient registered the CO in its own system (or could not): business, not
+    technical, receipt (ASW notifies both)."""
+
+    REGISTERED = "registered"
+    NOT_REGISTERED = "not_registered"
+
+
+@dataclass(frozen=True)
+class BusinessReceipt:
+    """e-Form AK 1.1: the recipient's business receipt of one message (``message_id``)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    message_id: str
+    status: BusinessReceiptStatus
+    registered_on: date
+    remarks: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemUtilisation:
+    item_no: int
+    quantity: Decimal
+    unit: str  # UN/ECE Rec 20, as in Box 9
+
+
+@dataclass(frozen=True)
+class UtilisationNotice:
+    """e-Form AK 1.1: import customs tells the issuing authority how much of a CO one import
+    declaration used; one CO can be used across several declarations."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    import_declaration_no: str
+    used_on: date
+    items: tuple[ItemUtilisation, ...]
+
+
+@dataclass(frozen=True)
+class RevocationNotice:
+    """e-Form AK 1.1: the issuing authority revokes a CO after use (preference granted),
+    always with a reason; before use a CO is replaced or cancelled instead."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    revoked_on: date
+    reason: str
+
+
+@dataclass(frozen=True)
+class DocumentsRequest:
+    """e-Form AK 1.1: import customs asks the issuing authority for supporting documents
+    (cost statements, invoices, ...) within a verification (``request_no``)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    request_no: str
+    requested_on: date
+    documents: str
+    due: date
+
+
+@dataclass(frozen=True)
+class VerificationExtension:
+    """e-Form AK 1.1: the issuing authority needs longer than the 2 months to reply."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    request_no: str
+    extended_to: date
+    reason: str
+
+
+class DeterminationResult(StrEnum):
+    ORIGINATING = "ORIGINATING"
+    NOT_ORIGINATING = "NOT_ORIGINATING"
+    NOT_AUTHENTIC = "NOT_AUTHENTIC"
+
+
+@dataclass(frozen=True)
+class ItemDetermination:
+    item_no: int
+    result: DeterminationResult
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class VerificationDetermination:
+    """e-Form AK 1.1: import customs' final determination, per goods item, that closes a
+    verification (after the reply, or without one once it is overdue)."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    request_no: str
+    determined_on: date
+    items: tuple[ItemDetermination, ...]
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Clarification:
+    """e-Form AK 1.1: the issuing authority explains a CO refused at import (declaration
+    ``import_declaration_no``), asking import customs to reconsider."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    import_declaration_no: str
+    clarified_on: date
+    text: str
+
+
+@dataclass(frozen=True)
+class Reconsideration:
+    """e-Form AK 1.1: import customs' new Box 4 decision per item after a clarification."""
+
+    reference_no: str
+    issuing_country: str
+    importing_country: str
+    import_declaration_no: str
+    decision_date: date
+    decisions: tuple[ItemDecision, ...]
 
 
 @dataclass(frozen=True)
@@ -468,6 +624,26 @@ LifecycleMessage: TypeAlias = (
     | Ack
     | StatusQuery
     | StatusResponse
+    | BusinessReceipt
+    | UtilisationNotice
+    | RevocationNotice
+    | DocumentsRequest
+    | VerificationExtension
+    | VerificationDetermination
+    | Clarification
+    | Reconsideration
+)
+
+# The messages e-Form AK 1.1 adds: they exist only in its namespace.
+LIFECYCLE_TYPES_11: tuple[type, ...] = (
+    BusinessReceipt,
+    UtilisationNotice,
+    RevocationNotice,
+    DocumentsRequest,
+    VerificationExtension,
+    VerificationDetermination,
+    Clarification,
+    Reconsideration,
 )
 
 LIFECYCLE_TYPES: tuple[type, ...] = (
@@ -479,4 +655,5 @@ LIFECYCLE_TYPES: tuple[type, ...] = (
     Ack,
     StatusQuery,
     StatusResponse,
+    *LIFECYCLE_TYPES_11,
 )

@@ -40,6 +40,11 @@ class OutboundAuth:
     server_cert_sha256: str | None = None  # hex SHA-256 of the DER server certificate
 
 
+ISSUING_AUTHORITY = "issuing_authority"  # issues COs, answers verification requests
+IMPORT_CUSTOMS = "import_customs"  # receives COs, decides preference, asks for verification
+ROLES = (ISSUING_AUTHORITY, IMPORT_CUSTOMS)
+
+
 @dataclass(frozen=True)
 class PartnerConfig:
     """One partner system (KCS, an AMS national CO system, or the ASW gateway)."""
@@ -64,6 +69,11 @@ class PartnerConfig:
     sign_receipts: bool = False  # its receipts carry our signed receipt (proof of receipt)
     uat_endpoint: str | None = None  # its test system: what ``conformance`` sends to
     outbound: OutboundAuth = field(default_factory=OutboundAuth)
+    # Agreements other than AKFTA (e.g. IKCEPA) whose messages are passed to this partner raw.
+    gateway_for_agreements: tuple[str, ...] = ()
+    # What it is in the exchange (issue 11). Default both: a national system that issues its
+    # COs and receives the other Parties' ones, as every partner did before roles existed.
+    roles: tuple[str, ...] = ROLES
     standard_versions: tuple[str, ...] = ("1.0",)  # e-Form AK versions it speaks (issue 11)
 
 
@@ -141,6 +151,8 @@ class Settings:
     identity_passphrase_unset: str | None = None
     metrics_dir: Path | None = None  # shared by serve and worker for /metrics' counters
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    # config/refusal_reasons.toml: code -> meaning; empty = reason codes are not checked
+    refusal_reasons: Mapping[str, str] = field(default_factory=dict)
 
     def partner(self, partner_id: str) -> PartnerConfig | None:
         return self.partners.get(partner_id)

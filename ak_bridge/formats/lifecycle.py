@@ -20,9 +20,11 @@ Pure: no I/O beyond reading the XSD once through :mod:`ak_bridge.security.xmlio`
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -30,22 +32,36 @@ from lxml import etree
 
 from ak_bridge.core.errors import Finding, SchemaViolation, Severity, TranslationFailed
 from ak_bridge.core.model import (
+    LIFECYCLE_TYPES_11,
     Ack,
     AckStatus,
+    Attachment,
+    BusinessReceipt,
+    BusinessReceiptStatus,
     CancellationNotice,
     CertificateState,
+    Clarification,
     CustomsResponse,
+    DeterminationResult,
+    DocumentsRequest,
     DocumentType,
     Envelope,
     FormAK,
     ItemDecision,
+    ItemDetermination,
+    ItemUtilisation,
     LifecycleMessage,
     MessageFunction,
     PreferenceDecision,
+    Reconsideration,
     RetransmissionRequest,
+    RevocationNotice,
     StatusEvent,
     StatusQuery,
     StatusResponse,
+    UtilisationNotice,
+    VerificationDetermination,
+    VerificationExtension,
     VerificationReply,
     VerificationRequest,
     VerificationResult,
@@ -62,16 +78,23 @@ __all__ = [
 
 MESSAGES_NS = "urn:ak-bridge:eformak:messages:1.0"
 MESSAGES_XSD = "akstd/eformak-messages-1.0.xsd"
+MESSAGES_NS_11 = "urn:ak-bridge:eformak:messages:1.1"
+# Each namespace validates against its own catalogue; 1.0 stays readable beside 1.1.
+XSD_OF = {MESSAGES_NS: MESSAGES_XSD, MESSAGES_NS_11: "akstd/eformak-messages-1.1.xsd"}
 HEADER_ROOT = f"{{{MESSAGES_NS}}}ExchangeHeader"
+HEADER_ROOTS = {f"{{{ns}}}ExchangeHeader": ns for ns in XSD_OF}
 
 # Elements that belong to Box 4 (the importing customs' decision); everything else in a
 # lifecycle message is about the message as a whole ("header").
 BOX_OF: dict[str, str] = {
+    "GoodsItemUtilisation": "9",  # quantities used, as in Box 9
+    "UsedQuantity": "9",
     "ImportDeclarationID": "4",
     "DecisionDate": "4",
     "OfficerName": "4",
     "GoodsItemDecision": "4",
     "DecisionCode": "4",
+    "ReasonCode": "4",
 }
 
 
@@ -89,6 +112,8 @@ _TEXT = _Conv(str, str, token=False)
 _INT = _Conv(str, int, token=True)
 _DATE = _Conv(date.isoformat, date.fromisoformat, token=True)
 _DATETIME = _Conv(datetime.isoformat, datetime.fromisoformat, token=True)
+_DECIMAL = _Conv(str, Decimal, token=True)
+_BASE64 = _Conv(lambda b: base64.b64encode(b).decode(), base64.b64decode, token=True)
 
 
 def _enum(cls: type[StrEnum]) -> _Conv:
@@ -122,6 +147,7 @@ _DECISION = _Spec(
     (
         _F("item_no", "SequenceNumeric", _INT),
         _F("decision", "DecisionCode", _enum(PreferenceDecision)),
+        _F("reason_code", "ReasonCode", _TEXT, optional=True),  # 1.1 only
         _F("reason", "Reason", _TEXT, optional=True),
     ),
     routed=False,
@@ -145,6 +171,37 @@ _EVENT = _Spec(
         _F("name", "Name", _TEXT),
         _F("message_id", "MessageID", _TEXT, optional=True),
         _F("detail", "Detail", _TEXT, optional=True),
+    ),
+    routed=False,
+)
+
+_DETERMINATION = _Spec(
+    "GoodsItemDetermination",
+    ItemDetermination,
+    (
+        _F("item_no", "SequenceNumeric", _INT),
+        _F("result", "DeterminationCode", _enum(DeterminationResult)),
+        _F("reason", "Reason", _TEXT, optional=True),
+    ),
+    routed=False,
+)
+_ATTACHMENT = _Spec(
+    "Attachment",
+    Attachment,
+    (
+        _F("filename", "FileName", _TEXT),
+        _F("media_type", "MediaTypeCode", _TEXT),
+        _F("content", "EmbeddedObject", _BASE64),
+    ),
+    routed=False,
+)
+_UTILISATION = _Spec(
+    "GoodsItemUtilisation",
+    ItemUtilisation,
+    (
+        _F("item_no", "SequenceNumeric", _INT),
+        _F("quantity", "UsedQuantity", _DECIMAL),
+        _F("unit", "UnitCode", _TEXT),
     ),
     routed=False,
 )
@@ -188,6 +245,7 @@ _MESSAGES: tuple[_Spec, ...] = (
             _F("result", "ResultCode", _enum(VerificationResult)),
             _F("replied_on", "ReplyDate", _DATE),
             _F("remarks", "Remarks", _TEXT, optional=True),
+            _F("attachments", "Attachment", _ATTACHMENT, many=True),  # 1.1 only
         ),
     ),
     _Spec(
@@ -201,6 +259,77 @@ _MESSAGES: tuple[_Spec, ...] = (
     ),
     _Spec("StatusQuery", StatusQuery, ()),
     _Spec(
+        "BusinessReceipt",
+        BusinessReceipt,
+        (
+            _F("message_id", "ReceivedMessageID", _TEXT),
+            _F("status", "StatusCode", _enum(BusinessReceiptStatus)),
+            _F("registered_on", "RegistrationDate", _DATE),
+            _F("remarks", "Remarks", _TEXT, optional=True),
+        ),
+    ),
+    _Spec(
+        "DocumentsRequest",
+        DocumentsRequest,
+        (
+            _F("request_no", "RequestID", _TEXT),
+            _F("requested_on", "RequestDate", _DATE),
+            _F("documents", "RequestedDocuments", _TEXT),
+            _F("due", "DueDate", _DATE),
+        ),
+    ),
+    _Spec(
+        "VerificationExtension",
+        VerificationExtension,
+        (
+            _F("request_no", "RequestID", _TEXT),
+            _F("extended_to", "ExtendedReplyDueDate", _DATE),
+            _F("reason", "Reason", _TEXT),
+        ),
+    ),
+    _Spec(
+        "VerificationDetermination",
+        VerificationDetermination,
+        (
+            _F("request_no", "RequestID", _TEXT),
+            _F("determined_on", "DeterminationDate", _DATE),
+            _F("items", "GoodsItemDetermination", _DETERMINATION, many=True),
+            _F("attachments", "Attachment", _ATTACHMENT, many=True),
+        ),
+    ),
+    _Spec(
+        "Clarification",
+        Clarification,
+        (
+            _F("import_declaration_no", "ImportDeclarationID", _TEXT),
+            _F("clarified_on", "ClarificationDate", _DATE),
+            _F("text", "Text", _TEXT),
+        ),
+    ),
+    _Spec(
+        "Reconsideration",
+        Reconsideration,
+        (
+            _F("import_declaration_no", "ImportDeclarationID", _TEXT),
+            _F("decision_date", "DecisionDate", _DATE),
+            _F("decisions", "GoodsItemDecision", _DECISION, many=True),
+        ),
+    ),
+    _Spec(
+        "RevocationNotice",
+        RevocationNotice,
+        (_F("revoked_on", "RevocationDate", _DATE), _F("reason", "Reason", _TEXT)),
+    ),
+    _Spec(
+        "UtilisationNotice",
+        UtilisationNotice,
+        (
+            _F("import_declaration_no", "ImportDeclarationID", _TEXT),
+            _F("used_on", "UtilisationDate", _DATE),
+            _F("items", "GoodsItemUtilisation", _UTILISATION, many=True),
+        ),
+    ),
+    _Spec(
         "StatusResponse",
         StatusResponse,
         (
@@ -209,8 +338,27 @@ _MESSAGES: tuple[_Spec, ...] = (
         ),
     ),
 )
-_BY_TAG = {f"{{{MESSAGES_NS}}}{s.element}": s for s in _MESSAGES}
+# Messages new in 1.1 exist only in its namespace; the 1.0 ones are read in either.
+NEW_IN_11: frozenset[type] = frozenset(LIFECYCLE_TYPES_11)
+_BY_TAG = {
+    f"{{{ns}}}{s.element}": s
+    for s in _MESSAGES
+    for ns in XSD_OF
+    if ns == MESSAGES_NS_11 or s.cls not in NEW_IN_11
+}
 _BY_CLASS = {s.cls: s for s in _MESSAGES}
+NEW_TYPES_11 = frozenset(
+    {
+        DocumentType.BUSINESS_RECEIPT,
+        DocumentType.UTILISATION_NOTICE,
+        DocumentType.REVOCATION_NOTICE,
+        DocumentType.DOCUMENTS_REQUEST,
+        DocumentType.VERIFICATION_EXTENSION,
+        DocumentType.VERIFICATION_DETERMINATION,
+        DocumentType.CLARIFICATION,
+        DocumentType.RECONSIDERATION,
+    }
+)
 
 _HEADER = _Spec(
     "ExchangeHeader",
@@ -228,6 +376,17 @@ _HEADER = _Spec(
     ),
     routed=False,
 )
+_HEADER_11 = _Spec(
+    "ExchangeHeader",
+    Envelope,
+    (
+        *_HEADER.fields,
+        _F("sender_role", "SenderRoleCode", _TEXT, optional=True),
+        _F("recipient_role", "RecipientRoleCode", _TEXT, optional=True),
+        _F("agreement", "AgreementCode", _TEXT, optional=True),
+    ),
+    routed=False,
+)
 
 # What each message travels as in the exchange header: (document type, UN/EDIFACT 1225).
 # Requests are originals (9), answers are responses (11); a cancellation is the Form AK's
@@ -241,6 +400,14 @@ _TRAVELS_AS: dict[type, tuple[DocumentType, MessageFunction]] = {
     Ack: (DocumentType.ACK, MessageFunction.RESPONSE),
     StatusQuery: (DocumentType.STATUS_QUERY, MessageFunction.ORIGINAL),
     StatusResponse: (DocumentType.STATUS_RESPONSE, MessageFunction.RESPONSE),
+    BusinessReceipt: (DocumentType.BUSINESS_RECEIPT, MessageFunction.RESPONSE),
+    UtilisationNotice: (DocumentType.UTILISATION_NOTICE, MessageFunction.ORIGINAL),
+    RevocationNotice: (DocumentType.REVOCATION_NOTICE, MessageFunction.ORIGINAL),
+    DocumentsRequest: (DocumentType.DOCUMENTS_REQUEST, MessageFunction.ORIGINAL),
+    VerificationExtension: (DocumentType.VERIFICATION_EXTENSION, MessageFunction.ORIGINAL),
+    VerificationDetermination: (DocumentType.VERIFICATION_DETERMINATION, MessageFunction.ORIGINAL),
+    Clarification: (DocumentType.CLARIFICATION, MessageFunction.ORIGINAL),
+    Reconsideration: (DocumentType.RECONSIDERATION, MessageFunction.RESPONSE),
 }
 
 
@@ -266,8 +433,12 @@ def _travels_as(msg: Any) -> tuple[DocumentType, MessageFunction]:
         raise TypeError(f"not a lifecycle message: {type(msg).__name__}") from None
 
 
-def _q(local: str) -> str:
-    return f"{{{MESSAGES_NS}}}{local}"
+def _q(local: str, ns: str = MESSAGES_NS) -> str:
+    return f"{{{ns}}}{local}"
+
+
+def _ns(root: etree._Element) -> str:
+    return etree.QName(root).namespace or ""
 
 
 class LifecycleCodec:
@@ -285,7 +456,7 @@ class LifecycleCodec:
         return isinstance(document, etree._Element) and document.tag in _BY_TAG
 
     def is_header(self, document: etree._Element | dict[str, Any]) -> bool:
-        return isinstance(document, etree._Element) and document.tag == HEADER_ROOT
+        return isinstance(document, etree._Element) and document.tag in HEADER_ROOTS
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -298,14 +469,17 @@ class LifecycleCodec:
                 box="header",
             )
         _validate(root)
-        return _read(root, spec)
+        return _read(root, spec, _ns(root))
 
     def encode(self, msg: LifecycleMessage) -> etree._Element:
         spec = _BY_CLASS.get(type(msg))
         if spec is None:
             raise TypeError(f"not a lifecycle message: {type(msg).__name__}")
-        root = etree.Element(_q(spec.element), nsmap={None: MESSAGES_NS})
-        _write(root, spec, msg)
+        # A state only 1.1 knows (REVOKED) makes a status response a 1.1 one.
+        v11 = type(msg) in NEW_IN_11 or _needs_11(msg)
+        ns = MESSAGES_NS_11 if v11 else MESSAGES_NS
+        root = etree.Element(_q(spec.element, ns), nsmap={None: ns})
+        _write(root, spec, msg, ns)
         _check_encoded(root)
         return root
 
@@ -313,21 +487,38 @@ class LifecycleCodec:
 
     def decode_header(self, element: etree._Element) -> Envelope:
         root = require_element(element, self.name)
-        if root.tag != HEADER_ROOT:
+        ns = HEADER_ROOTS.get(root.tag)
+        if ns is None:
             raise SchemaViolation(f"{self.name}: root must be {HEADER_ROOT}", box="header")
         _validate(root)
-        return _read(root, _HEADER)
+        return _read(root, _HEADER_11 if ns == MESSAGES_NS_11 else _HEADER, ns)
 
     def encode_header(self, envelope: Envelope) -> etree._Element:
-        root = etree.Element(HEADER_ROOT, nsmap={None: MESSAGES_NS})
-        _write(root, _HEADER, envelope)
+        """A 1.0 header, unless the envelope says what only 1.1 can (roles, agreement)."""
+        v11 = any((envelope.agreement, envelope.sender_role, envelope.recipient_role)) or (
+            envelope.document_type in NEW_TYPES_11
+        )
+        ns = MESSAGES_NS_11 if v11 else MESSAGES_NS
+        root = etree.Element(_q("ExchangeHeader", ns), nsmap={None: ns})
+        _write(root, _HEADER_11 if v11 else _HEADER, envelope, ns)
         _check_encoded(root)
         return root
 
 
+def _needs_11(msg: LifecycleMessage) -> bool:
+    """A 1.0 message saying what only 1.1 can: a REVOKED state, a coded refusal reason."""
+    if isinstance(msg, StatusResponse):
+        return msg.state is CertificateState.REVOKED
+    if isinstance(msg, CustomsResponse):
+        return any(d.reason_code is not None for d in msg.decisions)
+    if isinstance(msg, VerificationReply):
+        return bool(msg.attachments)
+    return False
+
+
 def _validate(root: etree._Element) -> None:
     try:
-        validate_with_boxes(root, MESSAGES_XSD, BOX_OF)
+        validate_with_boxes(root, XSD_OF.get(_ns(root), MESSAGES_XSD), BOX_OF)
     except SchemaViolation as exc:
         if exc.box is None:
             raise SchemaViolation(exc.detail, box="header") from None
@@ -342,20 +533,20 @@ def _check_encoded(root: etree._Element) -> None:
         raise TranslationFailed(f"cannot be carried: {exc.detail}", box=exc.box) from None
 
 
-def _write(parent: etree._Element, spec: _Spec, obj: Any) -> None:
+def _write(parent: etree._Element, spec: _Spec, obj: Any, ns: str) -> None:
     if spec.routed:
-        ref = etree.SubElement(parent, _q("ReferencedCertificate"))
-        etree.SubElement(ref, _q("ID")).text = obj.reference_no
-        etree.SubElement(ref, _q("IssuingCountry")).text = obj.issuing_country
-        etree.SubElement(ref, _q("ImportationCountryCode")).text = obj.importing_country
+        ref = etree.SubElement(parent, _q("ReferencedCertificate", ns))
+        etree.SubElement(ref, _q("ID", ns)).text = obj.reference_no
+        etree.SubElement(ref, _q("IssuingCountry", ns)).text = obj.issuing_country
+        etree.SubElement(ref, _q("ImportationCountryCode", ns)).text = obj.importing_country
     for f in spec.fields:
         value = getattr(obj, f.attr)
         for item in value if f.many else (value,):
             if item is None:
                 continue
-            el = etree.SubElement(parent, _q(f.element))
+            el = etree.SubElement(parent, _q(f.element, ns))
             if isinstance(f.conv, _Spec):
-                _write(el, f.conv, item)
+                _write(el, f.conv, item, ns)
             else:
                 el.text = f.conv.to_wire(item)
 
@@ -364,24 +555,24 @@ def _text(el: etree._Element) -> str:
     return "".join(el.itertext())  # a comment inside the text must not cut it
 
 
-def _read(el: etree._Element, spec: _Spec) -> Any:
+def _read(el: etree._Element, spec: _Spec, ns: str) -> Any:
     """Build the dataclass of ``spec`` from a validated element."""
     values: dict[str, Any] = {}
     if spec.routed:
-        ref = el.find(_q("ReferencedCertificate"))
+        ref = el.find(_q("ReferencedCertificate", ns))
         assert ref is not None  # the XSD requires it
-        values["reference_no"] = _text(ref.find(_q("ID")))
-        values["issuing_country"] = _text(ref.find(_q("IssuingCountry"))).strip()
-        values["importing_country"] = _text(ref.find(_q("ImportationCountryCode"))).strip()
+        values["reference_no"] = _text(ref.find(_q("ID", ns)))
+        values["issuing_country"] = _text(ref.find(_q("IssuingCountry", ns))).strip()
+        values["importing_country"] = _text(ref.find(_q("ImportationCountryCode", ns))).strip()
     for f in spec.fields:
-        found = [_leaf(node, f) for node in el.findall(_q(f.element))]
+        found = [_leaf(node, f, ns) for node in el.findall(_q(f.element, ns))]
         values[f.attr] = tuple(found) if f.many else (found[0] if found else None)
     return spec.cls(**values)
 
 
-def _leaf(node: etree._Element, f: _F) -> Any:
+def _leaf(node: etree._Element, f: _F, ns: str) -> Any:
     if isinstance(f.conv, _Spec):
-        return _read(node, f.conv)
+        return _read(node, f.conv, ns)
     raw = _text(node)
     try:
         return f.conv.from_wire(raw.strip() if f.conv.token else raw)

@@ -23,7 +23,7 @@ from ak_bridge.core.errors import (
     ValidationFailed,
 )
 from ak_bridge.core.model import CertificateState, FormAK, Receipt
-from ak_bridge.core.settings import PartnerConfig, Settings
+from ak_bridge.core.settings import ISSUING_AUTHORITY, PartnerConfig, Settings
 from ak_bridge.formats import Codec, encode_for, for_versions
 from ak_bridge.security.signing import Signer
 from ak_bridge.service.ports import AuditEvent, Store
@@ -65,6 +65,7 @@ class CertificateIntake:
                 f"not {co.issuing_country}",
                 box="header",
             )
+        routing.require_role(partner, ISSUING_AUTHORITY, "a certificate")
         if env.function is not rules.implied_function(co):
             raise SchemaViolation(
                 f"the header says function {env.function}, but the certificate "

@@ -214,19 +214,22 @@ class Deliverer:
         message = self.store.message(row.message_id)
         assert message is not None
         started = self.clock()
+        # Another FTA's message passed on raw is recorded as "<agreement>:<document type>".
+        agreement, _, document_type = message.document_type.rpartition(":")
         outbound = Outbound(
             delivery_id=row.id,
             message_id=row.message_id,
             envelope=Envelope(
                 sender=BRIDGE_ID,
                 receiver=partner.id,
-                document_type=DocumentType(message.document_type),
+                document_type=DocumentType(document_type),
                 function=MessageFunction(message.function),
                 message_id=row.message_id,
                 sent_at=started,
                 reference_no=message.reference_no,
                 issuing_country=message.issuing_country,
                 correlation_id=message.partner_message_id,
+                agreement=agreement or None,
             ),
             payload=row.payload,
             content_type=row.content_type,

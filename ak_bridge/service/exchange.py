@@ -133,6 +133,9 @@ class Exchange:
             raise NotAuthorized(
                 f"caller {inbound.caller} may not send as {partner.id}", box="header"
             )
+        agreement = routing.agreement_of(env)
+        if agreement != routing.AKFTA:
+            return self.form_d.forward_agreement(inbound, partner, now, agreement)
         root = parse_untrusted(inbound.xml) if inbound.xml is not None else None
         if routing.is_form_d(env, root):
             return self.form_d.forward(inbound, partner, now)

@@ -24,12 +24,50 @@ class FormDForwarder:
 
     def forward(self, inbound: Inbound, partner: PartnerConfig, now: datetime) -> Receipt:
         asw = routing.form_d_destination(self.settings)  # raises FormDNotAccepted
+        return self.pass_on(
+            inbound,
+            partner,
+            now,
+            asw,
+            str(DocumentType.FORM_D),
+            "passed unchanged to the ASW gateway; not processed",
+            "forwarded_to_asw",
+        )
+
+    def forward_agreement(
+        self, inbound: Inbound, partner: PartnerConfig, now: datetime, agreement: str
+    ) -> Receipt:
+        """Another FTA's message (IK-CEPA, VKFTA, ...) to its configured gateway, or refused.
+
+        Recorded as ``<agreement>:<document type>`` so no AKFTA count includes it.
+        """
+        gateway = routing.agreement_destination(self.settings, agreement)
+        return self.pass_on(
+            inbound,
+            partner,
+            now,
+            gateway,
+            f"{agreement}:{inbound.envelope.document_type}",
+            f"{agreement}: passed unchanged to its gateway; not processed",
+            "forwarded_to_gateway",
+        )
+
+    def pass_on(
+        self,
+        inbound: Inbound,
+        partner: PartnerConfig,
+        now: datetime,
+        asw: PartnerConfig,
+        kind: str,
+        note: str,
+        status: str,
+    ) -> Receipt:
         raw = inbound.raw
         env = inbound.envelope
         # Never parsed, so no business key: the same bytes from the same sender again are
         # a resend (its original receipt), not a second Form D for the ASW.
         digest = hashlib.sha256(raw).hexdigest()
-        key = f"FORM_D|{partner.id}|{digest}"
+        key = f"{kind}|{partner.id}|{digest}"
         existing = self.store.message_by_key(key)
         if existing is not None:
             return self.recorder.duplicate(inbound, existing, lambda h: h == digest, digest, now)
@@ -44,7 +82,7 @@ class FormDForwarder:
             digest,
             None,
             now,
-            document_type=str(DocumentType.FORM_D),
+            document_type=kind,
         )
         accepted = Accepted(
             message=message,
@@ -54,12 +92,12 @@ class FormDForwarder:
             events=[
                 AuditEvent(
                     now,
-                    "form_d_forwarded",
+                    "form_d_forwarded" if status == "forwarded_to_asw" else "agreement_forwarded",
                     message_id,
                     asw.id,
-                    detail="passed unchanged to the ASW gateway; not processed",
+                    detail=note,
                 )
             ],
-            receipt=Receipt(message_id, "forwarded_to_asw", now, env.reference_no),
+            receipt=Receipt(message_id, status, now, env.reference_no),
         )
         return self.recorder.store_accepted(inbound, accepted)

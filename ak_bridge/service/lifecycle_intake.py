@@ -9,18 +9,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from ak_bridge.core import lifecycle, routing, rules
+from ak_bridge.core import lifecycle, refusals, routing, rules, utilisation
 from ak_bridge.core.canonical import canonical_from_dict, hash_version
 from ak_bridge.core.errors import (
     Finding,
-    NotAuthorized,
     NotFound,
     SchemaViolation,
     ValidationFailed,
 )
-from ak_bridge.core.model import CertificateState, FormAK, LifecycleMessage, Receipt
+from ak_bridge.core.model import (
+    Ack,
+    AckStatus,
+    BusinessReceipt,
+    CertificateState,
+    CustomsResponse,
+    DocumentType,
+    FormAK,
+    ItemUtilisation,
+    LifecycleMessage,
+    Receipt,
+    Reconsideration,
+    UtilisationNotice,
+)
+from ak_bridge.core.rules import default_reply_due
 from ak_bridge.core.settings import PartnerConfig, Settings
 from ak_bridge.formats.lifecycle import LifecycleCodec
 from ak_bridge.security.signing import Signer
@@ -33,7 +47,7 @@ from ak_bridge.service.receipts import (
     new_id,
     rule_context,
 )
-from ak_bridge.service.records import CertificateRecord, DeliveryRecord
+from ak_bridge.service.records import CertificateRecord, DeliveryRecord, MessageRecord
 
 
 class LifecycleIntake:
@@ -69,20 +83,16 @@ class LifecycleIntake:
                 f"{travels_as[1]}, not {env.document_type} with {env.function}",
                 box="header",
             )
-        if partner.country != lifecycle.sending_country(msg):
-            raise NotAuthorized(
-                f"only the {step.sender} side ({lifecycle.sending_country(msg)}) may send a "
-                f"{type(msg).__name__} about {msg.issuing_country}/{msg.reference_no}",
-                box="header",
-            )
+        side = lifecycle.sender_side(msg, partner.country)  # raises NotAuthorized
+        routing.require_role(partner, routing.ROLE_OF_SIDE[side], f"a {type(msg).__name__}")
         cert = self.store.certificate(msg.issuing_country, msg.reference_no)
         # Who the CO is addressed to comes from our own record, which a purge keeps. A CO
         # addressed to another country "does not exist" for this partner: the same answer as
         # for a missing one, so nobody learns which of another country's numbers exist.
-        if cert is None or (
-            step.sender == "importer" and cert.importing_country != partner.country
-        ):
+        if cert is None or (side == "importer" and cert.importing_country != partner.country):
             raise NotFound(f"no certificate {msg.issuing_country}/{msg.reference_no}", box="header")
+        receipt_of = isinstance(msg, (Ack, BusinessReceipt))
+        acked = self._acknowledged(msg, partner) if receipt_of else None
         # Idempotency first: an identical resend gets its receipt even once the CO moved on.
         key = lifecycle.business_key(msg, str(env.function))
         body, digest = lifecycle.content_json(msg)
@@ -99,6 +109,10 @@ class LifecycleIntake:
         ctx = rule_context(self.settings, now, env.function, msg.importing_country)
         stored = self._stored_certificate(cert)
         findings = rules.check_message(msg, ctx, stored)
+        if isinstance(msg, (CustomsResponse, Reconsideration)):
+            findings += refusals.findings(msg, self.settings.refusal_reasons)
+        if isinstance(msg, UtilisationNotice):
+            findings += utilisation.findings(stored, self._earlier_utilisation(msg), msg)
         if stored is None and msg.importing_country != cert.importing_country:
             findings += (
                 Finding(
@@ -110,13 +124,22 @@ class LifecycleIntake:
             )
         if rules.errors_in(findings):
             raise ValidationFailed(findings)
-        new_state = lifecycle.next_state(msg, CertificateState(cert.state))
+        acked_type = DocumentType(acked.document_type) if acked is not None else None
+        new_state = lifecycle.next_state(msg, CertificateState(cert.state), acked_type)
 
         message_id = new_id(now)
         order_key = cert.order_key or f"{msg.issuing_country}|{msg.reference_no}"
         destination = None
         if step.forward:
-            destination = routing.route_country(self.settings, lifecycle.receiving_country(msg))
+            destination = (
+                routing.sender_of(self.settings, acked.sender)
+                if acked is not None
+                else routing.route_country(
+                    self.settings,
+                    lifecycle.receiving_country(msg, side),
+                    routing.ROLE_OF_SIDE["importer" if side == "issuer" else "issuer"],
+                )
+            )
             payload = self.signer.sign(self.codec.encode(msg))
             deliveries = [
                 self.recorder.delivery(
@@ -138,6 +161,8 @@ class LifecycleIntake:
                     detail=f"asked for again in {message_id}",
                 ),
             ]
+        if isinstance(msg, Ack) and acked is not None:
+            events += self._receipt_events(msg, acked, side, message_id, partner, now)
         events.append(
             AuditEvent(
                 now,
@@ -166,6 +191,79 @@ class LifecycleIntake:
             expect={(msg.issuing_country, msg.reference_no): cert.state},
         )
         return self.recorder.store_accepted(inbound, accepted)
+
+    def _earlier_utilisation(self, msg: UtilisationNotice) -> list[UtilisationNotice]:
+        """The CO's utilisation notices accepted before (purged ones no longer count)."""
+        out = []
+        for m in self.store.messages_for_certificate(msg.issuing_country, msg.reference_no):
+            if m.document_type != DocumentType.UTILISATION_NOTICE:
+                continue
+            full = self.store.message(m.id)  # the timeline's rows carry no document
+            if full is not None and full.canonical:
+                d = json.loads(full.canonical)
+                items = tuple(
+                    ItemUtilisation(i["item_no"], Decimal(i["quantity"]), i["unit"])
+                    for i in d.pop("items")
+                )
+                used_on = date.fromisoformat(d.pop("used_on"))
+                out.append(UtilisationNotice(**d, used_on=used_on, items=items))
+        return out
+
+    def _acknowledged(self, msg: Ack | BusinessReceipt, partner: PartnerConfig) -> MessageRecord:
+        """The message an Ack is the receipt of: about this CO, and sent to this partner.
+
+        Anything else "does not exist" for the partner, like another country's CO.
+        """
+        acked = self.store.message(msg.message_id)
+        if (
+            acked is None
+            or (acked.issuing_country, acked.reference_no)
+            != (msg.issuing_country, msg.reference_no)
+            or acked.receiver != partner.id
+        ):
+            raise NotFound(
+                f"no message {msg.message_id} about {msg.issuing_country}/{msg.reference_no} "
+                "was sent to you",
+                box="header",
+            )
+        return acked
+
+    @staticmethod
+    def _receipt_events(
+        msg: Ack,
+        acked: MessageRecord,
+        side: lifecycle.Side,
+        message_id: str,
+        partner: PartnerConfig,
+        now: datetime,
+    ) -> list[AuditEvent]:
+        """What an acknowledgement tells the audit trail (and the CO's timeline)."""
+        about = f"{msg.issuing_country}/{msg.reference_no}"
+        if msg.status is AckStatus.REJECTED:
+            return [
+                AuditEvent(
+                    now,
+                    "acknowledged_rejected",
+                    message_id,
+                    partner.id,
+                    detail=f"{about}: {acked.document_type} {acked.id} rejected by the recipient",
+                )
+            ]
+        started = lifecycle.reply_clock_start(
+            msg, DocumentType(acked.document_type), side, now.date()
+        )
+        if started is None:
+            return []
+        return [
+            AuditEvent(
+                now,
+                "verification_request_received",
+                message_id,
+                partner.id,
+                detail=f"{about}: request {acked.id} received on {started}; reply due "
+                f"{default_reply_due(started)} (2 months from receipt)",
+            )
+        ]
 
     def _retransmission(
         self, cert: CertificateRecord, partner: PartnerConfig, now: datetime

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ak_bridge.core import rules
+from ak_bridge.core import routing, rules
 from ak_bridge.core.errors import DuplicateConflict, Finding, SchemaViolation
 from ak_bridge.core.model import DeliveryStatus, Envelope, MessageFunction, Receipt
-from ak_bridge.core.settings import PartnerConfig, Settings
+from ak_bridge.core.settings import IMPORT_CUSTOMS, PartnerConfig, Settings
 from ak_bridge.service.ports import AuditEvent, DuplicateKey, Store, from_iso
 from ak_bridge.service.records import CertificateRecord, DeliveryRecord, MessageRecord
 
@@ -78,7 +78,7 @@ def header_matches(env: Envelope, issuing_country: str, reference_no: str) -> No
 def rule_context(
     settings: Settings, now: datetime, function: MessageFunction, importer: str
 ) -> rules.RuleContext:
-    destination = settings.partner_for_country(importer)
+    destination = routing.partner_in_role(settings, importer, IMPORT_CUSTOMS)
     return rules.RuleContext(
         today=(now + timedelta(hours=14)).date(),  # the earliest time zone on Earth
         function=function,

@@ -37,7 +37,7 @@ def receipt_element(record: MessageRecord) -> etree._Element:
             etree.SubElement(root, f"{{{NS_RECEIPT}}}{name}").text = text
 
     add("MessageId", record.id)
-    add("Status", "forwarded_to_asw" if record.document_type == "FORM_D" else "accepted")
+    add("Status", _status(record.document_type))
     add("ReceivedAt", from_iso(record.created_at).isoformat())
     add("SenderId", record.sender)
     add("PartnerMessageId", record.partner_message_id)
@@ -69,3 +69,10 @@ class ReceiptSigner:
             signed = self.signer.sign(receipt_element(record))
             kept = self.store.keep_receipt(receipt.message_id, signed, self.clock())
         return replace(receipt, signed=kept)
+
+
+def _status(document_type: str) -> str:
+    """Form D went to the ASW; ``<agreement>:<type>`` (another FTA) to that FTA's gateway."""
+    if document_type == "FORM_D":
+        return "forwarded_to_asw"
+    return "forwarded_to_gateway" if ":" in document_type else "accepted"

@@ -129,6 +129,7 @@ def build_topology(
     (config_dir / "formats").mkdir(parents=True, exist_ok=True)
     for f in (REPO_CONFIG / "formats").glob("*.toml"):
         shutil.copy(f, config_dir / "formats" / f.name)
+    shutil.copy(REPO_CONFIG / "refusal_reasons.toml", config_dir)  # the pilot's code list
     # the shipped working calendars: retroactive marking is checked as in production
     shutil.copy(REPO_CONFIG / "calendars.toml", config_dir / "calendars.toml")
 
@@ -193,7 +194,7 @@ standard_versions = [{", ".join(f'"{v}"' for v in spec.standard_versions)}]
         asw_gateway = AswGateway().start(asw_port)
         partner_toml.append(
             f'[partners.ASW]\ncountry = "ASEAN"\nchannel = "asw"\n'
-            f'endpoint = "http://127.0.0.1:{asw_port}/asw"\n'
+            f'endpoint = "http://127.0.0.1:{asw_port}/asw"\n' + (partner_lines or {}).get("ASW", "")
         )
     (config_dir / "partners.toml").write_text("\n".join(partner_toml) + extra_partner_toml)
     settings = load_settings(config_dir, environ={})

@@ -58,8 +58,13 @@ class SoapContract:
             "reference_no": envelope.reference_no,
             "issuing_country": envelope.issuing_country,
             "correlation_id": envelope.correlation_id,
+            "agreement": envelope.agreement,
         }
-        return {self.f(k): values[k] for k in HEADER_ORDER if values[k] is not None}
+        return {
+            self.f(k): values[k]
+            for k in HEADER_ORDER
+            if values[k] is not None and k in self.fields  # KCS's header names no agreement
+        }
 
 
 AMS = SoapContract(
@@ -85,6 +90,7 @@ AMS = SoapContract(
         "reference_no": "ReferenceNo",
         "issuing_country": "IssuingCountry",
         "correlation_id": "CorrelationId",
+        "agreement": "AgreementCode",
         "status": "Status",
         "received_at": "ReceivedAt",
         "finding": "Finding",
@@ -151,12 +157,16 @@ HEADER_ORDER = (
     "reference_no",
     "issuing_country",
     "correlation_id",
+    "agreement",
 )
 
 
 def rest_header(envelope: Envelope) -> dict[str, str | None]:
-    """The REST contract's header: the SOAP header's fields under camelCase names."""
-    return {
+    """The REST contract's header: the SOAP header's fields under camelCase names.
+
+    ``agreementCode`` only when the envelope names one: a 1.0 header stays as it was.
+    """
+    header = {
         "senderId": envelope.sender,
         "receiverId": envelope.receiver,
         "documentType": str(envelope.document_type),
@@ -167,6 +177,9 @@ def rest_header(envelope: Envelope) -> dict[str, str | None]:
         "issuingCountry": envelope.issuing_country,
         "correlationId": envelope.correlation_id,
     }
+    if envelope.agreement is not None:
+        header["agreementCode"] = envelope.agreement
+    return header
 
 
 def rest_body(

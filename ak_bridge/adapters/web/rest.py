@@ -140,6 +140,7 @@ def submit() -> Response:
             reference_no=h["referenceNo"],
             issuing_country=h["issuingCountry"],
             correlation_id=h["correlationId"],
+            agreement=h["agreementCode"],
         )
         inbound = Inbound(
             via="rest",

@@ -45,6 +45,12 @@ class HeaderSchema(_Strict):
     referenceNo = _header_field(HEADER_FIELD_MAX)
     issuingCountry = _header_field(HEADER_FIELD_MAX)
     correlationId = _header_field(HEADER_FIELD_MAX)
+    agreementCode = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"\A[A-Za-z][A-Za-z0-9-]{1,15}\Z"),
+        metadata={"description": "the FTA (AKFTA, IKCEPA, VKFTA, ...); absent means AKFTA"},
+    )
 
 
 class SubmitSchema(_Strict):
@@ -76,7 +82,10 @@ class FindingSchema(Schema):
 class ReceiptSchema(Schema):
     messageId = fields.String(required=True)
     status = fields.String(
-        required=True, validate=validate.OneOf(["accepted", "duplicate", "forwarded_to_asw"])
+        required=True,
+        validate=validate.OneOf(
+            ["accepted", "duplicate", "forwarded_to_asw", "forwarded_to_gateway"]
+        ),
     )
     receivedAt = fields.String(required=True, metadata={"format": "date-time"})
     referenceNo = fields.String(required=True, allow_none=True)

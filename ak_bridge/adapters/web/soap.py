@@ -102,6 +102,8 @@ def _no_mandatory_headers(envelope: etree._Element) -> None:
 
 
 def _text(parent: etree._Element, contract: SoapContract, logical: str) -> str | None:
+    if logical not in contract.fields:
+        return None  # a field this contract does not carry (KCS: the agreement)
     el = parent.find(contract.q(contract.f(logical)))
     return el.text.strip() if el is not None and el.text else None
 
@@ -153,6 +155,7 @@ def read_envelope(request: etree._Element, contract: SoapContract) -> Envelope:
         reference_no=_text(header, contract, "reference_no"),
         issuing_country=_text(header, contract, "issuing_country"),
         correlation_id=_text(header, contract, "correlation_id"),
+        agreement=_text(header, contract, "agreement"),
     )
 
 
