@@ -73,6 +73,18 @@ class _Tx:
     def lock(self, key: str) -> None:
         self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
+    def locked_rows(self, key: str, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Lock and read in one round trip: pipelined, the read is a statement of its own, so
+        at READ COMMITTED its snapshot is taken after the lock is granted (never a stale head;
+        one statement with the lock in a CTE would read with a snapshot from before the wait)."""
+        with self.conn.pipeline():
+            self.lock(key)
+            cur = self.conn.execute(_dialect(sql), list(params))  # type: ignore[arg-type]
+        return list(cur.fetchall())
+
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.cursor().executemany(_dialect(sql), rows)  # type: ignore[arg-type]
+
 
 class PostgresStore(ConsoleReads, OperatorStore, SqlReceipts, SqlReads, ReportReads, SqlStore):
     """All reads and writes of a shared PostgreSQL database, through a per-process pool."""

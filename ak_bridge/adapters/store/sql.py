@@ -75,6 +75,13 @@ class Tx(Protocol):
     def lock(self, key: str) -> None:
         """Hold ``key`` until the transaction ends (no-op where writes are serialised)."""
 
+    def locked_rows(self, key: str, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """``lock(key)`` then ``rows(sql)``, read after the lock is held (PostgreSQL: one
+        round trip, the statement's snapshot is taken once the lock is granted)."""
+
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many parameter rows (PostgreSQL: pipelined, one round trip)."""
+
 
 class SqlStore:
     """The ``Store`` port over SQL; subclasses open connections and transactions."""
@@ -123,9 +130,9 @@ class SqlStore:
         """Chain events to the head; callers make this the last statement of the transaction."""
         if not events:
             return
-        tx.lock("audit")
-        head = tx.rows("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        head = tx.locked_rows("audit", "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         seq, prev = (head[0]["seq"], head[0]["hash"]) if head else (0, GENESIS)
+        rows: list[list[Any]] = []
         for event in events:
             row: dict[str, Any] = {
                 "at": iso(event.at),
@@ -140,10 +147,12 @@ class SqlStore:
             seq += 1
             row["seq"], row["prev_hash"] = seq, prev
             row["hash"] = prev = audit_hash(prev, row)
-            tx.run(
-                f"INSERT INTO audit ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
-                list(row.values()),
-            )
+            rows.append(list(row.values()))
+        columns = (*AUDIT_COLUMNS, "seq", "prev_hash", "hash")
+        tx.run_many(
+            f"INSERT INTO audit ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+            rows,
+        )
 
     def audit(self, event: AuditEvent) -> None:
         with self.write() as tx:

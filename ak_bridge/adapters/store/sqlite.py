@@ -48,6 +48,12 @@ class _Tx:
     def lock(self, key: str) -> None:
         """BEGIN IMMEDIATE holds the one write lock already."""
 
+    def locked_rows(self, key: str, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self.rows(sql, params)
+
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.db.conn.executemany(sql, rows)
+
     def __getattr__(self, name: str) -> Any:
         """The rest of sqlite-utils (``table``, ``execute``), for SQLite-only tools."""
         return getattr(self.db, name)
