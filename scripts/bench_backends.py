@@ -177,7 +177,7 @@ HOT_PATH = {
     "due deliveries": (
         "SELECT d.id FROM deliveries d WHERE d.status IN ('pending', 'waiting_retry')"
         " AND d.next_attempt_at <= ? AND d.destination = ? ORDER BY d.next_attempt_at, d.id"
-        " LIMIT 4",
+        " LIMIT 4",  # the claim's due statement: deliveries_claimable, no sort
         ["2030-01-01T00:00:00.000000Z", "ID-SKA"],
     ),
     "in flight per partner": (

@@ -180,6 +180,13 @@ CREATE INDEX IF NOT EXISTS deliveries_status_updated ON deliveries(status, updat
 CREATE INDEX IF NOT EXISTS audit_partner_event ON audit(event, partner);
 """
 
+# The claim's order from an index (issue 14): the due deliveries of one partner, oldest
+# first, without sorting the whole backlog on every claim. Partial: only claimable rows.
+V5 = """
+CREATE INDEX IF NOT EXISTS deliveries_claimable ON deliveries(destination, next_attempt_at, id)
+    WHERE status IN ('pending', 'waiting_retry');
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "messages, deliveries, attempts, certificates, audit, breakers", V1_SQLITE, V1_POSTGRES
@@ -187,6 +194,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "versioned schema; indexes for reports, backlog and replacement chains", V2, V2),
     Migration(3, "signed receipts, kept as first given", V3_SQLITE, _postgres(V3_SQLITE)),
     Migration(4, "console operators, shared login throttle; indexes for console searches", V4, V4),
+    Migration(5, "the claim's order from a partial index of claimable deliveries", V5, V5),
 )
 LATEST = MIGRATIONS[-1].version
 

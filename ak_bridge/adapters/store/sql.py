@@ -308,16 +308,40 @@ class SqlStore:
         """
         if limit <= 0:
             return []
+        n = iso(now)
+        rows: list[dict[str, Any]] = []
+        with self.write() as tx:
+            if max_in_flight is not None and destination is not None:
+                tx.lock(f"partner:{destination}")
+                busy = self._in_flight(tx, destination, now)
+                limit = min(limit, max_in_flight - busy)
+                if limit <= 0:
+                    return []
+            # Two statements, not one with an OR: the due one then matches the partial index
+            # deliveries_claimable (destination, next_attempt_at, id), which hands the rows
+            # over in claim order; with the OR every claim sorted the whole backlog (a
+            # 100,000 backlog drained at 12 msg/s). Expired claims are few and go first.
+            for due, due_params in (
+                ("d.status = 'in_flight' AND d.claimed_until < ?", [n]),
+                ("d.status IN ('pending', 'waiting_retry') AND d.next_attempt_at <= ?", [n]),
+            ):
+                if len(rows) >= limit:
+                    break
+                params: list[Any] = [iso(claim_until), worker, n, n, *due_params]
+                params += [destination] if destination else []
+                rows += tx.rows(self._claim_sql(due, destination), [*params, limit - len(rows)])
+        return sorted(from_rows(DeliveryRecord, rows), key=lambda r: r.id)
+
+    def _claim_sql(self, due: str, destination: str | None) -> str:
+        """Claim the oldest ``due`` rows whose certificate has nothing unfinished before them."""
         where_dest = "AND d.destination = ?" if destination else ""
-        sql = f"""
+        return f"""
         UPDATE deliveries SET status = 'in_flight', claimed_until = ?,
                claimed_by = ?, updated_at = ?,
                first_attempt_at = COALESCE(first_attempt_at, ?)
         WHERE id IN (
             SELECT d.id FROM deliveries d
-            WHERE ((d.status IN ('pending', 'waiting_retry') AND d.next_attempt_at <= ?)
-                   OR (d.status = 'in_flight' AND d.claimed_until < ?))
-              {where_dest}
+            WHERE {due} {where_dest}
               AND NOT EXISTS (
                   SELECT 1 FROM deliveries e
                   WHERE e.order_key = d.order_key AND e.destination = d.destination
@@ -326,18 +350,6 @@ class SqlStore:
             LIMIT ? {self.claim_lock_clause})
         RETURNING *
         """
-        n = iso(now)
-        with self.write() as tx:
-            if max_in_flight is not None and destination is not None:
-                tx.lock(f"partner:{destination}")
-                busy = self._in_flight(tx, destination, now)
-                limit = min(limit, max_in_flight - busy)
-                if limit <= 0:
-                    return []
-            params: list[Any] = [iso(claim_until), worker, n, n, n, n]
-            params += [destination] if destination else []
-            rows = tx.rows(sql, [*params, limit])
-        return sorted(from_rows(DeliveryRecord, rows), key=lambda r: r.id)
 
     @staticmethod
     def _in_flight(tx: Tx, destination: str, now: datetime) -> int:
