@@ -18,7 +18,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from bench_capacity import bodies_for, load, pct, start, stop  # noqa: E402
 from ak_bridge.adapters.store import open_database  # noqa: E402
 from ak_bridge.adapters.store.copy import insert_rows  # noqa: E402
 from ak_bridge.core.audit import audit_hash  # noqa: E402
+from ak_bridge.sim.certificates import sample_form_ak  # noqa: E402
 from ak_bridge.sim.topology import build_topology  # noqa: E402
 from ak_bridge.standard.contracts import KCS  # noqa: E402
 
@@ -162,7 +162,11 @@ def run(label: str, workdir: Path, database: str | None, sizes: list[int], n: in
     procs = [start(config, "serve", "--workers", "2"), start(config, "worker")]
     try:
         wait_up(url)
-        reply = kcs.submit(url, replace_ref("KR-GROW-TEMPLATE"), "grow-template")
+        reply = kcs.submit(
+            url,
+            sample_form_ak("KR-GROW-TEMPLATE", "KR", "ID", datetime.now(UTC).date()),
+            "grow-template",
+        )
         while not indonesia.received:
             time.sleep(0.05)
         store = open_database(db)
@@ -196,13 +200,6 @@ def run(label: str, workdir: Path, database: str | None, sizes: list[int], n: in
     finally:
         stop(procs)
         topo.stop()
-
-
-def replace_ref(ref: str):
-    from ak_bridge.sim.certificates import sample_form_ak
-
-    co = sample_form_ak(ref, "KR", "ID", datetime.now(UTC).date())
-    return replace(co)
 
 
 def main() -> None:

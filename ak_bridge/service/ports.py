@@ -227,12 +227,6 @@ class Store(Protocol):
     def backlog(self) -> list[Backlog]:
         """Per destination: unfinished deliveries and the age of the oldest."""
 
-    def deliveries_created(self, since: datetime | None, until: datetime) -> list[dict]:
-        """Deliveries created in the period: destination, status, attempts, times."""
-
-    def refusals_by_partner(self, since: datetime | None, until: datetime) -> list[dict]:
-        """Refusals at the door in the period, per partner and code (``n``)."""
-
     def certificates_by_lane(self, since: datetime | None, until: datetime) -> list[dict]:
         """COs with a message in the period, per issuing/importing country and state."""
 

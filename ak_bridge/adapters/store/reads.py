@@ -132,21 +132,6 @@ class SqlReads:
 
     # -- the pilot report's raw figures (ops/reports.py turns them into the report) -----
 
-    def deliveries_created(self, since: datetime | None, until: datetime) -> list[dict]:
-        return self._all(
-            "SELECT destination, status, last_failure_class, attempts, created_at, delivered_at"
-            " FROM deliveries WHERE created_at >= ? AND created_at < ?",
-            [iso(since) if since else "", iso(until)],
-        )
-
-    def refusals_by_partner(self, since: datetime | None, until: datetime) -> list[dict]:
-        return self._all(
-            "SELECT coalesce(partner, '(unknown)') AS partner, code, count(*) AS n FROM audit"
-            " WHERE event = 'rejected' AND at >= ? AND at < ?"
-            " GROUP BY coalesce(partner, '(unknown)'), code",
-            [iso(since) if since else "", iso(until)],
-        )
-
     def certificates_by_lane(self, since: datetime | None, until: datetime) -> list[dict]:
         """COs with a message in the period, per issuing/importing country and state."""
         return self._all(
