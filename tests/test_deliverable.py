@@ -77,3 +77,35 @@ def test_a_trailing_newline_is_not_a_valid_code(
     error = resp.json()["error"]
     assert (error["code"], error["box"]) == ("schema_violation", box), what
     assert stored(bridge) == 0
+
+
+class _Mangling:
+    """A destination codec whose read gives back something other than what was written."""
+
+    def __init__(self, inner, mangle) -> None:  # noqa: ANN001 - test double
+        self.inner, self.mangle = inner, mangle
+        self.name, self.kind, self.marker = inner.name, inner.kind, inner.marker
+
+    def encode(self, co, data=None):  # noqa: ANN001, ANN201
+        return self.inner.encode(co, data)
+
+    def read(self, payload):  # noqa: ANN001, ANN201
+        data = self.inner.read(payload)
+        self.mangle(data)
+        return data
+
+
+def test_what_reads_back_different_is_judged_by_the_canonical_schema() -> None:
+    """The dict comparison only skips the schema when nothing changed: a value the
+    destination reads back differently, and the schema refuses, is refused with its box;
+    one that reads back differently but valid passes, as a full decode would let it."""
+    from ak_bridge.core.errors import TranslationFailed
+    from ak_bridge.formats import AkStdCodec, encode_for
+
+    co = sample_form_ak("KR-RT-1", "KR", "ID", TODAY)
+    bad = _Mangling(AkStdCodec(), lambda d: d["items"][0].update(package_count=-1))
+    with pytest.raises(TranslationFailed) as caught:
+        encode_for(bad, co)
+    assert caught.value.box == "7"
+    fine = _Mangling(AkStdCodec(), lambda d: d.update(remarks="read back with a remark"))
+    assert encode_for(fine, co) is not None

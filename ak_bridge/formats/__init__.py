@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from lxml import etree
 
+from ak_bridge.core.canonical import canonical_from_dict, canonical_to_dict
 from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed
 from ak_bridge.core.model import FormAK
 from ak_bridge.core.versions import negotiate, require_carried
@@ -63,8 +64,12 @@ class Codec(Protocol):
         """Validate and translate; an XML codec takes an element, a JSON codec a dict."""
         ...
 
-    def encode(self, co: FormAK) -> Document:
-        """Translate the canonical certificate into this format."""
+    def read(self, payload: Document) -> dict[str, Any]:
+        """``decode`` up to the canonical dict: the format's checks, not yet the model's."""
+        ...
+
+    def encode(self, co: FormAK, data: dict[str, Any] | None = None) -> Document:
+        """Translate the canonical certificate (``data``: its canonical dict, if made)."""
         ...
 
 
@@ -101,11 +106,18 @@ def encode_for(codec: Codec, co: FormAK) -> Document:
     holding a receipt for a certificate that the partner would refuse on delivery.
     A value of standard 1.1 the format cannot hold is ``version_not_lossless`` (a codec
     without a ``carries`` set carries none: the national formats and UNI-PASS).
+
+    The check costs one ``read`` and a dict comparison: when the destination reads back the
+    very dict the certificate dumps to, the canonical schema has nothing new to judge (that
+    dict loads to ``co``), so only a dict that came back different is loaded again.
     """
     require_carried(co, f"the destination's format ({codec.name})", getattr(codec, "carries", ()))
-    document = codec.encode(co)
+    data = canonical_to_dict(co)
+    document = codec.encode(co, data)
     try:
-        codec.decode(copy.deepcopy(document) if isinstance(document, dict) else document)
+        back = codec.read(copy.deepcopy(document) if isinstance(document, dict) else document)
+        if back != data:
+            canonical_from_dict(back)
     except SchemaViolation as exc:
         raise TranslationFailed(
             f"the destination's format ({codec.name}) cannot carry this certificate: {exc.detail}",

@@ -269,12 +269,13 @@ class AkStdCodec:
 
     # -- encode ---------------------------------------------------------------------------
 
-    def encode(self, co: FormAK) -> etree._Element:
+    def encode(self, co: FormAK, data: dict[str, Any] | None = None) -> etree._Element:
+        """``data``: ``co``'s canonical dict when the caller has made it already."""
         require_carried(co, f"e-Form AK {self.version}", self.carries)
         require_edition(co, self.version)
         v11 = self.version == "1.1"
         ns = NAMESPACES[self.version]
-        d = canonical_to_dict(co)
+        d = canonical_to_dict(co) if data is None else data
         root = etree.Element(_q("CertificateOfOrigin", ns), nsmap={None: ns})
         _sub(root, "ID", d["reference_no"])
         _sub(root, "IssuingCountry", d["issuing_country"])
@@ -381,6 +382,10 @@ class AkStdCodec:
     # -- decode ---------------------------------------------------------------------------
 
     def decode(self, payload: etree._Element | dict[str, Any]) -> FormAK:
+        return canonical_from_dict(self.read(payload))
+
+    def read(self, payload: etree._Element | dict[str, Any]) -> dict[str, Any]:
+        """Validate against the version's XSD; the canonical dict, before the model's checks."""
         root = require_element(payload, self.name)
         version = VERSION_OF.get(etree.QName(root).namespace or "", "1.0")
         validate_with_boxes(root, XSD_OF[version], BOX_OF)
@@ -438,7 +443,7 @@ class AkStdCodec:
         _put(d, "replaces_reference_no", r.text("ReplacesReference"))
         _put(d, "original_issue_date", r.token("OriginalIssueDate"))
         _put(d, "remarks", r.text("Remarks"))
-        return canonical_from_dict(d)
+        return d
 
     @staticmethod
     def _decode_item(r: _Reader) -> dict[str, Any]:

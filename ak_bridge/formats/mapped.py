@@ -501,8 +501,11 @@ class MappedCodec:
             return isinstance(document, etree._Element) and document.tag == self.marker
         return isinstance(document, dict) and document.get(self.marker_key) == self.marker_value
 
-    def encode(self, co: FormAK) -> etree._Element | dict[str, Any]:
-        data = canonical_to_dict(co)
+    def encode(
+        self, co: FormAK, data: dict[str, Any] | None = None
+    ) -> etree._Element | dict[str, Any]:
+        """``data``: ``co``'s canonical dict when the caller has made it already."""
+        data = canonical_to_dict(co) if data is None else data
         if self.kind == "xml":
             nsmap = {self.prefix: self.namespace} if self.namespace else None
             root = etree.Element(self.marker, nsmap=nsmap)
@@ -513,6 +516,10 @@ class MappedCodec:
         return doc
 
     def decode(self, payload: etree._Element | dict[str, Any]) -> FormAK:
+        return canonical_from_dict(self.read(payload))
+
+    def read(self, payload: etree._Element | dict[str, Any]) -> dict[str, Any]:
+        """Apply the mapping's checks; the canonical dict, before the model's checks."""
         if self.kind == "xml":
             root = require_element(payload, self.name)
             if root.tag != self.marker:
@@ -526,7 +533,7 @@ class MappedCodec:
                     f"{self.name}: {self.marker_key!r} must be {self.marker_value!r}", box=None
                 )
             data = self._read(payload, self._root, "$")
-        return canonical_from_dict(data)
+        return data
 
     # -- shared helpers -------------------------------------------------------------------
 

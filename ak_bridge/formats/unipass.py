@@ -214,8 +214,9 @@ class UnipassCodec:
     def recognizes(self, document: etree._Element | dict[str, Any]) -> bool:
         return isinstance(document, etree._Element) and document.tag == UNIPASS_ROOT
 
-    def encode(self, co: FormAK) -> etree._Element:
-        d = canonical_to_dict(co)
+    def encode(self, co: FormAK, data: dict[str, Any] | None = None) -> etree._Element:
+        """``data``: ``co``'s canonical dict when the caller has made it already."""
+        d = canonical_to_dict(co) if data is None else data
         root = etree.Element(UNIPASS_ROOT, nsmap={None: UNIPASS_NS})
         etree.SubElement(root, _q("FtaCd")).text = "AKFTA"
         etree.SubElement(root, _q("CoFormCd")).text = "AK"
@@ -235,6 +236,10 @@ class UnipassCodec:
         return root
 
     def decode(self, payload: etree._Element | dict[str, Any]) -> FormAK:
+        return canonical_from_dict(self.read(payload))
+
+    def read(self, payload: etree._Element | dict[str, Any]) -> dict[str, Any]:
+        """Validate against the UNI-PASS XSD; the canonical dict, before the model's checks."""
         root = require_element(payload, self.name)
         validate_with_boxes(root, UNIPASS_XSD, BOX_OF)
         d: dict[str, Any] = {"transport": {}}
@@ -255,4 +260,4 @@ class UnipassCodec:
                 for inv in el.iterfind(f"{_q('InvcList')}/{_q('Invc')}")
             ]
             d["items"].append(item)
-        return canonical_from_dict(d)
+        return d
