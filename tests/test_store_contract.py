@@ -85,6 +85,29 @@ def test_accept_stores_everything_at_once(store: Store) -> None:
     assert [a["event"] for a in store.audit_for("M1")] == ["received"]
 
 
+def test_a_message_header_is_the_message_without_its_documents(store: Store) -> None:
+    """What each delivery attempt reads: every header field, neither document."""
+    put(store, "M1")
+    full, header = store.message("M1"), store.message_header("M1")
+    assert header is not None and (header.raw, header.canonical) == (None, None)
+    assert full.raw is not None
+    for name in (
+        "id",
+        "direction",
+        "sender",
+        "receiver",
+        "via",
+        "document_type",
+        "function",
+        "partner_message_id",
+        "issuing_country",
+        "reference_no",
+        "created_at",
+    ):
+        assert getattr(header, name) == getattr(full, name), name
+    assert store.message_header("NO-SUCH") is None
+
+
 def test_a_failing_part_stores_nothing_and_no_driver_error_leaves(store: Store) -> None:
     put(store, "M0")
     bad = dataclasses.replace(delivery_row("M1"), message_id="NO-SUCH-MESSAGE")  # foreign key

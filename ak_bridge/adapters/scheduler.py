@@ -27,6 +27,7 @@ outcomes = logging.getLogger(DELIVERY)
 JOB_ID = "deliver-due"
 
 
+HEARTBEAT_SECONDS = 1.0  # within a sweep, the heartbeat is written at most this often
 SWEEP_SECONDS = 30.0  # one sweep keeps going while there is work, up to this long
 WOKEN = threading.Event()
 """Set by :func:`wake`. A wake-up that lands while a sweep runs cannot start another one
@@ -46,10 +47,13 @@ def sweep(
     pass's claim.
     """
     deadline = time.monotonic() + max_seconds
+    beat = 0.0
     try:
         while True:
             woken.clear()  # before the claim: a wake-up after this is seen below
-            exchange.store.heartbeat(exchange.worker_id, exchange.clock())
+            if time.monotonic() - beat >= HEARTBEAT_SECONDS:  # not a write per pass
+                exchange.store.heartbeat(exchange.worker_id, exchange.clock())
+                beat = time.monotonic()
             report = exchange.deliver_due()
             ids = record_outcomes(report)
             if report.attempted:

@@ -9,7 +9,9 @@ This module owns the ``Sender`` port; outbound adapters satisfy it structurally.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -113,6 +115,22 @@ class Deliverer:
         self.clock = clock
         self.rand = rand
         self.worker_id = worker_id
+        self._pools: dict[str, tuple[int, ThreadPoolExecutor]] = {}
+        self._pools_lock = threading.Lock()
+
+    def _pool(self, name: str, size: int) -> ThreadPoolExecutor:
+        """A pool kept for the worker's life: threads (and the store connection each keeps)
+        are made once, not per sweep and per attempt, which cost the drain as much as the
+        sends. Shut down when the deliverer is collected."""
+        with self._pools_lock:
+            had, pool = self._pools.get(name, (0, None))
+            if pool is None or had < size:  # a partner enabled or its limit raised
+                if pool is not None:
+                    pool.shutdown(wait=False)
+                pool = ThreadPoolExecutor(max(1, size), thread_name_prefix=name)
+                weakref.finalize(self, pool.shutdown, wait=False)
+                self._pools[name] = (size, pool)
+            return pool
 
     def deliver_due(self, limit: int | None = None) -> DeliveryReport:
         """One sweep: each partner's due deliveries, partners side by side.
@@ -127,18 +145,14 @@ class Deliverer:
         if len(partners) == 1:
             self._deliver_partner(partners[0], batch, report)
             return report
-        with ThreadPoolExecutor(max_workers=len(partners), thread_name_prefix="deliver") as pool:
-            reports = list(pool.map(lambda p: self._partner_sweep(p, batch), partners))
-        for r in reports:
+        pool = self._pool("deliver", len(partners))
+        for r in pool.map(lambda p: self._partner_sweep(p, batch), partners):
             report.merge(r)
         return report
 
     def _partner_sweep(self, partner: PartnerConfig, batch: int) -> DeliveryReport:
         report = DeliveryReport()
-        try:
-            self._deliver_partner(partner, batch, report)
-        finally:
-            self.store.close()  # this thread's connection: the pool thread goes away
+        self._deliver_partner(partner, batch, report)
         return report
 
     def _deliver_partner(self, partner: PartnerConfig, batch: int, report: DeliveryReport) -> None:
@@ -165,17 +179,15 @@ class Deliverer:
                 self._attempt(partner, row, report)
         else:  # up to the partner's concurrency limit at once: claims never hold two
             # deliveries of one certificate, so sending them side by side keeps the order
-            with ThreadPoolExecutor(len(claimed), thread_name_prefix="send") as pool:
-                for part in pool.map(lambda row: self._attempt_alone(partner, row), claimed):
-                    report.merge(part)
+            size = sum(p.max_in_flight for p in self.settings.partners.values() if p.enabled)
+            pool = self._pool("send", max(size, len(claimed)))
+            for part in pool.map(lambda row: self._attempt_alone(partner, row), claimed):
+                report.merge(part)
 
     def _attempt_alone(self, partner: PartnerConfig, row: DeliveryRecord) -> DeliveryReport:
-        """One attempt on a thread of its own, with its own report and store connection."""
+        """One attempt on a pool thread, with its own report (and the thread's connection)."""
         report = DeliveryReport()
-        try:
-            self._attempt(partner, row, report)
-        finally:
-            self.store.close()
+        self._attempt(partner, row, report)
         return report
 
     def _hold(self, partner: PartnerConfig, row: DeliveryRecord, report: DeliveryReport) -> None:
@@ -211,7 +223,7 @@ class Deliverer:
             )
 
     def _attempt(self, partner: PartnerConfig, row: DeliveryRecord, report: DeliveryReport) -> None:
-        message = self.store.message(row.message_id)
+        message = self.store.message_header(row.message_id)
         assert message is not None
         started = self.clock()
         # Another FTA's message passed on raw is recorded as "<agreement>:<document type>".

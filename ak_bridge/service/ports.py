@@ -192,6 +192,9 @@ class Store(Protocol):
     def message(self, message_id: str) -> MessageRecord | None:
         """One message row."""
 
+    def message_header(self, message_id: str) -> MessageRecord | None:
+        """One message row without its documents (``raw`` and ``canonical`` are None)."""
+
     def messages_for_certificate(
         self, issuing_country: str, reference_no: str
     ) -> list[MessageRecord]:

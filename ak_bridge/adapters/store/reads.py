@@ -20,6 +20,11 @@ from ak_bridge.service.records import (
     MessageRecord,
 )
 
+_HEADER_COLUMNS = (
+    "id, direction, sender, receiver, via, document_type, function,"
+    " partner_message_id, issuing_country, reference_no, created_at, purged_at"
+)
+
 
 class SqlReads:
     """Mixed into a ``SqlStore``, which supplies ``_all`` and ``_one``."""
@@ -31,6 +36,12 @@ class SqlReads:
         row = self._one("SELECT * FROM messages WHERE id = ?", [message_id])
         return from_row(MessageRecord, row) if row else None
 
+    def message_header(self, message_id: str) -> MessageRecord | None:
+        """A message without its documents: what a delivery attempt needs (its header), not
+        the 13 kB of raw and canonical document that ``message`` reads on every attempt."""
+        row = self._one(f"SELECT {_HEADER_COLUMNS} FROM messages WHERE id = ?", [message_id])
+        return from_row(MessageRecord, row) if row else None
+
     def messages_for_certificate(
         self, issuing_country: str, reference_no: str
     ) -> list[MessageRecord]:
@@ -38,8 +49,7 @@ class SqlReads:
         return from_rows(
             MessageRecord,
             self._all(
-                "SELECT id, direction, sender, receiver, via, document_type, function,"
-                " partner_message_id, issuing_country, reference_no, created_at, purged_at"
+                f"SELECT {_HEADER_COLUMNS}"
                 " FROM messages WHERE issuing_country = ? AND reference_no = ?"
                 " ORDER BY created_at, id",
                 [issuing_country, reference_no],
