@@ -8,14 +8,18 @@ threads):
 * floor-sign: the same plus signing with the bridge's key (scripts/floor_app.py);
 * ``ak-bridge serve``: the whole accept path.
 
-Then end to end (``serve`` + one ``worker``, Indonesia's simulated system up): the sustained
-rate at which certificates arrive at the partner, and, offered at half that rate, receipt →
-arrival p50/p99. Figures only; nothing here asserts a time.
+Then end to end (``serve`` + one ``worker``, Indonesia's simulated system up in a process of
+its own): the sustained rate at which certificates arrive at the partner, the CPU each
+process spends per certificate, and, offered at half that rate, receipt → arrival p50/p99;
+once with a partner that verifies and decodes everything, once with one that answers from
+the header (its checks are on its own machine in production, not on these 2 cores).
+Figures only; nothing here asserts a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import shutil
 import signal
@@ -26,6 +30,7 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import requests
@@ -35,6 +40,7 @@ from bench_backends import wait_up  # noqa: E402
 
 from ak_bridge.adapters.web import soap  # noqa: E402
 from ak_bridge.sim.certificates import sample_form_ak  # noqa: E402
+from ak_bridge.sim.partners import PartnerSystem  # noqa: E402
 from ak_bridge.sim.server import free_port  # noqa: E402
 from ak_bridge.sim.topology import Topology, build_topology  # noqa: E402
 from ak_bridge.standard.contracts import KCS  # noqa: E402
@@ -186,34 +192,99 @@ def accept_vs_floor(workdir: Path, n: int) -> dict[str, float]:
     return rates
 
 
-def end_to_end(workdir: Path, n: int) -> float:
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process in a process group (serve's gunicorn workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ...
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _partner_main(system: PartnerSystem, port: int, mode: str, conn: Connection) -> None:
+    """Indonesia's simulated system in a process of its own (not on the clients' GIL)."""
+    system.mode, system.keep_documents = mode, False
+    system.start(port)
+    while True:
+        ask = conn.recv()
+        if ask == "count":
+            conn.send(len(system.received))
+        elif ask == "arrivals":
+            conn.send([(r.envelope.reference_no, r.at.timestamp()) for r in system.received])
+        elif ask == "cpu":
+            t = os.times()
+            conn.send(t.user + t.system)
+        else:
+            system.stop()
+            return
+
+
+class Partner:
+    """Indonesia in a forked process; asked for counts, arrivals and its CPU over a pipe."""
+
+    def __init__(self, system: PartnerSystem, port: int, mode: str) -> None:
+        self.conn, child = multiprocessing.Pipe()
+        ctx = multiprocessing.get_context("fork")
+        self.proc = ctx.Process(target=_partner_main, args=(system, port, mode, child))
+        self.proc.start()
+
+    def ask(self, what: str):  # noqa: ANN201 - the answer's type depends on the question
+        self.conn.send(what)
+        return self.conn.recv()
+
+    def wait_for(self, n: int, limit: float = 600) -> int:
+        t0 = time.perf_counter()
+        while (got := self.ask("count")) < n and time.perf_counter() - t0 < limit:
+            time.sleep(0.01)
+        return got
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.proc.join(timeout=10)
+
+
+def end_to_end(workdir: Path, n: int, mode: str) -> float:
     """Sustained: submit as fast as 4 clients can with the worker running; the rate is what
-    arrives at the partner. Then half that rate, paced: receipt → arrival per certificate."""
-    topo = build_topology(workdir / "e2e")
+    arrives at the partner, and each process's CPU per certificate. Then half that rate,
+    paced: receipt -> arrival per certificate. ``mode`` is the partner's: ``ok`` verifies
+    and decodes every delivery (its CPU shares these 2 cores), ``receipt_only`` answers
+    from the header, as a partner whose checks run on its own machine."""
+    topo = build_topology(workdir / f"e2e-{mode}", start_partners=())
     toml = topo.settings.root / "config" / "ak_bridge.toml"
     toml.write_text(toml.read_text().replace("interval_seconds = 0.2", "interval_seconds = 2"))
-    kcs, indonesia = topo.systems["KR-KCS"], topo.systems["ID-SKA"]
+    kcs = topo.systems["KR-KCS"]
     headers = {"Content-Type": soap.CONTENT_TYPE, **kcs.auth_headers()}
     config = topo.settings.root / "config"
     bridge = f"http://127.0.0.1:{topo.settings.port}"
+    port = int(topo.settings.partners["ID-SKA"].endpoint.split(":")[2].split("/")[0])
+    partner = Partner(topo.systems["ID-SKA"], port, mode)
     procs = [start(config, "serve", "--workers", "2")]
     try:
         wait_up(bridge)
         procs.append(start(config, "worker"))
         bodies = bodies_for(topo, "E2E", n)
+        cpu0 = [cpu_seconds(procs[0].pid), cpu_seconds(procs[1].pid), partner.ask("cpu")]
+        mine0 = sum(os.times()[:2])
         t0 = time.perf_counter()
         load(bridge + KCS.path, bodies, headers)
-        while len(indonesia.received) < n and time.perf_counter() - t0 < 600:
-            time.sleep(0.01)
-        sustained = len(indonesia.received) / (time.perf_counter() - t0)
+        got = partner.wait_for(n)
+        sustained = got / (time.perf_counter() - t0)
+        cpu1 = [cpu_seconds(procs[0].pid), cpu_seconds(procs[1].pid), partner.ask("cpu")]
+        per = [(b - a) / max(1, got) * 1000 for a, b in zip(cpu0, cpu1, strict=True)]
+        clients = (sum(os.times()[:2]) - mine0) / max(1, got) * 1000
         print(
-            f"  end to end, full speed: {sustained:6.0f} msg/s arrive at the partner "
-            f"({len(indonesia.received)}/{n})"
+            f"  end to end ({mode:12}): {sustained:4.0f} msg/s arrive at the partner "
+            f"({got}/{n}); CPU ms per certificate: serve {per[0]:.1f}, worker {per[1]:.1f}, "
+            f"partner {per[2]:.1f}, clients {clients:.1f}"
         )
         rate = sustained / 2
         paced = bodies_for(topo, "PACE", max(50, int(rate * 10)))
         sent: dict[str, float] = {}
-        base = len(indonesia.received)
+        base = partner.ask("count")
         session = requests.Session()
         t0 = time.perf_counter()
         for i, body in enumerate(paced):
@@ -223,20 +294,16 @@ def end_to_end(workdir: Path, n: int) -> float:
             resp = session.post(bridge + KCS.path, data=body, headers=headers, timeout=60)
             resp.raise_for_status()
             sent[f"KR-PACE-{i:06d}"] = time.time()
-        while len(indonesia.received) < base + len(paced) and time.perf_counter() - t0 < 600:
-            time.sleep(0.01)
-        gaps = [
-            (r.at.timestamp() - sent[r.certificate.reference_no]) * 1000
-            for r in indonesia.received[base:]
-            if r.certificate is not None and r.certificate.reference_no in sent
-        ]
+        partner.wait_for(base + len(paced))
+        gaps = [(at - sent[ref]) * 1000 for ref, at in partner.ask("arrivals") if ref in sent]
         print(
-            f"  end to end at {rate:.0f} msg/s offered (half): receipt -> arrival median "
+            f"  {'':17} at {rate:.0f} msg/s offered (half): receipt -> arrival median "
             f"{statistics.median(gaps):5.1f} ms, p99 {pct(gaps, 0.99):6.1f} ms "
             f"(n={len(gaps)}, sweep interval 2 s: the service wakes the worker)"
         )
     finally:
         stop(procs)
+        partner.stop()
         topo.stop()
     return sustained
 
@@ -252,14 +319,16 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ak-bench-cap-"))
     try:
         rates = accept_vs_floor(tmp, args.messages)
-        sustained = end_to_end(tmp, args.messages)
+        sustained = end_to_end(tmp, args.messages, "ok")
+        light = end_to_end(tmp, args.messages, "receipt_only")
     finally:
         if not os.environ.get("BENCH_KEEP"):  # BENCH_KEEP=1 keeps the logs to read
             shutil.rmtree(tmp, ignore_errors=True)
     print(
         f"  ratios: accept / floor-sign {rates['accept'] / rates['floor-sign']:.2f} "
         f"(target >= 0.6), accept / floor-verify {rates['accept'] / rates['floor-verify']:.2f}, "
-        f"end to end / floor-verify {sustained / rates['floor-verify']:.2f} (target >= 0.5)"
+        f"end to end / floor-verify {sustained / rates['floor-verify']:.2f} (target >= 0.5), "
+        f"{light / rates['floor-verify']:.2f} with a receipt-only partner"
     )
 
 

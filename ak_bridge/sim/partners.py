@@ -64,7 +64,9 @@ class PartnerSystem:
     token: str | None = None  # bearer token this system presents to the bridge
     expect_authorization: str | None = None  # set: anything else is answered 401
     lifecycle: LifecycleCodec = field(default_factory=LifecycleCodec)
-    mode: str = "ok"  # ok | http500 | fault | server_fault | slow | malformed
+    # ok | http500 | fault | server_fault | slow | malformed | receipt_only (the capacity
+    # benchmark's partner: answers from the header without verifying, as if on its own machine)
+    mode: str = "ok"
     slow_seconds: float = 3.0
     received: list[Received] = field(default_factory=list)
     hits: int = 0
@@ -147,6 +149,8 @@ class PartnerSystem:
             element = soap.unwrap(request.get_data(), contract)
             env = soap.read_envelope(element, contract)
             raw = soap.read_document(element, contract)
+            if self.mode == "receipt_only":
+                return self._receipt_only(env, contract)
             co = self._decode(self.bridge_verifier.verify(raw))
         except Rejected as exc:
             self.errors.append(f"{exc.code}: {exc.detail}")
@@ -198,6 +202,13 @@ class PartnerSystem:
             json.dumps({"messageId": receipt.message_id, "status": receipt.status}),
             content_type="application/json",
         )
+
+    def _receipt_only(self, env: Envelope, contract: SoapContract) -> Response:
+        now = datetime.now(UTC)
+        with self._lock:
+            self.received.append(Received(env.message_id, env, None, b"", now))
+        receipt = Receipt(env.message_id, "accepted", now, env.reference_no or "")
+        return Response(soap.receipt_response(receipt, contract), content_type=soap.CONTENT_TYPE)
 
     def _decode(self, signed: etree._Element) -> FormAK | LifecycleMessage:
         if self.lifecycle.recognizes(signed):
