@@ -13,19 +13,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
 class QuietHandler(WSGIRequestHandler):
-    """HTTP/1.1 with keep-alive, as partners' servers speak it (werkzeug's default, 1.0,
-    opens a connection per request, which cost the delivery benchmark a fifth of its time),
-    and no access log line per request: the demo and benchmarks print their own tables."""
-
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.open_connections.add(self.connection)  # type: ignore[attr-defined]
-
-    def finish(self) -> None:
-        self.server.open_connections.discard(self.connection)  # type: ignore[attr-defined]
-        super().finish()
+    """No access log line per request: the demo and benchmarks print their own tables."""
 
     def log_request(self, *args: object, **kwargs: object) -> None:
         pass
@@ -64,7 +52,6 @@ class LiveServer:
             )
         except SystemExit:  # werkzeug exits the process when the port is taken
             raise OSError(f"port {self.port} on {self.host} is already in use") from None
-        self._server.open_connections = set()  # type: ignore[attr-defined]
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -77,12 +64,6 @@ class LiveServer:
             return
         self._server.shutdown()
         self._server.server_close()
-        # A stopped partner is down: its kept-alive connections must not go on serving.
-        for conn in list(self._server.open_connections):  # type: ignore[attr-defined]
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
