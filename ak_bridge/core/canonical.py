@@ -426,15 +426,22 @@ def _exact_decimal(value: Decimal) -> Decimal:
 
 
 def _normalised(value: Any, *, exact: bool) -> Any:
+    """``value`` with its decimals normalised; the very same object where nothing changes,
+    so a certificate whose decimals are already plain is not rebuilt object by object."""
     if isinstance(value, Decimal):
-        return _exact_decimal(value) if exact else Decimal(format(value.normalize(), "f"))
+        new = _exact_decimal(value) if exact else Decimal(format(value.normalize(), "f"))
+        return value if new.as_tuple() == value.as_tuple() else new
     if isinstance(value, tuple):
-        return tuple(_normalised(v, exact=exact) for v in value)
+        items = tuple(_normalised(v, exact=exact) for v in value)
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     if is_dataclass(value) and not isinstance(value, type):
-        return replace(
-            value,
-            **{f.name: _normalised(getattr(value, f.name), exact=exact) for f in fields(value)},
-        )
+        changed = {}
+        for f in fields(value):
+            old = getattr(value, f.name)
+            new = _normalised(old, exact=exact)
+            if new is not old:
+                changed[f.name] = new
+        return replace(value, **changed) if changed else value
     return value
 
 

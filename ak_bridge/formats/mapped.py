@@ -103,6 +103,7 @@ from ak_bridge.core.canonical import (
 from ak_bridge.core.errors import ConfigError, SchemaViolation, TranslationFailed, clip
 from ak_bridge.core.model import FormAK
 from ak_bridge.formats.akstd import require_element
+from ak_bridge.formats.xml_children import Children
 
 __all__ = ["MappedCodec"]
 
@@ -556,11 +557,14 @@ class MappedCodec:
                     f"{self.name} has no place for {g.path} (at {where})", box=g.box
                 )
 
-    def _read(self, node: Any, group: _Group, where: str) -> dict[str, Any]:
+    def _read(
+        self, node: Any, group: _Group, where: str, kids: Children | None = None
+    ) -> dict[str, Any]:
+        kids = kids or Children()
         out: dict[str, Any] = {}
         for f in group.fields:
             place = f"{where}/{f.national}"
-            raw = self._xml_get(node, f) if self.kind == "xml" else _json_get(node, f.steps)
+            raw = self._xml_get(node, f, kids) if self.kind == "xml" else _json_get(node, f.steps)
             if raw is None or raw == "":
                 if f.info.mandatory:
                     raise SchemaViolation(f"{self.name}: {place} is missing", box=f.box)
@@ -582,7 +586,7 @@ class MappedCodec:
                 else self._json_all(node, child, where)
             )
             out[child.rel] = [
-                self._read(row, child, f"{where}/{child.national}[{n}]")
+                self._read(row, child, f"{where}/{child.national}[{n}]", kids)
                 for n, row in enumerate(rows, start=1)
             ]
         return out
@@ -632,8 +636,16 @@ class MappedCodec:
             path = cache[steps] = "/".join(self._q(s) for s in steps)
         return path
 
-    def _xml_get(self, node: etree._Element, f: _Field) -> str | None:
-        el = node.find(self._xml_path(f.steps)) if f.steps else node
+    def _tags(self, steps: tuple[str, ...]) -> tuple[str, ...]:
+        """The Clark-notation tags of a path, built once per path."""
+        cache = self.__dict__.setdefault("_tag_paths", {})
+        tags = cache.get(steps)
+        if tags is None:
+            tags = cache[steps] = tuple(self._q(s) for s in steps)
+        return tags
+
+    def _xml_get(self, node: etree._Element, f: _Field, kids: Children) -> str | None:
+        el = kids.find(node, self._tags(f.steps))
         if el is None:
             return None
         if f.attr is not None:
@@ -645,22 +657,22 @@ class MappedCodec:
     def _xml_all(self, node: etree._Element, group: _Group) -> list[etree._Element]:
         return node.findall(self._xml_path(group.steps))
 
-    def _xml_ensure(self, node: etree._Element, steps: tuple[str, ...]) -> etree._Element:
-        for step in steps:
-            child = node.find(self._q(step))
-            node = child if child is not None else etree.SubElement(node, self._q(step))
-        return node
-
     def _write_xml(
-        self, node: etree._Element, data: dict[str, Any], group: _Group, where: str
+        self,
+        node: etree._Element,
+        data: dict[str, Any],
+        group: _Group,
+        where: str,
+        kids: Children | None = None,
     ) -> None:
+        kids = kids or Children()
         self._check_carried(data, group, where)
         for f in group.fields:
             value = _get(data, f.info.rel)
             if value is None:
                 continue
             wire = self._to_wire(value, f, f"{where}/{f.national}")
-            el = self._xml_ensure(node, f.steps)
+            el = kids.ensure(node, self._tags(f.steps))
             if f.attr is not None:
                 el.set(f.attr, wire)
             else:
@@ -669,10 +681,10 @@ class MappedCodec:
             rows = data.get(child.rel) or []
             if not rows:
                 continue
-            container = self._xml_ensure(node, child.steps[:-1])
+            container = kids.ensure(node, self._tags(child.steps[:-1]))
             for n, row in enumerate(rows, start=1):
                 el = etree.SubElement(container, self._q(child.steps[-1]))
-                self._write_xml(el, row, child, f"{where}/{child.national}[{n}]")
+                self._write_xml(el, row, child, f"{where}/{child.national}[{n}]", kids)
 
     # -- JSON -----------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from ak_bridge.core.canonical import canonical_from_dict, canonical_to_dict
 from ak_bridge.core.errors import SchemaViolation
 from ak_bridge.core.model import FormAK
 from ak_bridge.formats.akstd import require_element, validate_with_boxes
+from ak_bridge.formats.xml_children import Children, text_of
 
 __all__ = [
     "UNIPASS_NS",
@@ -198,10 +199,11 @@ def _emit(
 def _absorb(
     el: etree._Element, target: dict[str, Any], table: tuple[tuple[str, str, Conv, str], ...]
 ) -> None:
+    kids = Children().of(el)  # one pass over the children, not a find per element
     for element, path, conv, box in table:
-        found = el.find(_q(element))
+        found = kids.get(_q(element))
         if found is not None:
-            _set(target, path, _from_wire("".join(found.itertext()), conv, box, element))
+            _set(target, path, _from_wire(text_of(found), conv, box, element))
 
 
 class UnipassCodec:
