@@ -68,6 +68,19 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))]
 
 
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process in a process group (serve's gunicorn workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ...
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def bodies_for(topo: Topology, prefix: str, n: int, destination: str = "ID") -> list[bytes]:
     kcs = topo.systems["KR-KCS"]
     out = []
@@ -161,6 +174,7 @@ def accept_vs_floor(workdir: Path, n: int) -> dict[str, float]:
     headers = {"Content-Type": soap.CONTENT_TYPE, **topo.systems["KR-KCS"].auth_headers()}
     procs: list[subprocess.Popen] = []
     rates: dict[str, float] = {}
+    cpus: dict[str, float] = {}
     try:
         bodies = bodies_for(topo, "CAP", n)
         warm = bodies_for(topo, "WARM", 40)
@@ -172,37 +186,33 @@ def accept_vs_floor(workdir: Path, n: int) -> dict[str, float]:
             proc, url = floor(mode, topo, workdir)
             procs.append(proc)
             load(url, warm, headers)
+            cpu = cpu_seconds(proc.pid)
             rate, lat = load(url, bodies, headers)
+            cpus[f"floor-{mode}"] = (cpu_seconds(proc.pid) - cpu) / len(bodies) * 1000
             rates[f"floor-{mode}"] = rate
             print(
                 f"  floor-{mode:7} {rate:6.0f} msg/s  median {statistics.median(lat):5.1f} ms"
-                f"  p99 {pct(lat, 0.99):5.1f} ms"
+                f"  p99 {pct(lat, 0.99):5.1f} ms  CPU {cpus[f'floor-{mode}']:4.1f} ms/msg"
             )
             stop([procs.pop()])
         load(bridge + KCS.path, warm, headers)
+        cpu = cpu_seconds(procs[0].pid)
         rate, lat = load(bridge + KCS.path, bodies, headers)
+        cpus["accept"] = (cpu_seconds(procs[0].pid) - cpu) / len(bodies) * 1000
         rates["accept"] = rate
         print(
             f"  ak-bridge serve {rate:6.0f} msg/s  median {statistics.median(lat):5.1f} ms"
-            f"  p99 {pct(lat, 0.99):5.1f} ms  (accept: store, sign, receipt; no worker)"
+            f"  p99 {pct(lat, 0.99):5.1f} ms  CPU {cpus['accept']:4.1f} ms/msg"
+            "  (accept: store, sign, receipt; no worker)"
+        )
+        print(
+            f"  CPU per message, floor-sign / accept: {cpus['floor-sign'] / cpus['accept']:.2f} "
+            "(what the ratio of rates tends to when the machine is not shared)"
         )
     finally:
         stop(procs)
         topo.stop()
     return rates
-
-
-def cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every process in a process group (serve's gunicorn workers)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ...
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _partner_main(system: PartnerSystem, port: int, mode: str, conn: Connection) -> None:
