@@ -3,13 +3,34 @@ CO's state. Everything they touch is real (simulated partners on loopback, the b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ak_bridge.core.model import FormAK
 from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
-from ak_bridge.sim.topology import Topology
+from ak_bridge.sim.topology import PILOT, Topology, build_topology
+
+# Korea and Viet Nam speak e-Form AK 1.1 (its messages need it); Indonesia only 1.0.
+SPEAKING_11 = ("KR-KCS", "VN-ECOSYS")
+PILOT_11 = tuple(
+    replace(s, standard_versions=("1.0", "1.1")) if s.partner_id in SPEAKING_11 else s
+    for s in PILOT
+)
+
+
+@contextmanager
+def pilot_11(workdir: Path) -> Iterator[Topology]:
+    """The pilot exchange where Korea and Viet Nam speak 1.1 (Indonesia 1.0 only)."""
+    topo = build_topology(workdir, PILOT_11)
+    try:
+        yield topo
+    finally:
+        topo.stop()
 
 
 def kcs_sends(topo: Topology, doc: Any, message_id: str) -> Any:

@@ -16,14 +16,16 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from flows import PILOT_11
 from lxml import etree
 
 from ak_bridge.adapters.outbound.rest import RestSender
 from ak_bridge.cli import cli
 from ak_bridge.core.errors import SignatureInvalid
-from ak_bridge.core.model import Receipt
+from ak_bridge.core.model import CancellationNotice, Receipt
 from ak_bridge.core.settings import PartnerConfig
 from ak_bridge.formats import build_codecs
+from ak_bridge.formats.lifecycle import MESSAGES_NS_11
 from ak_bridge.onboarding.conformance import ConformanceKit
 from ak_bridge.onboarding.contract_drift import Difference, compare_wsdl, wsdl_url
 from ak_bridge.security.signing import Signer, Verifier, load_identity, load_trusted
@@ -119,6 +121,19 @@ def test_well_behaved_rest_partner_passes(topo: Topology) -> None:
         "latency": "PASS",
     }
     assert topo.systems["VN-ECOSYS"].duplicates == 1
+
+
+def test_the_lifecycle_check_speaks_the_partners_highest_version(tmp_path: Path) -> None:
+    """The cancellation goes as the bridge would send it: 1.1 to a partner speaking 1.1."""
+    topo = build_topology(tmp_path / "v11", PILOT_11, uat=True)
+    try:
+        result, report = conformance(topo, "VN-ECOSYS")
+        assert statuses(report)["lifecycle"] == "PASS", result.output
+        received = topo.systems["VN-ECOSYS"].received
+        [cancel] = [r for r in received if isinstance(r.certificate, CancellationNotice)]
+        assert etree.QName(etree.fromstring(cancel.raw)).namespace == MESSAGES_NS_11
+    finally:
+        topo.stop()
 
 
 def test_human_output_lists_every_check(topo: Topology) -> None:

@@ -5,13 +5,14 @@ revocation after use."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import zeep
-from flows import issue_kr_vn, kcs_sends, settle, state, vn_sends
+from flows import issue_kr_vn, kcs_sends, pilot_11, settle, state, vn_sends
 
 from ak_bridge.config import load_refusal_reasons
 from ak_bridge.core.errors import ConfigError
@@ -31,6 +32,13 @@ from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.topology import Topology
 
 TODAY = datetime.now(UTC).date()
+
+
+@pytest.fixture
+def topology(tmp_path: Path) -> Iterator[Topology]:
+    """Messages 1.1 go only to partners that speak 1.1: Korea and Viet Nam do here."""
+    with pilot_11(tmp_path / "exchange") as topo:
+        yield topo
 
 
 @pytest.fixture

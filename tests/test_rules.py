@@ -25,8 +25,10 @@ from ak_bridge.core.model import (
     CancellationNotice,
     CriterionKind,
     CustomsResponse,
+    DeterminationResult,
     FormAK,
     ItemDecision,
+    ItemDetermination,
     MessageFunction,
     Money,
     OriginalCertificate,
@@ -34,7 +36,9 @@ from ak_bridge.core.model import (
     Party,
     PreferenceDecision,
     Quantity,
+    Reconsideration,
     RetransmissionRequest,
+    VerificationDetermination,
     VerificationReply,
     VerificationRequest,
     VerificationResult,
@@ -320,6 +324,31 @@ def test_rules_needing_the_certificate_are_skipped_without_it() -> None:
     unknown = decisions(ItemDecision(4, PreferenceDecision.GIVEN))
     assert check_message(unknown, CTX) == ()
     assert codes(check_message(unknown, CTX, good())) == {"response_item_unknown"}
+
+
+def test_a_reconsideration_and_a_determination_decide_only_the_cos_items_once() -> None:
+    """Messages 1.1 deciding per item (Box 4 reconsidered; the verification's determination)
+    are held to the customs response's item rules: refused, not passed to the issuer."""
+    given = ItemDecision(2, PreferenceDecision.GIVEN)
+    recons = Reconsideration(*REF, "105938274610", TODAY, (given,))
+    det = VerificationDetermination(
+        *REF, "KCS-VR-1", TODAY, (ItemDetermination(1, DeterminationResult.ORIGINATING),)
+    )
+    assert check_message(recons, CTX, good()) == check_message(det, CTX, good()) == ()
+    for msg in (
+        replace(recons, decisions=(given, ItemDecision(4, PreferenceDecision.GIVEN))),
+        replace(det, items=(*det.items, ItemDetermination(9, DeterminationResult.ORIGINATING))),
+    ):
+        assert [(f.code, f.box) for f in check_message(msg, CTX, good())] == [
+            ("response_item_unknown", "4")
+        ]
+    for msg in (
+        replace(recons, decisions=(given, given)),
+        replace(det, items=det.items * 2),
+    ):
+        assert [(f.code, f.box) for f in check_message(msg, CTX)] == [
+            ("response_item_repeated", "4")
+        ]
 
 
 # -- one box per finding ---------------------------------------------------------------------

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import zeep
-from flows import issue_kr_vn, kcs_sends, settle, state, vn_sends
+from flows import issue_kr_vn, kcs_sends, pilot_11, settle, state, vn_sends
 
 from ak_bridge.core.lifecycle import content_json
 from ak_bridge.core.model import (
@@ -30,6 +32,13 @@ from ak_bridge.sim.topology import Topology
 
 TODAY = datetime.now(UTC).date()
 REQUEST = "VN-VR-2026-77"
+
+
+@pytest.fixture
+def topology(tmp_path: Path) -> Iterator[Topology]:
+    """Messages 1.1 go only to partners that speak 1.1: Korea and Viet Nam do here."""
+    with pilot_11(tmp_path / "exchange") as topo:
+        yield topo
 
 
 def test_documents_extension_and_final_determination_per_item(

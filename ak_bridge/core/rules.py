@@ -38,7 +38,9 @@ from ak_bridge.core.model import (
     LifecycleMessage,
     MessageFunction,
     PreferenceDecision,
+    Reconsideration,
     RetransmissionRequest,
+    VerificationDetermination,
     VerificationReply,
     VerificationRequest,
 )
@@ -506,15 +508,26 @@ def _msg_future(msg: Any, ctx: RuleContext, co: FormAK | None) -> Iterator[Yield
             yield box, f"{name} {d} is after today ({ctx.today})"
 
 
-@message_rule(
-    "response_item_repeated", "4", "each goods item is decided at most once", (CustomsResponse,)
-)
-def _repeated(msg: CustomsResponse, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
+# Messages deciding per goods item: the Box 4 decision, its reconsideration (1.1) and the
+# verification's final determination (1.1). An item decided twice or not on the CO is an
+# error in each: the issuing side could not tell which decision holds, or for what.
+_PER_ITEM = (CustomsResponse, Reconsideration, VerificationDetermination)
+
+
+def _decided(msg: CustomsResponse | Reconsideration | VerificationDetermination) -> list[int]:
+    """The item numbers ``msg`` decides, in its order."""
+    if isinstance(msg, VerificationDetermination):
+        return [d.item_no for d in msg.items]
+    return [d.item_no for d in msg.decisions]
+
+
+@message_rule("response_item_repeated", "4", "each goods item is decided at most once", _PER_ITEM)
+def _repeated(msg: Any, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
     seen: set[int] = set()
-    for d in msg.decisions:
-        if d.item_no in seen:
-            yield f"item {d.item_no} is decided more than once"
-        seen.add(d.item_no)
+    for n in _decided(msg):
+        if n in seen:
+            yield f"item {n} is decided more than once"
+        seen.add(n)
 
 
 @message_rule(
@@ -533,15 +546,15 @@ def _reason(msg: CustomsResponse, ctx: RuleContext, co: FormAK | None) -> Iterat
     "response_item_unknown",
     "4",
     "every decided item is an item of the CO",
-    (CustomsResponse,),
+    _PER_ITEM,
     needs_certificate=True,
 )
-def _unknown(msg: CustomsResponse, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
+def _unknown(msg: Any, ctx: RuleContext, co: FormAK | None) -> Iterator[Yielded]:
     assert co is not None
     known = {i.item_no for i in co.items}
-    for d in msg.decisions:
-        if d.item_no not in known:
-            yield f"item {d.item_no} is not on CO {co.reference_no} (items {sorted(known)})"
+    for n in _decided(msg):
+        if n not in known:
+            yield f"item {n} is not on CO {co.reference_no} (items {sorted(known)})"
 
 
 @message_rule(

@@ -1,9 +1,12 @@
-"""Versions of the e-Form AK certificate standard, and what a version can carry.
+"""Versions of the e-Form AK standard (certificate and messages), and what each can carry.
 
 Why here: which version a partner is sent, and whether a certificate survives the trip to
 that version, are exchange rules (issue 11, "version negotiation"): a certificate that
 uses a 1.1 field must never reach a 1.0-only partner with that field silently dropped. The
-bridge refuses it at intake, before a receipt exists, naming the Form AK box.
+bridge refuses it at intake, before a receipt exists, naming the Form AK box. The same holds
+for the lifecycle messages: a message 1.1 adds (or a 1.1 value in a 1.0 message) is never
+sent to a partner that speaks only 1.0, and every message goes at the highest version the
+destination speaks.
 
 Pure: no I/O, no clock.
 """
@@ -14,7 +17,17 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from ak_bridge.core.errors import VersionNotLossless
-from ak_bridge.core.model import FormAK
+from ak_bridge.core.model import (
+    LIFECYCLE_TYPES_11,
+    CertificateState,
+    CustomsResponse,
+    FormAK,
+    LifecycleMessage,
+    Reconsideration,
+    StatusResponse,
+    VerificationDetermination,
+    VerificationReply,
+)
 
 __all__ = [
     "DESCRIPTION_MAX_1_0",
@@ -22,8 +35,11 @@ __all__ = [
     "Feature",
     "VersionNotLossless",
     "features_1_1",
+    "message_features_1_1",
+    "message_version",
     "negotiate",
     "require_carried",
+    "require_message_carried",
 ]
 
 STANDARD_VERSIONS = ("1.0", "1.1")  # oldest first; the bridge reads and writes both
@@ -94,14 +110,20 @@ def require_carried(co: FormAK, destination: str, carried: Collection[str]) -> N
     ``carried`` is the set of feature names the destination's format, at the negotiated
     version, can hold (empty for a 1.0 partner).
     """
-    lost = [f for f in features_1_1(co) if f.name not in carried]
+    _refuse_lost(
+        [f for f in features_1_1(co) if f.name not in carried],
+        destination,
+        "(e-Form AK 1.1 only): refused rather than delivered without it",
+    )
+
+
+def _refuse_lost(lost: list[Feature], destination: str, why: str) -> None:
+    """Raise ``VersionNotLossless`` naming the box of the first of ``lost`` (if any)."""
     if lost:
-        first = lost[0]
         raise VersionNotLossless(
             f"{destination} cannot carry {', '.join(f.what for f in lost[:5])}"
-            f"{' and more' if len(lost) > 5 else ''} (e-Form AK 1.1 only): refused rather "
-            "than delivered without it",
-            box=first.box,
+            f"{' and more' if len(lost) > 5 else ''} {why}",
+            box=lost[0].box,
         )
 
 
@@ -119,3 +141,43 @@ ALL_1_1 = frozenset(
         "certification.issuing_body",
     }
 )
+
+
+# -- lifecycle messages ---------------------------------------------------------------------
+
+
+def message_features_1_1(msg: LifecycleMessage) -> Iterator[Feature]:
+    """What only the 1.1 message catalogue can say in ``msg``: a message type 1.1 adds, the
+    state REVOKED, a coded refusal reason (Box 4), attachments."""
+    if type(msg) in LIFECYCLE_TYPES_11:
+        yield Feature("message", "header", f"the {type(msg).__name__} message")
+    if isinstance(msg, StatusResponse) and msg.state is CertificateState.REVOKED:
+        yield Feature("state.revoked", "header", "the state REVOKED")
+    if isinstance(msg, (CustomsResponse, Reconsideration)):
+        for d in msg.decisions:
+            if d.reason_code is not None:
+                yield Feature("decisions.reason_code", "4", f"item {d.item_no}: reason code")
+    if isinstance(msg, (VerificationReply, VerificationDetermination)) and msg.attachments:
+        yield Feature("attachments", "header", f"{len(msg.attachments)} attachment(s)")
+
+
+def require_message_carried(msg: LifecycleMessage, destination: str, version: str) -> None:
+    """Raise ``VersionNotLossless`` naming the box of the first value of ``msg`` that the
+    message catalogue of ``version`` cannot carry (for 1.0: every 1.1 feature)."""
+    _refuse_lost(
+        list(message_features_1_1(msg)) if version == "1.0" else [],
+        destination,
+        "(e-Form AK messages 1.1 only): refused rather than sent to a partner who cannot read it",
+    )
+
+
+def message_version(msg: LifecycleMessage, destination: str, versions: Collection[str]) -> str:
+    """The version ``msg`` travels in to a partner speaking ``versions``: the highest both
+    sides speak, so a 1.1 partner gets even a 1.0 message as 1.1.
+
+    A message that version cannot carry is refused, naming the box, rather than delivered
+    to a partner who cannot read it (a receipt means deliverable): ``VersionNotLossless``.
+    """
+    version = negotiate(versions)
+    require_message_carried(msg, f"{destination} (e-Form AK {version})", version)
+    return version

@@ -66,6 +66,7 @@ from ak_bridge.core.model import (
     VerificationRequest,
     VerificationResult,
 )
+from ak_bridge.core.versions import message_features_1_1, require_message_carried
 from ak_bridge.formats.akstd import require_element, validate_with_boxes
 
 __all__ = [
@@ -471,13 +472,22 @@ class LifecycleCodec:
         _validate(root)
         return _read(root, spec, _ns(root))
 
-    def encode(self, msg: LifecycleMessage) -> etree._Element:
+    def encode(self, msg: LifecycleMessage, version: str | None = None) -> etree._Element:
+        """``msg`` in the catalogue of ``version``; without one, the oldest that carries it.
+
+        The bridge passes the version negotiated with the destination
+        (:func:`ak_bridge.core.versions.message_version`); asked for 1.0, a message saying
+        what only 1.1 can (a 1.1 message, REVOKED, a reason code, attachments) raises
+        ``VersionNotLossless`` naming its box instead of being written without it.
+        """
         spec = _BY_CLASS.get(type(msg))
         if spec is None:
             raise TypeError(f"not a lifecycle message: {type(msg).__name__}")
-        # A state only 1.1 knows (REVOKED) makes a status response a 1.1 one.
-        v11 = type(msg) in NEW_IN_11 or _needs_11(msg)
-        ns = MESSAGES_NS_11 if v11 else MESSAGES_NS
+        if version is None:
+            version = "1.1" if any(message_features_1_1(msg)) else "1.0"
+        elif version == "1.0":
+            require_message_carried(msg, "e-Form AK messages 1.0", version)
+        ns = MESSAGES_NS_11 if version == "1.1" else MESSAGES_NS
         root = etree.Element(_q(spec.element, ns), nsmap={None: ns})
         _write(root, spec, msg, ns)
         _check_encoded(root)
@@ -503,17 +513,6 @@ class LifecycleCodec:
         _write(root, _HEADER_11 if v11 else _HEADER, envelope, ns)
         _check_encoded(root)
         return root
-
-
-def _needs_11(msg: LifecycleMessage) -> bool:
-    """A 1.0 message saying what only 1.1 can: a REVOKED state, a coded refusal reason."""
-    if isinstance(msg, StatusResponse):
-        return msg.state is CertificateState.REVOKED
-    if isinstance(msg, CustomsResponse):
-        return any(d.reason_code is not None for d in msg.decisions)
-    if isinstance(msg, VerificationReply):
-        return bool(msg.attachments)
-    return False
 
 
 def _validate(root: etree._Element) -> None:

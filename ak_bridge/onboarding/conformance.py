@@ -43,6 +43,7 @@ from ak_bridge.adapters.outbound.soap import contract_for
 from ak_bridge.core.errors import DeliveryFailed, MalformedXml, PartnerRejected
 from ak_bridge.core.model import CancellationNotice, Envelope, FormAK, LifecycleMessage
 from ak_bridge.core.settings import Channel, PartnerConfig, Settings
+from ak_bridge.core.versions import negotiate
 from ak_bridge.formats import Codec, for_versions
 from ak_bridge.formats.lifecycle import LifecycleCodec, document_type_of, function_of
 from ak_bridge.onboarding import contract_drift
@@ -299,7 +300,10 @@ class ConformanceKit:
             reason="ak-bridge conformance test: cancellation of a test certificate",
             cancelled_on=self.clock().date(),
         )
-        message = self._outbound(notice, self.signer.sign(self.lifecycle.encode(notice)), "xml")
+        # as the bridge sends it: the highest version of the messages the partner speaks
+        version = negotiate(self.partner.standard_versions)
+        signed = self.signer.sign(self.lifecycle.encode(notice, version))
+        message = self._outbound(notice, signed, "xml")
         outcome = self.send(message)
         data = {"reference_no": co.reference_no, "message_id": message.message_id}
         if outcome.status in ("accepted", "unknown"):

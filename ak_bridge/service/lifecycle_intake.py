@@ -1,7 +1,8 @@
 """Intake of messages about a CO: cancel, customs response, ack, verification, retransmission.
 
 Who may send it (the issuing or the importing side, from our own record of the CO) →
-idempotency → the rules → the next state, decided by the core → forward it (or, for a
+idempotency → the rules → the next state, decided by the core → forward it at the highest
+standard version the destination speaks, refused if that version cannot carry it (or, for a
 retransmission request, queue the CO again under its own message id) → one transaction.
 """
 
@@ -12,7 +13,7 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
-from ak_bridge.core import lifecycle, refusals, routing, rules, utilisation
+from ak_bridge.core import lifecycle, refusals, routing, rules, utilisation, versions
 from ak_bridge.core.canonical import canonical_from_dict, hash_version
 from ak_bridge.core.errors import (
     Finding,
@@ -140,7 +141,10 @@ class LifecycleIntake:
                     routing.ROLE_OF_SIDE["importer" if side == "issuer" else "issuer"],
                 )
             )
-            payload = self.signer.sign(self.codec.encode(msg))
+            # the highest version the destination speaks; what it cannot read is refused
+            # now (version_not_lossless), before a receipt says it is deliverable
+            version = versions.message_version(msg, destination.id, destination.standard_versions)
+            payload = self.signer.sign(self.codec.encode(msg, version))
             deliveries = [
                 self.recorder.delivery(
                     message_id, destination, payload, "application/xml", order_key, now
