@@ -34,6 +34,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import requests
+import waitress
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_backends import wait_up  # noqa: E402
@@ -216,9 +217,12 @@ def accept_vs_floor(workdir: Path, n: int) -> dict[str, float]:
 
 
 def _partner_main(system: PartnerSystem, port: int, mode: str, conn: Connection) -> None:
-    """Indonesia's simulated system in a process of its own (not on the clients' GIL)."""
+    """Indonesia's simulated system in a process of its own (not on the clients' GIL),
+    served by waitress with HTTP keep-alive as real partners' servers are (werkzeug's
+    server, which the tests use, closes the connection after every response)."""
     system.mode, system.keep_documents = mode, False
-    system.start(port)
+    server = waitress.create_server(system.app(), host="127.0.0.1", port=port, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
     while True:
         ask = conn.recv()
         if ask == "count":
@@ -229,7 +233,7 @@ def _partner_main(system: PartnerSystem, port: int, mode: str, conn: Connection)
             t = os.times()
             conn.send(t.user + t.system)
         else:
-            system.stop()
+            server.close()
             return
 
 
