@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import tomllib
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from strategies import form_aks
 from ak_bridge.core.canonical import (
     box_of_path,
     canonical_from_dict,
+    canonical_record,
     canonical_to_dict,
     content_hash,
     hash_version,
@@ -95,6 +97,37 @@ def test_canonical_dict_round_trip(co: FormAK) -> None:
     assert json.loads(json.dumps(data)) == data  # JSON-safe
     assert canonical_from_dict(json.loads(json.dumps(data))) == co
     assert content_hash(co) == content_hash(canonical_from_dict(data))
+
+
+@PROPERTY
+@given(co=form_aks)
+def test_one_dump_gives_the_record_that_normalising_the_model_gave(co: FormAK) -> None:
+    """The accept path dumps once and normalises decimals in the dict; the stored JSON and
+    the hash must be byte for byte what normalising the Decimals and dumping gave."""
+    from ak_bridge.core import canonical
+
+    spelled = _with_trailing_zeros(co)
+    for c in (co, spelled):
+        body, digest, data = canonical.canonical_record_and_dict(c)
+        reference = canonical._dump(canonical_to_dict(canonical._normalised(c, exact=True)))  # noqa: SLF001
+        assert body == reference
+        assert digest == "v2:" + hashlib.sha256(reference.encode()).hexdigest()
+        assert data == canonical_to_dict(c)  # as dumped, for the encoder: not normalised
+    assert canonical_record(spelled)[1] == canonical_record(co)[1]
+
+
+def _with_trailing_zeros(co: FormAK) -> FormAK:
+    """``co`` with every goods item's RVC spelled with two more fraction zeros."""
+    items = []
+    for item in co.items:
+        rvc = item.origin.rvc_percent
+        if rvc is not None:
+            zeros = Decimal(format(rvc, "f") + ("00" if "." in format(rvc, "f") else ".00"))
+            item = dataclasses.replace(
+                item, origin=dataclasses.replace(item.origin, rvc_percent=zeros)
+            )
+        items.append(item)
+    return dataclasses.replace(co, items=tuple(items))
 
 
 @pytest.mark.parametrize("name", NAMES)

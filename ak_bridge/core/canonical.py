@@ -401,11 +401,54 @@ def canonical_record(co: FormAK, version: int = HASH_VERSION) -> tuple[str, str]
     version 1 rounded to 28 significant digits, so two gross weights that differ in the
     31st digit hashed alike). Fields added after ``version`` are left out of the hash.
     """
-    data = canonical_to_dict(_normalised(co, exact=True))
-    body = _dump(data)
+    body, digest, _ = canonical_record_and_dict(co, version)
+    return body, digest
+
+
+def canonical_record_and_dict(
+    co: FormAK, version: int = HASH_VERSION
+) -> tuple[str, str, dict[str, Any]]:
+    """``canonical_record``, and ``canonical_to_dict(co)`` made on the way.
+
+    One marshmallow dump serves both: the decimals are normalised in the dumped dict (a
+    fixed-point string loses its trailing fraction zeros, exactly what normalising the
+    Decimal and dumping it gives), so the accept path hands the dict, as dumped, to the
+    destination's encoder instead of dumping the certificate a second time.
+    """
+    data = canonical_to_dict(co)
+    plain = _plain_decimals(data, _SCHEMA)
+    body = _dump(plain)
     later = set().union(*(f for v, f in FIELDS_ADDED_IN.items() if v > version))
-    hashed = _dump({k: v for k, v in data.items() if k not in later}) if later else body
-    return body, f"v{version}:" + hashlib.sha256(hashed.encode("utf-8")).hexdigest()
+    hashed = _dump({k: v for k, v in plain.items() if k not in later}) if later else body
+    return body, f"v{version}:" + hashlib.sha256(hashed.encode("utf-8")).hexdigest(), data
+
+
+def _plain_decimals(data: dict[str, Any], schema: Schema) -> dict[str, Any]:
+    """``data`` with its decimal strings normalised (``40.00`` is ``40``); the very same
+    dict, not a copy, where none changes."""
+    out = data
+    for name, field in schema.fields.items():
+        value = data.get(name)
+        if value is None:
+            continue
+        new = _plain_value(value, field)
+        if new is not value:
+            if out is data:
+                out = dict(data)
+            out[name] = new
+    return out
+
+
+def _plain_value(value: Any, field: mf.Field) -> Any:
+    if isinstance(field, DecimalString):
+        text = value.rstrip("0").rstrip(".") if "." in value else value
+        return value if text == value else text
+    if isinstance(field, mf.Nested):
+        return _plain_decimals(value, field.schema)
+    if isinstance(field, mf.List) and isinstance(field.inner, mf.Nested):
+        items = [_plain_value(v, field.inner) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
 
 
 def _dump(data: Any) -> str:

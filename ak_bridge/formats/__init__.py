@@ -97,7 +97,7 @@ def build_codecs(mappings: Mapping[str, Mapping[str, Any]]) -> dict[str, Codec]:
     return codecs
 
 
-def encode_for(codec: Codec, co: FormAK) -> Document:
+def encode_for(codec: Codec, co: FormAK, data: dict[str, Any] | None = None) -> Document:
     """Encode for a destination, checked there and then: a receipt means deliverable.
 
     The destination's own decode (its XSD or mapping, then the canonical schema) must take
@@ -112,7 +112,7 @@ def encode_for(codec: Codec, co: FormAK) -> Document:
     dict loads to ``co``), so only a dict that came back different is loaded again.
     """
     require_carried(co, f"the destination's format ({codec.name})", getattr(codec, "carries", ()))
-    data = canonical_to_dict(co)
+    data = canonical_to_dict(co) if data is None else data  # ``data``: co's, if dumped already
     document = codec.encode(co, data)
     try:
         back = codec.read(copy.deepcopy(document) if isinstance(document, dict) else document)

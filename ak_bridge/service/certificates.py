@@ -10,11 +10,12 @@ import base64
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from lxml import etree
 
 from ak_bridge.core import lifecycle, routing, rules
-from ak_bridge.core.canonical import canonical_record, same_content
+from ak_bridge.core.canonical import canonical_record_and_dict, same_content
 from ak_bridge.core.errors import (
     DuplicateConflict,
     NotAuthorized,
@@ -75,7 +76,7 @@ class CertificateIntake:
             )
         # Idempotency first: an identical resend gets its receipt even once the CO moved on.
         key = rules.certificate_key(co, str(env.function))
-        canonical_json, digest = canonical_record(co)
+        canonical_json, digest, data = canonical_record_and_dict(co)
         resend = self._resend(inbound, key, co, digest, now)
         if resend is not None:
             return resend
@@ -121,7 +122,7 @@ class CertificateIntake:
         )
         if co.is_replacement:
             order_key = self._retire_replaced(co, accepted, message_id, partner, now)
-        payload, content_type = self._render(co, route.destination)
+        payload, content_type = self._render(co, route.destination, data)
         accepted.deliveries.append(
             self.recorder.delivery(
                 message_id, route.destination, payload, content_type, order_key, now
@@ -189,12 +190,14 @@ class CertificateIntake:
         # never overtake the original: the replacement queues behind it
         return replaced.order_key or f"{co.issuing_country}|{co.reference_no}"
 
-    def _render(self, co: FormAK, destination: PartnerConfig) -> tuple[bytes, str]:
+    def _render(
+        self, co: FormAK, destination: PartnerConfig, data: dict[str, Any]
+    ) -> tuple[bytes, str]:
         """Translate to the destination's format, at the highest standard version both speak,
         and sign it there and then; a value that version cannot carry is refused here, before
-        anything is stored (``version_not_lossless``)."""
+        anything is stored (``version_not_lossless``). ``data`` is ``co`` dumped already."""
         codec = for_versions(self.codecs[destination.format], destination.standard_versions)
-        encoded = encode_for(codec, co)
+        encoded = encode_for(codec, co, data)
         if codec.kind == "json":
             assert isinstance(encoded, dict)
             body = {
