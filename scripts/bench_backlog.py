@@ -3,9 +3,10 @@
 Indonesia's system is down while ``ak-bridge serve`` accepts a few real KCS certificates
 (real translation and signature). Their rows are then copied in bulk into a backlog of N
 pending deliveries (``adapters.store.copy.insert_rows``): groups of 3 messages per
-certificate, each with its own message id and the real signed payload. Indonesia comes up,
-one ``ak-bridge worker`` drains the backlog, and this prints the drain rate, the worker's
-peak RSS (sampled from /proc), and whether every certificate's messages arrived in order.
+certificate, each with its own message id and the real signed payload. Indonesia comes up
+(in a process of its own, bench_partner.py), one ``ak-bridge worker`` drains the backlog,
+and this prints the drain rate, the worker's peak RSS (sampled from /proc), and whether
+every certificate's messages arrived in order.
 Figures only; nothing here asserts a time.
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_backends import fresh_postgres, wait_up  # noqa: E402
 from bench_capacity import start, stop  # noqa: E402
+from bench_partner import Partner  # noqa: E402
 
 from ak_bridge.adapters.store import open_database  # noqa: E402
 from ak_bridge.adapters.store.copy import insert_rows  # noqa: E402
@@ -102,14 +104,14 @@ def build_backlog(store, templates: list[str], n: int) -> dict[str, list[str]]:
     return order
 
 
-def run(label: str, workdir: Path, database: str | None, n: int) -> None:
+def run(label: str, workdir: Path, database: str | None, n: int, mode: str) -> None:
     topo = build_topology(workdir, database=database, start_partners=("KR-KCS",))
     config = topo.settings.root / "config"
     url = f"http://127.0.0.1:{topo.settings.port}"
     kcs, indonesia = topo.systems["KR-KCS"], topo.systems["ID-SKA"]
-    indonesia.keep_documents = False
     db = database or str(topo.settings.database)
     procs = [start(config, "serve", "--workers", "2")]
+    partner = None
     try:
         wait_up(url)
         today = datetime.now(UTC).date()
@@ -123,33 +125,37 @@ def run(label: str, workdir: Path, database: str | None, n: int) -> None:
         if db.startswith("postgres"):
             store.compact()
         built = time.perf_counter() - t0
-        indonesia.start()  # on the port reserved for it in the config
+        port = int(topo.settings.partners["ID-SKA"].endpoint.split(":")[2].split("/")[0])
+        partner = Partner(indonesia, port, mode)  # on the port reserved for it in the config
         worker = start(config, "worker")
         procs.append(worker)
         t1 = time.perf_counter()
         peak, samples = 0.0, []
         total = n + len(templates)
-        while len(indonesia.received) < total and time.perf_counter() - t1 < 3600:
+        while partner.ask("count") < total and time.perf_counter() - t1 < 3600:
             mb = rss_mb(worker.pid)
             peak = max(peak, mb)
             samples.append(mb)
             time.sleep(0.5)
         drain = time.perf_counter() - t1
+        arrivals = partner.ask("arrivals")
         got: dict[str, list[str]] = defaultdict(list)
-        for r in indonesia.received:
-            if r.message_id.startswith("AKB-BL-"):
-                got[f"KR-BL-{int(r.message_id[7:]) // PER_CERTIFICATE:08d}"].append(r.message_id)
+        for mid, _, _ in arrivals:
+            if mid.startswith("AKB-BL-"):
+                got[f"KR-BL-{int(mid[7:]) // PER_CERTIFICATE:08d}"].append(mid)
         out_of_order = sum(1 for ref, mids in order.items() if got.get(ref) != mids)
         quarter = samples[len(samples) // 4] if samples else 0.0
         print(
             f"  {label:10} backlog {n:,} (+{built:5.1f} s to build): drained in {drain:6.1f} s "
-            f"= {len(indonesia.received) / drain:4.0f} msg/s; worker RSS peak {peak:5.1f} MB "
+            f"= {len(arrivals) / drain:4.0f} msg/s; worker RSS peak {peak:5.1f} MB "
             f"(at a quarter {quarter:5.1f} MB, end {samples[-1] if samples else 0:5.1f} MB); "
-            f"certificates out of order: {out_of_order} of {len(order):,}"
+            f"certificates out of order: {out_of_order} of {len(order):,} (partner: {mode})"
         )
         store.close()
     finally:
         stop(procs)
+        if partner is not None:
+            partner.stop()
         topo.stop()
 
 
@@ -157,13 +163,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backlog", type=int, default=100_000)
     parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL")
+    parser.add_argument(
+        "--partner",
+        choices=("ok", "receipt_only"),
+        default="receipt_only",
+        help="the partner verifies everything (ok) or answers from the header (its checks "
+        "are on its own machine in production)",
+    )
     args = parser.parse_args()
     print(f"backlog: load {os.getloadavg()[0]:.2f}")
     server = os.environ.get("AK_BRIDGE_TEST_POSTGRES")
     with tempfile.TemporaryDirectory(prefix="ak-bench-backlog-") as tmp:
-        run("SQLite", Path(tmp) / "sqlite", None, args.backlog)
+        run("SQLite", Path(tmp) / "sqlite", None, args.backlog, args.partner)
         if args.postgres and server:
-            run("PostgreSQL", Path(tmp) / "pg", fresh_postgres(server, "ak_bench_bl"), args.backlog)
+            pg = fresh_postgres(server, "ak_bench_bl")
+            run("PostgreSQL", Path(tmp) / "pg", pg, args.backlog, args.partner)
 
 
 if __name__ == "__main__":

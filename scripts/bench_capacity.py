@@ -19,7 +19,6 @@ Figures only; nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import shutil
 import signal
@@ -30,18 +29,16 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 import requests
-import waitress
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_backends import wait_up  # noqa: E402
+from bench_partner import Partner  # noqa: E402
 
 from ak_bridge.adapters.web import soap  # noqa: E402
 from ak_bridge.sim.certificates import sample_form_ak  # noqa: E402
-from ak_bridge.sim.partners import PartnerSystem  # noqa: E402
 from ak_bridge.sim.server import free_port  # noqa: E402
 from ak_bridge.sim.topology import Topology, build_topology  # noqa: E402
 from ak_bridge.standard.contracts import KCS  # noqa: E402
@@ -216,51 +213,6 @@ def accept_vs_floor(workdir: Path, n: int) -> dict[str, float]:
     return rates
 
 
-def _partner_main(system: PartnerSystem, port: int, mode: str, conn: Connection) -> None:
-    """Indonesia's simulated system in a process of its own (not on the clients' GIL),
-    served by waitress with HTTP keep-alive as real partners' servers are (werkzeug's
-    server, which the tests use, closes the connection after every response)."""
-    system.mode, system.keep_documents = mode, False
-    server = waitress.create_server(system.app(), host="127.0.0.1", port=port, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    while True:
-        ask = conn.recv()
-        if ask == "count":
-            conn.send(len(system.received))
-        elif ask == "arrivals":
-            conn.send([(r.envelope.reference_no, r.at.timestamp()) for r in system.received])
-        elif ask == "cpu":
-            t = os.times()
-            conn.send(t.user + t.system)
-        else:
-            server.close()
-            return
-
-
-class Partner:
-    """Indonesia in a forked process; asked for counts, arrivals and its CPU over a pipe."""
-
-    def __init__(self, system: PartnerSystem, port: int, mode: str) -> None:
-        self.conn, child = multiprocessing.Pipe()
-        ctx = multiprocessing.get_context("fork")
-        self.proc = ctx.Process(target=_partner_main, args=(system, port, mode, child))
-        self.proc.start()
-
-    def ask(self, what: str):  # noqa: ANN201 - the answer's type depends on the question
-        self.conn.send(what)
-        return self.conn.recv()
-
-    def wait_for(self, n: int, limit: float = 600) -> int:
-        t0 = time.perf_counter()
-        while (got := self.ask("count")) < n and time.perf_counter() - t0 < limit:
-            time.sleep(0.01)
-        return got
-
-    def stop(self) -> None:
-        self.conn.send("stop")
-        self.proc.join(timeout=10)
-
-
 def end_to_end(workdir: Path, n: int, mode: str) -> float:
     """Sustained: submit as fast as 4 clients can with the worker running; the rate is what
     arrives at the partner, and each process's CPU per certificate. Then half that rate,
@@ -309,7 +261,7 @@ def end_to_end(workdir: Path, n: int, mode: str) -> float:
             resp.raise_for_status()
             sent[f"KR-PACE-{i:06d}"] = time.time()
         partner.wait_for(base + len(paced))
-        gaps = [(at - sent[ref]) * 1000 for ref, at in partner.ask("arrivals") if ref in sent]
+        gaps = [(at - sent[ref]) * 1000 for _, ref, at in partner.ask("arrivals") if ref in sent]
         print(
             f"  {'':17} at {rate:.0f} msg/s offered (half): receipt -> arrival median "
             f"{statistics.median(gaps):5.1f} ms, p99 {pct(gaps, 0.99):6.1f} ms "
