@@ -8,6 +8,7 @@ each delivery paid a TCP connect that production does not.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
@@ -24,6 +25,7 @@ def _partner_main(system: PartnerSystem, port: int, mode: str, conn: Connection)
     served by waitress with HTTP keep-alive as real partners' servers are (werkzeug's
     server, which the tests use, closes the connection after every response)."""
     system.mode, system.keep_documents = mode, False
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" lines
     server = waitress.create_server(system.app(), host="127.0.0.1", port=port, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     while True:
