@@ -4,7 +4,9 @@ login, roles, CSRF on every POST, the shared login throttle, disabled accounts."
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,63 @@ def test_a_disabled_account_is_logged_out(app_topology: Topology) -> None:
     store.close()
     assert c.get("/admin/").status_code == 302
     assert login(client(app_topology), "olga").status_code == 200  # refused
+
+
+def test_every_failed_login_is_an_audit_row(app_topology: Topology) -> None:
+    """Unknown name, wrong password, disabled account, throttled: each leaves a row with the
+    name tried and the client's address, never the password; the chain stays intact.
+    Throttled logins cost the sender nothing, so they are a series: one row, repeats counted."""
+    c = client(app_topology)
+    login(c, "mallory", "guess one 123")
+    login(c, "vera\n" + "x" * 100, "guess two 123")
+    for _ in range(5):
+        login(c, "olga", "guess three 123")
+    for _ in range(3):
+        login(c, "olga")  # the right password, but throttled now: one row, two counted
+    store = open_store(app_topology.settings)
+    store.disable_operator("vera", _now())
+    store.close()
+    login(c, "vera")
+    failures = c.application.extensions["ak_bridge.failures"]
+    assert failures.ended(time.monotonic() + 61) == [
+        (("unauthenticated", "admin/login", "127.0.0.1", "name 'olga'"), 2)
+    ]
+    store = open_store(app_topology.settings)
+    rows = list(reversed(store.audit_events("console_login_failed")))
+    assert [r["detail"].rsplit(": ", 1)[1] for r in rows] == (
+        ["unknown_user", "unknown_user"] + ["wrong_password"] * 5 + ["throttled", "disabled"]
+    )
+    assert rows[0]["detail"] == "name 'mallory' from 127.0.0.1: unknown_user"
+    assert rows[1]["detail"].startswith("name 'vera?xxx") and "…" in rows[1]["detail"]
+    assert len(rows[1]["detail"]) < 120  # the tried name is bounded
+    assert all(r["actor"] == "system" for r in rows)  # nobody authenticated did this
+    trail = " ".join(str(dict(r)) for r in store.audit_events())
+    assert "guess" not in trail and PASSWORD not in trail
+    assert store.audit_events("console_login") == []
+    assert store.verify_audit() == []
+    store.close()
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_audited(
+    app_topology: Topology,
+) -> None:
+    settings = app_topology.settings
+    proxied = replace(settings, auth=replace(settings.auth, trusted_proxies=("127.0.0.1",)))
+    c = create_app(proxied).test_client()
+    c.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.9, 198.51.100.7"
+    login(c, "olga", "wrong password")
+    login(c, "olga")
+    store = open_store(settings)
+    (failed,) = store.audit_events("console_login_failed")
+    assert failed["detail"] == "name 'olga' from 198.51.100.7 via 127.0.0.1: wrong_password"
+    (ok,) = store.audit_events("console_login")
+    assert ok["actor"] == "olga" and ok["detail"] == "from 198.51.100.7 via 127.0.0.1"
+    store.close()
+    direct = client(app_topology)  # no trusted proxy: the header proves nothing
+    direct.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"
+    login(direct, "nobody")
+    store = open_store(settings)
+    assert store.audit_events("console_login_failed")[0]["detail"].endswith(
+        "from 127.0.0.1: unknown_user"
+    )
+    store.close()

@@ -201,3 +201,7 @@ def test_the_login_throttle(site: Site) -> None:
     page = site.page("tom")  # the right password now
     expect(page.locator("#error")).to_contain_text("Too many failed logins")
     shot(page, "login-throttled")
+    failed = site.worker.store.audit_events("console_login_failed")
+    tom = [r["detail"] for r in failed if r["detail"].startswith("name 'tom'")]
+    assert tom[0] == "name 'tom' from 127.0.0.1: throttled"  # the newest row first
+    assert tom[1:6] == ["name 'tom' from 127.0.0.1: wrong_password"] * 5

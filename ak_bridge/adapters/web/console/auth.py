@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -25,9 +26,10 @@ from flask import (
     url_for,
 )
 
+from ak_bridge.adapters.web.auth import RepeatedFailures
+from ak_bridge.core.errors import Unauthenticated
 from ak_bridge.service.exchange import Exchange
-from ak_bridge.service.operators import authenticate
-from ak_bridge.service.ports import AuditEvent
+from ak_bridge.service.operators import audit_failed_login, authenticate, tried_name
 
 OPEN_ENDPOINTS = {"console.login", "console.static"}
 
@@ -40,6 +42,27 @@ def csrf_token() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     return session["csrf"]
+
+
+def client_address() -> str:
+    """Who is logging in, for the audit trail: the peer, or behind a proxy of ``[auth]
+    trusted_proxies`` the last address that proxy put in X-Forwarded-For (anything further
+    left was written by the client and proves nothing)."""
+    peer = request.remote_addr or "-"
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    if forwarded and peer in exchange().settings.auth.trusted_proxies:
+        return f"{forwarded[:64]} via {peer}"
+    return peer
+
+
+def _audit_throttled(name: str, source: str) -> None:
+    """A throttled login as a series (edge.py's): the first audited, repeats within a minute
+    counted, one ``rejected`` row "N more identical refusals" closing it."""
+    failures: RepeatedFailures = current_app.extensions["ak_bridge.failures"]
+    key = (Unauthenticated.code, "admin/login", source, f"name {tried_name(name)}")
+    if failures.record(key, time.monotonic()):
+        ex = exchange()
+        audit_failed_login(ex.store, name, ex.clock(), source, "throttled")
 
 
 def operator_only(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,19 +106,15 @@ def install(bp: Blueprint) -> None:
         if request.method == "POST":
             ex = exchange()
             name = request.form.get("name", "").strip()
-            result = authenticate(ex.store, name, request.form.get("password", ""), ex.clock())
+            password = request.form.get("password", "")
+            source = client_address()
+            result = authenticate(ex.store, name, password, ex.clock(), source)
+            if result.reason == "throttled":
+                _audit_throttled(name, source)
             if result.refused is None:
                 session.clear()
                 session.permanent = True
                 session["operator"] = result.name
-                ex.store.audit(
-                    AuditEvent(
-                        ex.clock(),
-                        "console_login",
-                        actor=name,
-                        detail=f"from {request.remote_addr}",
-                    )
-                )
                 target = request.args.get("next", "")
                 return redirect(target if target.startswith("/admin") else url_for(".dashboard"))
             error = (
