@@ -3,6 +3,7 @@ login, roles, CSRF on every POST, the shared login throttle, disabled accounts."
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -10,10 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from ak_bridge import create_app
 from ak_bridge.adapters.store import open_store
+from ak_bridge.cli import cli
+from ak_bridge.config import load_settings
+from ak_bridge.core.settings import ConsoleSettings, Settings
 from ak_bridge.service.operators import hash_password
 from ak_bridge.sim.topology import Topology, build_topology
 
@@ -21,16 +26,19 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def app_topology(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Topology]:
-    monkeypatch.setenv("AK_BRIDGE_CONSOLE_SECRET", "s" * 40)
-    monkeypatch.setenv("AK_BRIDGE_CONSOLE_HTTP", "1")
+def app_topology(tmp_path: Path) -> Iterator[Topology]:
     topo = build_topology(tmp_path / "console", start_partners=())
+    topo.settings = with_console(topo, "s" * 40, secure_cookies=False)
     store = open_store(topo.settings)
     store.add_operator("olga", "operator", hash_password(PASSWORD), _now())
     store.add_operator("vera", "viewer", hash_password(PASSWORD), _now())
     store.close()
     yield topo
     topo.stop()
+
+
+def with_console(topo: Topology, secret: str | None, secure_cookies: bool) -> Settings:
+    return replace(topo.settings, console=ConsoleSettings(secret, secure_cookies))
 
 
 def _now():
@@ -56,7 +64,8 @@ def login(c: FlaskClient, name: str, password: str = PASSWORD):
 def test_without_a_secret_the_console_is_refused(
     app_topology: Topology, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("AK_BRIDGE_CONSOLE_SECRET")
+    monkeypatch.setenv("AK_BRIDGE_CONSOLE_SECRET", "s" * 40)  # read by config.py only
+    app_topology.settings = with_console(app_topology, None, secure_cookies=False)
     resp = client(app_topology).get("/admin/login")
     assert resp.status_code == 503
     assert "AK_BRIDGE_CONSOLE_SECRET" in resp.get_data(as_text=True)
@@ -85,10 +94,8 @@ def test_pages_need_a_login_and_cookies_are_strict(app_topology: Topology) -> No
     assert "did you mean VN-ECOSYS?" in c.get("/admin/messages?partner=VN").get_data(as_text=True)
 
 
-def test_cookies_are_secure_unless_told_otherwise(
-    app_topology: Topology, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("AK_BRIDGE_CONSOLE_HTTP")
+def test_cookies_are_secure_unless_told_otherwise(app_topology: Topology) -> None:
+    app_topology.settings = with_console(app_topology, "s" * 40, secure_cookies=True)
     c = client(app_topology)
     assert "Secure" in c.get("/admin/login").headers["Set-Cookie"]
 
@@ -192,3 +199,20 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_audited(
         "from 127.0.0.1: unknown_user"
     )
     store.close()
+
+
+def test_the_console_variables_are_read_by_config_and_never_shown(
+    app_topology: Topology,
+) -> None:
+    """config.py is the one reader of the environment; the secret stays out of repr (log
+    lines) and out of ``config check``'s dump."""
+    config = app_topology.settings.root / "config"
+    environ = {"AK_BRIDGE_CONSOLE_SECRET": "console-secret-" + "z" * 30}
+    settings = load_settings(config, environ={**environ, "AK_BRIDGE_CONSOLE_HTTP": "1"})
+    assert settings.console == ConsoleSettings(environ["AK_BRIDGE_CONSOLE_SECRET"], False)
+    assert load_settings(config, environ={}).console == ConsoleSettings(None, True)
+    assert load_settings(config, environ=environ).console.secure_cookies
+    assert "console-secret" not in repr(settings)
+    shown = CliRunner(env=environ).invoke(cli, ["--config", str(config), "config", "check"])
+    assert "console-secret" not in shown.output
+    assert json.loads(shown.stdout)["console"] == {"secret": "***", "secure_cookies": True}

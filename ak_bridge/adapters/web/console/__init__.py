@@ -2,7 +2,8 @@
 
 Every asset ships in the package (templates/ and static/), nothing from a CDN. Access is by
 named accounts (``ak-bridge operators add``); sessions are signed with the secret of
-AK_BRIDGE_CONSOLE_SECRET, which every instance must share. Without it /admin answers 503
+AK_BRIDGE_CONSOLE_SECRET (read by config.py into ``settings.console``), which every instance
+must share. Without it /admin answers 503
 and says so: a generated per-process secret would log people out at random behind two
 instances, and a file of it would be one more secret to back up.
 """
@@ -10,7 +11,7 @@ instances, and a file of it would be one more secret to back up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ class ConsoleTools:
     ``pilot_report()`` gives the pilot report as one self-contained HTML page (ops/report_html).
     """
 
-    secret: str | None
+    secret: str | None = field(repr=False)  # settings.console.secret: never in a log line
     evidence_pack: Callable[[str, str], bytes]
     pilot_report: Callable[[], Any]
     secure_cookies: bool = True
