@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 
 from ak_bridge import create_app
 from ak_bridge.adapters.store import open_store
+from ak_bridge.adapters.web.console import auth as console_auth
 from ak_bridge.cli import cli
 from ak_bridge.config import load_settings
 from ak_bridge.core.settings import ConsoleSettings, Settings
@@ -141,10 +142,13 @@ def test_a_disabled_account_is_logged_out(app_topology: Topology) -> None:
     assert login(client(app_topology), "olga").status_code == 200  # refused
 
 
-def test_every_failed_login_is_an_audit_row(app_topology: Topology) -> None:
+def test_every_failed_login_is_an_audit_row(
+    app_topology: Topology, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Unknown name, wrong password, disabled account, throttled: each leaves a row with the
     name tried and the client's address, never the password; the chain stays intact.
-    Throttled logins cost the sender nothing, so they are a series: one row, repeats counted."""
+    Throttled logins cost the sender nothing, so they are a series: one row, repeats counted
+    in one more row when the series ends; none of them a partner's refusal (``rejected``)."""
     c = client(app_topology)
     login(c, "mallory", "guess one 123")
     login(c, "vera\n" + "x" * 100, "guess two 123")
@@ -156,22 +160,25 @@ def test_every_failed_login_is_an_audit_row(app_topology: Topology) -> None:
     store.disable_operator("vera", _now())
     store.close()
     login(c, "vera")
-    failures = c.application.extensions["ak_bridge.failures"]
-    assert failures.ended(time.monotonic() + 61) == [
-        (("unauthenticated", "admin/login", "127.0.0.1", "name 'olga'"), 2)
-    ]
+    later = time.monotonic() + 61  # the throttled series has ended; the next request says so
+    monkeypatch.setattr(console_auth, "monotonic", lambda: later)
+    c.get("/admin/login")
     store = open_store(app_topology.settings)
     rows = list(reversed(store.audit_events("console_login_failed")))
-    assert [r["detail"].rsplit(": ", 1)[1] for r in rows] == (
-        ["unknown_user", "unknown_user"] + ["wrong_password"] * 5 + ["throttled", "disabled"]
+    assert [r["detail"].split(": ", 1)[1] for r in rows] == (
+        ["unknown_user", "unknown_user"]
+        + ["wrong_password"] * 5
+        + ["throttled", "disabled", "throttled; 2 more like it within 60 s"]
     )
     assert rows[0]["detail"] == "name 'mallory' from 127.0.0.1: unknown_user"
     assert rows[1]["detail"].startswith("name 'vera?xxx") and "…" in rows[1]["detail"]
     assert len(rows[1]["detail"]) < 120  # the tried name is bounded
+    assert rows[-1]["detail"].startswith("name 'olga' from 127.0.0.1: ")
     assert all(r["actor"] == "system" for r in rows)  # nobody authenticated did this
     trail = " ".join(str(dict(r)) for r in store.audit_events())
     assert "guess" not in trail and PASSWORD not in trail
     assert store.audit_events("console_login") == []
+    assert store.audit_events("rejected") == []  # the pilot report's refusals: untouched
     assert store.verify_audit() == []
     store.close()
 

@@ -85,12 +85,16 @@ def authenticate(store: Store, name: str, password: str, now: datetime, source: 
     return Login(account["name"], account["role"], None)
 
 
-def audit_failed_login(store: Store, name: str, now: datetime, source: str, reason: str) -> None:
-    """One ``console_login_failed`` row: the name tried, from where, why; no password."""
+def audit_failed_login(
+    store: Store, name: str, now: datetime, source: str, reason: str, repeats: int = 0
+) -> None:
+    """One ``console_login_failed`` row: the name tried, from where, why; no password.
+    ``repeats``: how many more like it were only counted (a closed series of throttled ones)."""
+    more = f"; {repeats} more like it within 60 s" if repeats else ""
     store.audit(
         AuditEvent(
             now,
             "console_login_failed",
-            detail=f"name {tried_name(name)} from {source}: {reason}",
+            detail=f"name {tried_name(name)} from {source}: {reason}{more}",
         )
     )

@@ -45,6 +45,8 @@ def register(app: Flask, tools: ConsoleTools) -> None:
         static_url_path="/static",
     )
     app.extensions["ak_bridge_console"] = tools
+    app.extensions["ak_bridge_console_throttled"] = auth.RepeatedFailures()
+    app.before_request(auth.close_throttled_series)
     if tools.secret:
         app.secret_key = tools.secret
     app.config.update(

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from collections.abc import Callable
 from functools import wraps
+from time import monotonic
 from typing import Any
 
 from flask import (
@@ -27,9 +27,8 @@ from flask import (
 )
 
 from ak_bridge.adapters.web.auth import RepeatedFailures
-from ak_bridge.core.errors import Unauthenticated
 from ak_bridge.service.exchange import Exchange
-from ak_bridge.service.operators import audit_failed_login, authenticate, tried_name
+from ak_bridge.service.operators import NAME_KEPT, audit_failed_login, authenticate
 
 OPEN_ENDPOINTS = {"console.login", "console.static"}
 
@@ -56,13 +55,27 @@ def client_address() -> str:
 
 
 def _audit_throttled(name: str, source: str) -> None:
-    """A throttled login as a series (edge.py's): the first audited, repeats within a minute
-    counted, one ``rejected`` row "N more identical refusals" closing it."""
-    failures: RepeatedFailures = current_app.extensions["ak_bridge.failures"]
-    key = (Unauthenticated.code, "admin/login", source, f"name {tried_name(name)}")
-    if failures.record(key, time.monotonic()):
+    """A throttled login costs its sender nothing, so it is audited as a series (as edge.py
+    does for bad tokens): the first one, then the repeats within 60 s only counted, and one
+    row with the count when the series ends. Its own rows, not ``rejected`` ones: those are
+    partners' messages refused at the door, which the pilot report counts."""
+    key = (source, name[: NAME_KEPT + 1])  # bounded: the series are kept in memory
+    if throttled_series().record(key, monotonic()):
         ex = exchange()
         audit_failed_login(ex.store, name, ex.clock(), source, "throttled")
+
+
+def throttled_series() -> RepeatedFailures:
+    return current_app.extensions["ak_bridge_console_throttled"]
+
+
+def close_throttled_series() -> None:
+    """Before any request to the app: write the count of each series that has ended."""
+    ended = throttled_series().ended(monotonic())
+    if ended:
+        ex = exchange()
+        for (source, name), repeats in ended:
+            audit_failed_login(ex.store, name, ex.clock(), source, "throttled", repeats)
 
 
 def operator_only(view: Callable[..., Any]) -> Callable[..., Any]:
