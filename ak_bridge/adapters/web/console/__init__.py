@@ -3,9 +3,9 @@
 Every asset ships in the package (templates/ and static/), nothing from a CDN. Access is by
 named accounts (``ak-bridge operators add``); sessions are signed with the secret of
 AK_BRIDGE_CONSOLE_SECRET (read by config.py into ``settings.console``), which every instance
-must share. Without it /admin answers 503
-and says so: a generated per-process secret would log people out at random behind two
-instances, and a file of it would be one more secret to back up.
+must share. Without it /admin answers 503 and says so: a generated per-process secret would
+log people out at random behind two instances, and a file of it would be one more secret to
+back up.
 """
 
 from __future__ import annotations
