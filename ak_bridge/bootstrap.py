@@ -110,11 +110,8 @@ def prepare_metrics_dir(settings: Settings) -> None:
 
 
 def console_tools(settings: Settings, exchange: Exchange) -> ConsoleTools:
-    """What /admin needs from the operations layer (the adapters may not import it).
-
-    AK_BRIDGE_CONSOLE_SECRET signs the console's sessions (the same on every instance);
-    AK_BRIDGE_CONSOLE_HTTP=1 drops the cookies' Secure flag, for a plain-HTTP loopback only.
-    """
+    """What /admin needs from the operations layer (the adapters may not import it); its
+    secret and cookie flag are ``settings.console`` (config.py reads them)."""
     from ak_bridge.adapters.web.console import ConsoleTools
     from ak_bridge.ops.evidence import build_pack
     from ak_bridge.ops.report_html import render_html
@@ -138,7 +135,7 @@ def console_tools(settings: Settings, exchange: Exchange) -> ConsoleTools:
         )
 
     return ConsoleTools(
-        secret=os.environ.get("AK_BRIDGE_CONSOLE_SECRET") or None,
+        secret=settings.console.secret,
         evidence_pack=evidence_pack,
         pilot_report=lambda: render_html(
             pilot_report(
@@ -148,5 +145,5 @@ def console_tools(settings: Settings, exchange: Exchange) -> ConsoleTools:
                 now=exchange.clock(),
             )
         ),
-        secure_cookies=os.environ.get("AK_BRIDGE_CONSOLE_HTTP") != "1",
+        secure_cookies=settings.console.secure_cookies,
     )

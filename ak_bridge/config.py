@@ -40,6 +40,7 @@ from ak_bridge.core.settings import (
     AlertSettings,
     AuthSettings,
     Channel,
+    ConsoleSettings,
     EdgeSettings,
     OutboundAuth,
     PartnerConfig,
@@ -363,7 +364,8 @@ def load_settings(
     """Read and check a config directory; ``AK_BRIDGE_CONFIG`` names it by default.
 
     Environment overrides (all optional): ``AK_BRIDGE_DATABASE``, ``AK_BRIDGE_HOST``,
-    ``AK_BRIDGE_PORT``.
+    ``AK_BRIDGE_PORT``; the console's ``AK_BRIDGE_CONSOLE_SECRET`` and
+    ``AK_BRIDGE_CONSOLE_HTTP`` (``ConsoleSettings``).
     """
     environ = os.environ if environ is None else environ
     config_dir = Path(config_dir or environ.get("AK_BRIDGE_CONFIG", "config")).resolve()
@@ -501,6 +503,10 @@ def load_settings(
         asw_partner=asw_partner,
         auth=_auth(main.get("auth", {}), src),
         edge=_edge(service, src),
+        console=ConsoleSettings(
+            secret=environ.get("AK_BRIDGE_CONSOLE_SECRET") or None,
+            secure_cookies=environ.get("AK_BRIDGE_CONSOLE_HTTP") != "1",
+        ),
         metrics_dir=path(_opt(service, "metrics_dir", str, "var/metrics", src, "service.")),
         alerts=_alerts(main.get("alerts", {}), environ, src),
     )

@@ -471,12 +471,15 @@ def test_report(bridge: Bridge) -> None:
 
 def test_report_json_and_period(bridge: Bridge) -> None:
     data = json.loads(bridge.run("report", "--json").output)
+    assert data["command"] == "report"
+    (waiting,) = data["backlog"]  # the same figures as the text's "Backlog now"
+    assert (waiting["partner"], waiting["waiting"], waiting["age_days"]) == ("VN-ECOSYS", 2, 10)
     by_partner = {p["partner"]: p for p in data["partners"]}
     assert by_partner["ID-SKA"]["by_status"] == {"delivered": 1, "dead": 1}
     assert by_partner["ID-SKA"]["latency"]["p50_s"] == 0.0
     since = (bridge.now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     recent = json.loads(bridge.run("report", "--json", "--since", since).output)
-    assert recent["since"] == since  # printed as given
+    assert recent["period"]["since"] == since  # printed as given
     # the pending delivery is ten days old: outside the period
     assert sum(p["deliveries"] for p in recent["partners"]) == 4
 

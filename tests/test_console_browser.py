@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import requests
 from flows import settle
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from ak_bridge.core.settings import ConsoleSettings
 from ak_bridge.service.exchange import Exchange
 from ak_bridge.service.operators import hash_password
 from ak_bridge.sim.certificates import sample_form_ak
@@ -61,13 +63,12 @@ def _send(topo: Topology, ref: str, importing: str) -> str:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """24 COs to Indonesia delivered, 6 to Viet Nam dead (it was down), 3 refusals."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AK_BRIDGE_CONSOLE_SECRET", "browser-test-secret-" + "x" * 24)
-    mp.setenv("AK_BRIDGE_CONSOLE_HTTP", "1")  # plain HTTP on loopback
     topo = build_topology(
         tmp_path_factory.mktemp("console") / "exchange",
         retry={"max_attempts": 1, "base_delay": 1, "jitter": 0, "breaker_threshold": 100},
     )
+    secret = "browser-test-secret-" + "x" * 24  # plain HTTP on loopback: no Secure cookies
+    topo.settings = replace(topo.settings, console=ConsoleSettings(secret, secure_cookies=False))
     bridge = topo.start_bridge()
     now = datetime.now(UTC)
     for name, role in (("olga", "operator"), ("vera", "viewer"), ("tom", "operator")):
@@ -87,7 +88,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(topo, worker, browser)
         browser.close()
     topo.stop()
-    mp.undo()
 
 
 def test_log_in_and_see_the_dashboard(site: Site) -> None:
@@ -201,3 +201,7 @@ def test_the_login_throttle(site: Site) -> None:
     page = site.page("tom")  # the right password now
     expect(page.locator("#error")).to_contain_text("Too many failed logins")
     shot(page, "login-throttled")
+    failed = site.worker.store.audit_events("console_login_failed")
+    tom = [r["detail"] for r in failed if r["detail"].startswith("name 'tom'")]
+    assert tom[0] == "name 'tom' from 127.0.0.1: throttled"  # the newest row first
+    assert tom[1:6] == ["name 'tom' from 127.0.0.1: wrong_password"] * 5

@@ -21,6 +21,7 @@ from report_history import DAYS, T0, History, make_history
 from ak_bridge.cli import cli
 from ak_bridge.ops.report_figures import human_duration
 from ak_bridge.ops.report_html import render_html
+from ak_bridge.ops.report_summary import summary
 from ak_bridge.ops.report_tables import raw, shown
 from ak_bridge.ops.reports import PilotReport, pilot_report
 from ak_bridge.service.ports import AuditEvent
@@ -129,7 +130,7 @@ def test_shadow_deliveries_counted_apart(history: History, report: PilotReport) 
 
 
 def test_summary_paragraph(history: History, report: PilotReport) -> None:
-    text = report.as_dict()["summary"]
+    text = summary(report)
     first, last = T0.date(), (T0 + timedelta(days=DAYS - 1)).date()
     assert text.startswith(f"Between {first.day} ") and f"{last.day} {last:%B %Y}" in text
     timed = sum(len(v) for v in history.latencies.values()) + history.dead
@@ -161,14 +162,49 @@ def test_html_is_one_self_contained_page(history: History, report: PilotReport) 
 def test_cli_period_is_given_and_printed_in_one_style(history: History) -> None:
     data = json.loads(run(history, "report", "--json", "--since", FIRST, "--until", LAST).output)
     end = (T0 + timedelta(days=DAYS)).date().isoformat()
-    assert (data["since"], data["until"]) == (f"{FIRST}T00:00:00Z", f"{end}T00:00:00Z")
-    assert data["period"] == f"{FIRST} to {LAST}"  # --until a day: that whole day
+    period = data["period"]
+    assert (period["since"], period["until"]) == (f"{FIRST}T00:00:00Z", f"{end}T00:00:00Z")
+    assert period["label"] == f"{FIRST} to {LAST}"  # --until a day: that whole day
     assert sum(
-        sum(d["FORM_AK"] for d in day.values() if "FORM_AK" in d) for day in data["daily"].values()
+        lane["messages"].get("FORM_AK", 0) for day in data["daily"] for lane in day["lanes"]
     ) == sum(n for (_, _, doc), n in history.daily.items() if doc == "FORM_AK")
     instant = f"{FIRST}T09:30:00Z"
     text = run(history, "report", "--since", instant, "--until", LAST).output
     assert text.splitlines()[0].startswith(f"Pilot report {instant} to {end}T00:00:00Z (UTC)")
+
+
+def test_cli_json_has_one_documented_shape(history: History, report: PilotReport) -> None:
+    """``command`` as in every admin --json, then the sections under the keys README lists;
+    lists, not maps keyed by data; the same figures as the report object."""
+    data = json.loads(run(history, "report", "--json", "--since", FIRST, "--until", LAST).output)
+    assert list(data) == [
+        "command",
+        "format",
+        "period",
+        "summary",
+        "totals",
+        "daily",
+        "lanes",
+        "partners",
+        "refusals",
+        "overdue_verifications",
+        "backlog",
+    ]
+    assert (data["command"], data["format"]) == ("report", 1)
+    assert set(data["period"]) == {"since", "until", "label", "generated_at"}
+    assert set(data["totals"]) == {"latency", "latency_histogram", "decision", "refusals_by_code"}
+    assert [d["day"] for d in data["daily"]] == [
+        (T0 + timedelta(days=n)).date().isoformat() for n in range(DAYS)
+    ]  # every day, in order
+    assert all(isinstance(data[k], list) for k in ("daily", "lanes", "partners", "refusals"))
+    assert sum(data["totals"]["refusals_by_code"].values()) == sum(report.refusals.values())
+    lanes = {x["lane"]: x for x in data["lanes"]}
+    assert {k: v["deliveries"] for k, v in lanes.items()} == {
+        x.name: x.deliveries for x in report.lanes
+    }
+    assert isinstance(data["backlog"], list)
+    for row in data["backlog"]:
+        assert set(row) == {"partner", "waiting", "oldest", "age_days", "breaker"}
 
 
 def test_cli_header_names_the_real_start(history: History) -> None:

@@ -28,6 +28,7 @@ def effective(settings: Settings) -> dict[str, Any]:
     data = dataclasses.asdict(settings)
     for name in SECRET_FIELDS:
         data[name] = MASK if data.get(name) else None
+    data["console"]["secret"] = MASK if settings.console.secret else None
     data["format_mappings"] = sorted(settings.format_mappings)
     data["auth"]["admin_token_sha256"] = f"{len(settings.auth.admin_token_hashes)} digest(s)"
     data["auth"].pop("admin_token_hashes", None)

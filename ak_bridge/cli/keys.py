@@ -15,15 +15,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from ak_bridge.cli import Failed, cli
-from ak_bridge.security.signing import SIGNING_KEY_USAGE
-
-USAGE = SIGNING_KEY_USAGE
+from ak_bridge.security.x509_build import (
+    build_certificate,
+    new_key,
+    pem,
+    private_pem,
+    signing_request,
+    subject_name,
+)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -62,12 +63,12 @@ def keys_new(
     passphrase_env: str | None,
 ) -> None:
     """Make a signing key and a CSR for the authority's CA (or a self-signed pair)."""
-    encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
+    passphrase = None
     if passphrase_env:
         secret = os.environ.get(passphrase_env)
         if not secret:
             raise Failed(f"variable {passphrase_env} is not set")
-        encryption = serialization.BestAvailableEncryption(secret.encode())
+        passphrase = secret.encode()
     out.mkdir(parents=True, exist_ok=True)
     key_file, other = (
         out / "bridge-key.pem",
@@ -76,47 +77,18 @@ def keys_new(
     for f in (key_file, other):
         if f.exists():
             raise Failed(f"{f} exists; refusing to overwrite a key or certificate")
-    key = (
-        ec.generate_private_key(ec.SECP256R1())
-        if algorithm == "ec"
-        else rsa.generate_private_key(65537, 3072)
-    )
-    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, name)]
-    if org:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
-    if country:
-        attrs.append(x509.NameAttribute(NameOID.COUNTRY_NAME, country))
-    subject = x509.Name(attrs)
+    key = new_key("ec" if algorithm == "ec" else "rsa", rsa_bits=3072)
+    subject = subject_name(name, org, country)
     if self_signed:
         now = datetime.now(UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + timedelta(days=days))
-            .add_extension(USAGE, critical=True)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
+        cert = build_certificate(
+            subject, key, now - timedelta(minutes=5), now + timedelta(days=days)
         )
-        pem = cert.public_bytes(serialization.Encoding.PEM)
+        other_pem = pem(cert)
     else:
-        csr = (
-            x509.CertificateSigningRequestBuilder()
-            .subject_name(subject)
-            .add_extension(USAGE, critical=True)
-            .sign(key, hashes.SHA256())
-        )
-        pem = csr.public_bytes(serialization.Encoding.PEM)
-    _write_private(
-        key_file,
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-        ),
-    )
-    other.write_bytes(pem)
+        other_pem = pem(signing_request(key, subject))
+    _write_private(key_file, private_pem(key, passphrase))
+    other.write_bytes(other_pem)
     click.echo(f"key: {key_file} (0600)")
     if self_signed:
         click.echo(f"self-signed certificate: {other} (for testing; partners must pin it)")

@@ -16,10 +16,10 @@ from ak_bridge.cli import Failed, _settings, _store, cli
 from ak_bridge.ops.report_csv import write_csv
 from ak_bridge.ops.report_figures import stamp
 from ak_bridge.ops.report_html import render_html
+from ak_bridge.ops.report_json import backlog_now, report_json
 from ak_bridge.ops.report_pdf import PdfUnavailable, render_pdf
 from ak_bridge.ops.report_text import render_text
 from ak_bridge.ops.reports import pilot_report
-from ak_bridge.service.ports import from_iso
 
 
 class Moment(click.ParamType):
@@ -114,19 +114,18 @@ def report(
         paths = write_csv(rep, csv_dir)
         click.echo(f"{len(paths)} CSV file(s) written to {csv_dir}", err=True)
     if as_json:
-        click.echo(json.dumps(rep.as_dict(), indent=2, sort_keys=True, default=str))
+        shape = report_json(rep, backlog_now(store, now))
+        click.echo(json.dumps(shape, indent=2, default=str))
         return
     if html_file is not None or csv_dir is not None or pdf_file is not None:
         return
     click.echo(render_text(rep))
+    backlog = backlog_now(store, now)
     click.echo("Backlog now")
-    backlog = store.backlog()
     if not backlog:
         click.echo("  nothing waiting")
     for row in backlog:
-        age = now - from_iso(row["oldest"])
-        state = store.breaker(row["destination"]).state(now)
         click.echo(
-            f"  {row['destination']:12} {row['backlog']:6} waiting, oldest received "
-            f"{stamp(from_iso(row['oldest']))} ({age.days} day(s) ago), breaker {state}"
+            f"  {row['partner']:12} {row['waiting']:6} waiting, oldest received "
+            f"{row['oldest']} ({row['age_days']} day(s) ago), breaker {row['breaker']}"
         )

@@ -89,6 +89,19 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """The web console at /admin, from the environment (config.py reads it).
+
+    ``secret`` (AK_BRIDGE_CONSOLE_SECRET) signs the sessions and must be the same on every
+    instance; without it /admin answers 503. ``secure_cookies`` is False only with
+    AK_BRIDGE_CONSOLE_HTTP=1, for a plain-HTTP loopback test.
+    """
+
+    secret: str | None = field(default=None, repr=False)  # never in a log line
+    secure_cookies: bool = True
+
+
+@dataclass(frozen=True)
 class EdgeSettings:
     """How ``serve`` treats connections: read deadlines and caps against slow clients."""
 
@@ -144,6 +157,7 @@ class Settings:
     workers: int = 2  # web processes (gunicorn); about one per core
     auth: AuthSettings = field(default_factory=AuthSettings)
     edge: EdgeSettings = field(default_factory=EdgeSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     database_password: str | None = field(default=None, repr=False)  # PostgreSQL only
     calendars: Calendars = field(default_factory=Calendars)  # config/calendars.toml
     # The passphrase variable named by identity.key_passphrase_env when it is not set: only

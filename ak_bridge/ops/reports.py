@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
-from ak_bridge.ops.report_figures import Durations, days, histogram, iso_period, pct, stamp
+from ak_bridge.ops.report_figures import Durations, days, histogram, iso_period, pct
 from ak_bridge.ops.report_lifecycle import (
     Box4,
     OverdueVerification,
@@ -120,34 +119,6 @@ class PilotReport:
         for (_, code, _), n in self.refusals.items():
             out[code] += n
         return out
-
-    def as_dict(self) -> dict[str, Any]:
-        from ak_bridge.ops.report_summary import summary
-
-        def lane(x: LaneFigures) -> dict[str, Any]:
-            return asdict(x) | {"lane": x.name, "decision_p50_h": x.decision_p50_h}
-
-        return {
-            "since": stamp(self.since),
-            "until": stamp(self.until),
-            "period": self.period,
-            "generated_at": stamp(self.generated_at),
-            "summary": summary(self),
-            "partners": [asdict(p) for p in self.partners],
-            "lanes": [lane(x) for x in self.lanes],
-            "daily": {
-                d.isoformat(): {name: dict(c) for name, c in lanes.items()}
-                for d, lanes in self.daily.items()
-            },
-            "refusals": [
-                {"partner": p, "code": c, "box": b, "refusals": n}
-                for (p, c, b), n in sorted(self.refusals.items())
-            ],
-            "latency": asdict(self.latency_all),
-            "decision": asdict(self.decision_all),
-            "latency_histogram": self.latency_histogram,
-            "overdue_verifications": [asdict(v) for v in self.overdue_verifications],
-        }
 
 
 def pilot_report(

@@ -11,17 +11,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
-from ak_bridge.security.signing import SIGNING_KEY_USAGE
-
-KeyType = Literal["rsa", "ec"]
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+from ak_bridge.security.x509_build import (
+    CA_KEY_USAGE,
+    KeyType,
+    PrivateKey,
+    build_certificate,
+    new_key,
+    pem,
+    private_pem,
+    subject_name,
+)
 
 CA_CERT_FILE = "ca.test-cert.pem"
 CA_KEY_FILE = "ca.test-key.pem"
@@ -38,75 +42,28 @@ class PkiEntry:
     key_type: KeyType
 
 
-def _new_key(key_type: KeyType) -> PrivateKey:
-    if key_type == "rsa":
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return ec.generate_private_key(ec.SECP256R1())
-
-
 def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
+    return subject_name(cn, _ORG)
 
 
 def _write_key(path: Path, key: PrivateKey, passphrase: bytes | None) -> None:
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase
-        else serialization.NoEncryption()
-    )
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-    )
+    path.write_bytes(private_pem(key, passphrase))
     path.chmod(0o600)
 
 
 def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    path.write_bytes(pem(cert))
 
 
-def _leaf_usage() -> x509.KeyUsage:
-    return SIGNING_KEY_USAGE
-
-
-def _make_ca(
-    not_before: datetime, not_after: datetime
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = _name("ak-bridge Test CA")
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ski, critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
-        )
-        .sign(key, hashes.SHA256())
+def _make_ca(not_before: datetime, not_after: datetime) -> tuple[PrivateKey, x509.Certificate]:
+    key = new_key("ec")
+    cert = build_certificate(
+        _name("ak-bridge Test CA"),
+        key,
+        not_before,
+        not_after,
+        ca_path_length=0,
+        usage=CA_KEY_USAGE,
     )
     return key, cert
 
@@ -122,33 +79,6 @@ def _load_ca(
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise ValueError(f"{key_path}: unexpected key type")
     return key, x509.load_pem_x509_certificate(cert_path.read_bytes())
-
-
-def _issue_leaf(
-    ca_key: PrivateKey,
-    ca_cert: x509.Certificate,
-    name: str,
-    key: PrivateKey,
-    not_before: datetime,
-    not_after: datetime,
-) -> x509.Certificate:
-    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    return (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_leaf_usage(), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
 
 
 def make_test_pki(
@@ -187,9 +117,9 @@ def make_test_pki(
         if not name or "/" in name or name.startswith(".") or name == "ca":
             raise ValueError(f"unusable test identity name: {name!r}")
         key_type: KeyType = key_types.get(name, "rsa" if index % 2 == 0 else "ec")
-        key = _new_key(key_type)
+        key = new_key(key_type)
         not_before, not_after = validity.get(name, default_window)
-        cert = _issue_leaf(ca_key, ca_cert, name, key, not_before, not_after)
+        cert = build_certificate(_name(name), key, not_before, not_after, issuer=(ca_key, ca_cert))
         entry = PkiEntry(
             name,
             directory / f"{name}.test-key.pem",
@@ -206,19 +136,7 @@ def self_signed(
     key: PrivateKey, subject: x509.Name, not_before: datetime, not_after: datetime
 ) -> x509.Certificate:
     """A self-signed signing certificate (KeyUsage digitalSignature), to be pinned as is."""
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_leaf_usage(), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    return build_certificate(subject, key, not_before, not_after)
 
 
 def make_rogue_cert(directory: Path, name: str, *, key_type: KeyType | None = None) -> PkiEntry:
@@ -237,7 +155,7 @@ def make_rogue_cert(directory: Path, name: str, *, key_type: KeyType | None = No
         if key_type is None:
             key_type = "rsa" if isinstance(genuine.public_key(), rsa.RSAPublicKey) else "ec"
     key_type = key_type or "rsa"
-    key = _new_key(key_type)
+    key = new_key(key_type)
     now = datetime.now(UTC).replace(microsecond=0)
     cert = self_signed(key, subject, now - timedelta(days=1), now + timedelta(days=365))
     entry = PkiEntry(

@@ -16,9 +16,6 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from ak_bridge.adapters.web import soap
 from ak_bridge.core.model import (
     CancellationNotice,
@@ -33,6 +30,7 @@ from ak_bridge.core.model import (
 from ak_bridge.core.rules import default_reply_due
 from ak_bridge.formats import Codec
 from ak_bridge.security.signing import Signer, load_identity
+from ak_bridge.security.x509_build import new_key, pem, private_pem
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.partners import PartnerSystem
 from ak_bridge.sim.pki import _name, self_signed
@@ -130,17 +128,11 @@ def make_identity(partner_id: str, directory: Path = REQUESTS_DIR) -> tuple[Path
     if key_file.exists() and cert_file.exists():
         return key_file, cert_file
     directory.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = new_key("rsa")
     name = _name(f"TEST-ONLY sandbox {partner_id} - public key, never trust")
     cert = self_signed(
         key, name, datetime(2026, 1, 1, tzinfo=UTC), datetime(2036, 12, 31, tzinfo=UTC)
     )
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(private_pem(key))
+    cert_file.write_bytes(pem(cert))
     return key_file, cert_file

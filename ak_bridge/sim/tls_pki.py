@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ak_bridge.sim.pki import _make_ca, _name, _new_key, _write_cert, _write_key
+from ak_bridge.security.x509_build import Issuer, PrivateKey, build_certificate, new_key
+from ak_bridge.sim.pki import _make_ca, _name, _write_cert, _write_key
 
 
 @dataclass(frozen=True)
@@ -48,25 +49,22 @@ class TlsPki:
 
 
 def _leaf(
-    ca: tuple, name: str, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName]
-) -> tuple:
-    ca_key, ca_cert = ca
-    key = _new_key("ec")
+    ca: Issuer, name: str, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName]
+) -> tuple[PrivateKey, x509.Certificate]:
+    """A TLS leaf: ExtendedKeyUsage serverAuth or clientAuth, no signing KeyUsage."""
+    key = new_key("ec")
     now = datetime.now(UTC).replace(microsecond=0)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    cert = build_certificate(
+        _name(name),
+        key,
+        now - timedelta(days=1),
+        now + timedelta(days=30),
+        issuer=ca,
+        usage=None,
+        extended_usage=[usage],
+        sans=sans,
     )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return key, builder.sign(ca_key, hashes.SHA256())
+    return key, cert
 
 
 def make_tls_pki(directory: Path, label: str = "partner") -> TlsPki:

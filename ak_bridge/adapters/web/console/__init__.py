@@ -2,15 +2,16 @@
 
 Every asset ships in the package (templates/ and static/), nothing from a CDN. Access is by
 named accounts (``ak-bridge operators add``); sessions are signed with the secret of
-AK_BRIDGE_CONSOLE_SECRET, which every instance must share. Without it /admin answers 503
-and says so: a generated per-process secret would log people out at random behind two
-instances, and a file of it would be one more secret to back up.
+AK_BRIDGE_CONSOLE_SECRET (read by config.py into ``settings.console``), which every instance
+must share. Without it /admin answers 503 and says so: a generated per-process secret would
+log people out at random behind two instances, and a file of it would be one more secret to
+back up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ class ConsoleTools:
     ``pilot_report()`` gives the pilot report as one self-contained HTML page (ops/report_html).
     """
 
-    secret: str | None
+    secret: str | None = field(repr=False)  # settings.console.secret: never in a log line
     evidence_pack: Callable[[str, str], bytes]
     pilot_report: Callable[[], Any]
     secure_cookies: bool = True
@@ -44,6 +45,8 @@ def register(app: Flask, tools: ConsoleTools) -> None:
         static_url_path="/static",
     )
     app.extensions["ak_bridge_console"] = tools
+    app.extensions["ak_bridge_console_throttled"] = auth.RepeatedFailures()
+    app.before_request(auth.close_throttled_series)
     if tools.secret:
         app.secret_key = tools.secret
     app.config.update(

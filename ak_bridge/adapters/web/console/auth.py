@@ -11,6 +11,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from functools import wraps
+from time import monotonic
 from typing import Any
 
 from flask import (
@@ -25,9 +26,9 @@ from flask import (
     url_for,
 )
 
+from ak_bridge.adapters.web.auth import RepeatedFailures
 from ak_bridge.service.exchange import Exchange
-from ak_bridge.service.operators import authenticate
-from ak_bridge.service.ports import AuditEvent
+from ak_bridge.service.operators import NAME_KEPT, audit_failed_login, authenticate
 
 OPEN_ENDPOINTS = {"console.login", "console.static"}
 
@@ -40,6 +41,41 @@ def csrf_token() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     return session["csrf"]
+
+
+def client_address() -> str:
+    """Who is logging in, for the audit trail: the peer, or behind a proxy of ``[auth]
+    trusted_proxies`` the last address that proxy put in X-Forwarded-For (anything further
+    left was written by the client and proves nothing)."""
+    peer = request.remote_addr or "-"
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    if forwarded and peer in exchange().settings.auth.trusted_proxies:
+        return f"{forwarded[:64]} via {peer}"
+    return peer
+
+
+def _audit_throttled(name: str, source: str) -> None:
+    """A throttled login costs its sender nothing, so it is audited as a series (as edge.py
+    does for bad tokens): the first one, then the repeats within 60 s only counted, and one
+    row with the count when the series ends. Its own rows, not ``rejected`` ones: those are
+    partners' messages refused at the door, which the pilot report counts."""
+    key = (source, name[: NAME_KEPT + 1])  # bounded: the series are kept in memory
+    if throttled_series().record(key, monotonic()):
+        ex = exchange()
+        audit_failed_login(ex.store, name, ex.clock(), source, "throttled")
+
+
+def throttled_series() -> RepeatedFailures:
+    return current_app.extensions["ak_bridge_console_throttled"]
+
+
+def close_throttled_series() -> None:
+    """Before any request to the app: write the count of each series that has ended."""
+    ended = throttled_series().ended(monotonic())
+    if ended:
+        ex = exchange()
+        for (source, name), repeats in ended:
+            audit_failed_login(ex.store, name, ex.clock(), source, "throttled", repeats)
 
 
 def operator_only(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,19 +119,15 @@ def install(bp: Blueprint) -> None:
         if request.method == "POST":
             ex = exchange()
             name = request.form.get("name", "").strip()
-            result = authenticate(ex.store, name, request.form.get("password", ""), ex.clock())
+            password = request.form.get("password", "")
+            source = client_address()
+            result = authenticate(ex.store, name, password, ex.clock(), source)
+            if result.reason == "throttled":
+                _audit_throttled(name, source)
             if result.refused is None:
                 session.clear()
                 session.permanent = True
                 session["operator"] = result.name
-                ex.store.audit(
-                    AuditEvent(
-                        ex.clock(),
-                        "console_login",
-                        actor=name,
-                        detail=f"from {request.remote_addr}",
-                    )
-                )
                 target = request.args.get("next", "")
                 return redirect(target if target.startswith("/admin") else url_for(".dashboard"))
             error = (
