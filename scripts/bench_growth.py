@@ -180,6 +180,8 @@ def run(label: str, workdir: Path, database: str | None, sizes: list[int], n: in
             if db.startswith("postgres"):
                 store.compact()  # VACUUM (ANALYZE), as autovacuum would after such growth
             built = time.perf_counter() - t0
+            os.sync()  # the build's dirty pages (GBs at 1,000,000) must not be written back
+            # while the service is measured: a store grows over months, not in a minute
             have = size
             bodies = bodies_for(topo, f"G{size}", n)
             base = len(indonesia.received)
