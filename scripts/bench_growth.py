@@ -193,6 +193,7 @@ def run(label: str, workdir: Path, database: str | None, sizes: list[int], n: in
                 f"    {size:>9,} stored (+{built:5.1f} s to build): accept {rate:5.0f} msg/s, "
                 f"median {statistics.median(lat):5.1f} ms, p99 {pct(lat, 0.99):6.1f} ms; "
                 f"the last of {n} arrived {time.perf_counter() - t1:5.2f} s after the last receipt"
+                f" (load {os.getloadavg()[0]:.1f})"
             )
             plans(store, db)
             settle(store)
