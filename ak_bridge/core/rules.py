@@ -143,9 +143,19 @@ def certificate_key(co: FormAK, function: str) -> str:
     the issuing body between country and reference when the document names one (standard
     1.1: Korea's KCS and KCCI number independently). 1.0 keys are unchanged, so stored data
     stays valid."""
-    body = co.certification.issuing_body
-    scope = f"{co.issuing_country}|{body}" if body else co.issuing_country
+    scope = certificate_scope(co.issuing_country, co.certification.issuing_body or "")
     return f"{scope}|{co.reference_no}|{function}"
+
+
+def certificate_scope(issuing_country: str, issuing_body: str) -> str:
+    """Where a reference number is unique: the issuing country, and the issuing body when one
+    is named (''; a 1.0 document names none, and its keys stay as they were)."""
+    return f"{issuing_country}|{issuing_body}" if issuing_body else issuing_country
+
+
+def order_key(issuing_country: str, issuing_body: str, reference_no: str) -> str:
+    """The delivery order of one CO's documents (a replacement takes its original's)."""
+    return f"{certificate_scope(issuing_country, issuing_body)}|{reference_no}"
 
 
 def implied_function(co: FormAK) -> MessageFunction:

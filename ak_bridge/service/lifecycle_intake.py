@@ -187,12 +187,13 @@ class LifecycleIntake:
                 digest,
                 body,
                 now,
+                issuing_body=cert.issuing_body,
             ),
             deliveries=deliveries,
             events=events,
             receipt=Receipt(message_id, "accepted", now, msg.reference_no, findings),
             certificates=[dataclasses.replace(cert, state=str(new_state), updated_at=now)],
-            expect={(msg.issuing_country, msg.reference_no): cert.state},
+            expect={(msg.issuing_country, cert.issuing_body, msg.reference_no): cert.state},
         )
         return self.recorder.store_accepted(inbound, accepted)
 
