@@ -8,14 +8,22 @@ are independent: two bodies' COs with one number are two certificates. '' means 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import zeep
+from flows import settle
+from lxml import etree
 from store_rows import T0, cert_row, delivery_row, message_row
 
 from ak_bridge.adapters.store import migrations, open_database
+from ak_bridge.core.model import FormAK
 from ak_bridge.service.ports import AuditEvent, StateChanged, Store, iso
 from ak_bridge.service.records import CertificateChange
+from ak_bridge.sim.certificates import sample_form_ak
+from ak_bridge.sim.topology import PartnerSpec, Topology, build_topology
+from ak_bridge.standard.contracts import AMS
 
 REF = "KR-2026-000777"
 
@@ -126,3 +134,91 @@ def _opened_without_check(database: str) -> Store:
     from ak_bridge.adapters.store.sqlite import SqliteStore
 
     return SqliteStore.open(database, check=False)
+
+
+# -- through the running bridge ---------------------------------------------------------------
+
+SPECS = (
+    PartnerSpec("KR-AK", "KR", "soap", "akstd", AMS, ("1.0", "1.1")),
+    PartnerSpec("TH-AK", "TH", "soap", "akstd", AMS, ("1.0", "1.1")),
+)
+
+
+@pytest.fixture
+def exchange(tmp_path: Path):
+    topo = build_topology(tmp_path / "bodies", SPECS)
+    bridge = topo.start_bridge()
+    yield topo, bridge, topo.worker_exchange()
+    topo.stop()
+
+
+def issued_by(body: str | None, ref: str = REF) -> FormAK:
+    co = sample_form_ak(ref, "KR", "TH", date.today() - timedelta(days=2), items=2)
+    return dataclasses.replace(
+        co, certification=dataclasses.replace(co.certification, issuing_body=body)
+    )
+
+
+def submit(topo: Topology, co: FormAK, msg_id: str):
+    korea = topo.systems["KR-AK"]
+    xml, _, _ = korea.document_for(co)
+    return korea.submit_soap(topo.bridge_url, AMS, korea.envelope_for(co, msg_id), xml)
+
+
+def test_kcs_and_kcci_cos_with_one_number_are_both_accepted_and_delivered(exchange) -> None:
+    topo, bridge, worker = exchange
+    kcs, kcci = issued_by("KCS"), issued_by("KCCI")
+    first, second = submit(topo, kcs, "KR-1"), submit(topo, kcci, "KR-2")
+    assert (first.Status, second.Status) == ("accepted", "accepted")
+    settle(worker)
+    got = {
+        r.certificate.certification.issuing_body: r.certificate
+        for r in topo.systems["TH-AK"].received
+    }
+    assert got == {"KCS": kcs, "KCCI": kcci}
+    for body in ("KCS", "KCCI"):
+        assert bridge.store.certificate("KR", REF, body).state == "TRANSMITTED"
+    # a resend of either is a duplicate of that one only
+    again = submit(topo, kcci, "KR-2")
+    assert again.Status == "duplicate" and again.MessageId == second.MessageId
+    again = submit(topo, kcs, "KR-1b")
+    assert again.Status == "duplicate" and again.MessageId == first.MessageId
+    # other content under KCCI's number is a conflict with KCCI's CO, not KCS's
+    other = dataclasses.replace(kcci, items=kcci.items[:1])
+    with pytest.raises(zeep.exceptions.Fault) as exc:
+        submit(topo, other, "KR-3")
+    detail = etree.tostring(exc.value.detail).decode()
+    assert "duplicate_conflict" in detail and second.MessageId in detail
+
+
+def test_a_co_naming_no_body_behaves_as_before(exchange) -> None:
+    topo, bridge, worker = exchange
+    plain = issued_by(None)
+    assert submit(topo, plain, "KR-1").Status == "accepted"
+    assert submit(topo, plain, "KR-1").Status == "duplicate"
+    with pytest.raises(zeep.exceptions.Fault) as exc:
+        submit(topo, dataclasses.replace(plain, items=plain.items[:1]), "KR-2")
+    assert "duplicate_conflict" in etree.tostring(exc.value.detail).decode()
+    settle(worker)
+    cert = bridge.store.certificate("KR", REF)
+    assert cert.state == "TRANSMITTED" and cert.issuing_body == ""
+    assert cert.order_key == f"KR|{REF}"  # the order key of 1.0 is unchanged
+    assert submit(topo, issued_by("KCCI"), "KR-3").Status == "accepted"  # a KCCI CO is another
+
+
+def test_a_replace_retires_the_co_of_its_own_body(exchange) -> None:
+    topo, bridge, worker = exchange
+    for body, mid in (("KCS", "KR-1"), ("KCCI", "KR-2")):
+        assert submit(topo, issued_by(body), mid).Status == "accepted"
+    settle(worker)
+    old = issued_by("KCCI")
+    new = dataclasses.replace(
+        old,
+        reference_no="KR-2026-000778",
+        replaces_reference_no=REF,
+        original_issue_date=old.issue_date,
+    )
+    assert submit(topo, new, "KR-3").Status == "accepted"
+    assert bridge.store.certificate("KR", REF, "KCCI").state == "REPLACED"
+    assert bridge.store.certificate("KR", REF, "KCS").state == "TRANSMITTED"
+    assert bridge.store.predecessors("KR", "KR-2026-000778", "KCCI") == [REF]
