@@ -18,7 +18,10 @@ from lxml import etree
 from store_rows import T0, cert_row, delivery_row, message_row
 
 from ak_bridge.adapters.store import migrations, open_database
-from ak_bridge.core.model import FormAK
+from ak_bridge.core import lifecycle
+from ak_bridge.core.errors import VersionNotLossless
+from ak_bridge.core.model import CustomsResponse, FormAK, ItemDecision, PreferenceDecision
+from ak_bridge.formats.lifecycle import MESSAGES_NS_11, LifecycleCodec
 from ak_bridge.service.ports import AuditEvent, StateChanged, Store, iso
 from ak_bridge.service.records import CertificateChange
 from ak_bridge.sim.certificates import sample_form_ak
@@ -222,3 +225,81 @@ def test_a_replace_retires_the_co_of_its_own_body(exchange) -> None:
     assert bridge.store.certificate("KR", REF, "KCCI").state == "REPLACED"
     assert bridge.store.certificate("KR", REF, "KCS").state == "TRANSMITTED"
     assert bridge.store.predecessors("KR", "KR-2026-000778", "KCCI") == [REF]
+
+
+# -- lifecycle messages -----------------------------------------------------------------------
+
+
+def customs_response(body: str | None, declaration: str = "TH-IMP-1") -> CustomsResponse:
+    decisions = (
+        ItemDecision(1, PreferenceDecision.GIVEN),
+        ItemDecision(2, PreferenceDecision.GIVEN),
+    )
+    return CustomsResponse(REF, "KR", "TH", declaration, date.today(), decisions, issuing_body=body)
+
+
+def test_the_1_1_reference_carries_the_body_and_1_0_refuses_it() -> None:
+    codec = LifecycleCodec()
+    kcci = customs_response("KCCI")
+    root = codec.encode(kcci, "1.1")
+    assert root.find(f".//{{{MESSAGES_NS_11}}}IssuingBody").text == "KCCI"
+    assert codec.decode(root) == kcci
+    assert codec.decode(codec.encode(customs_response(None), "1.1")).issuing_body is None
+    with pytest.raises(VersionNotLossless) as exc:
+        codec.encode(kcci, "1.0")
+    assert exc.value.box == "header"
+    # a message naming no body keeps its stored text and hash, and its key
+    plain = customs_response(None)
+    assert "issuing_body" not in lifecycle.content_json(plain)[0]
+    assert lifecycle.business_key(plain, "11") == f"KR|{REF}|CustomsResponse|11|TH-IMP-1"
+    assert lifecycle.business_key(kcci, "11") == f"KR|KCCI|{REF}|CustomsResponse|11|TH-IMP-1"
+
+
+def _two_bodies_delivered(topo: Topology, worker) -> None:
+    for body, mid in (("KCS", "KR-1"), ("KCCI", "KR-2")):
+        assert submit(topo, issued_by(body), mid).Status == "accepted"
+    settle(worker)
+
+
+def test_a_response_naming_its_body_moves_that_co_only(exchange) -> None:
+    topo, bridge, worker = exchange
+    _two_bodies_delivered(topo, worker)
+    thailand = topo.systems["TH-AK"]
+    assert thailand.submit(topo.bridge_url, customs_response("KCCI"), "TH-1").Status == "accepted"
+    assert bridge.store.certificate("KR", REF, "KCCI").state == "PREFERENCE_GIVEN"
+    assert bridge.store.certificate("KR", REF, "KCS").state == "TRANSMITTED"
+    assert thailand.submit(topo.bridge_url, customs_response("KCCI"), "TH-1").Status == "duplicate"
+    settle(worker)
+    [forwarded] = topo.systems["KR-AK"].received  # the issuer hears which CO, by body
+    assert forwarded.certificate.issuing_body == "KCCI" and b"<IssuingBody>KCCI<" in forwarded.raw
+    assert [m.document_type for m in bridge.store.messages_for_certificate("KR", REF, "KCS")] == [
+        "FORM_AK"
+    ]
+
+
+def test_a_response_naming_no_body_is_refused_when_a_body_uses_the_number(exchange) -> None:
+    topo, bridge, worker = exchange
+    assert submit(topo, issued_by(None), "KR-0").Status == "accepted"  # a CO naming no body
+    _two_bodies_delivered(topo, worker)
+    before = len(bridge.store.find_messages())
+    with pytest.raises(zeep.exceptions.Fault) as exc:
+        topo.systems["TH-AK"].submit(topo.bridge_url, customs_response(None), "TH-2")
+    detail = etree.tostring(exc.value.detail).decode()
+    assert "not_found" in detail and "IssuingBody" in detail and "KCCI" in detail
+    assert ">header<" in detail
+    assert len(bridge.store.find_messages()) == before  # nothing stored
+    for body in ("", "KCS", "KCCI"):
+        assert bridge.store.certificate("KR", REF, body).state == "TRANSMITTED"
+    # naming a body that has no CO with the number is not found, like any unknown CO
+    with pytest.raises(zeep.exceptions.Fault) as exc:
+        topo.systems["TH-AK"].submit(topo.bridge_url, customs_response("KITA"), "TH-3")
+    assert "issued by KITA" in etree.tostring(exc.value.detail).decode()
+
+
+def test_a_response_naming_no_body_addresses_the_co_naming_none(exchange) -> None:
+    topo, bridge, worker = exchange
+    assert submit(topo, issued_by(None), "KR-0").Status == "accepted"
+    settle(worker)
+    response = customs_response(None)
+    assert topo.systems["TH-AK"].submit(topo.bridge_url, response, "TH-1").Status == "accepted"
+    assert bridge.store.certificate("KR", REF).state == "PREFERENCE_GIVEN"

@@ -43,6 +43,7 @@ from ak_bridge.core.model import (
     VerificationDetermination,
     VerificationReply,
     VerificationRequest,
+    certificate_scope,
 )
 
 W = Severity.WARNING
@@ -145,12 +146,6 @@ def certificate_key(co: FormAK, function: str) -> str:
     stays valid."""
     scope = certificate_scope(co.issuing_country, co.certification.issuing_body or "")
     return f"{scope}|{co.reference_no}|{function}"
-
-
-def certificate_scope(issuing_country: str, issuing_body: str) -> str:
-    """Where a reference number is unique: the issuing country, and the issuing body when one
-    is named (''; a 1.0 document names none, and its keys stay as they were)."""
-    return f"{issuing_country}|{issuing_body}" if issuing_body else issuing_country
 
 
 def order_key(issuing_country: str, issuing_body: str, reference_no: str) -> str:

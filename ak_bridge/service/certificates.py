@@ -167,9 +167,7 @@ class CertificateIntake:
         """The CO a Replace retires: REPLACED, in the same transaction; its order is kept.
         It is the CO of the same issuing body: a body replaces only its own COs."""
         body = co.certification.issuing_body or ""
-        replaced = self.store.certificate(
-            co.issuing_country, co.replaces_reference_no or "", body
-        )
+        replaced = self.store.certificate(co.issuing_country, co.replaces_reference_no or "", body)
         if replaced is None:
             issued_by = f" issued by {body}" if body else ""
             raise NotFound(

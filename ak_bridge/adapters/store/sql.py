@@ -260,9 +260,7 @@ class SqlStore:
     @staticmethod
     def _upsert_certificate(tx: Tx, cert: Mapping[str, Any]) -> None:
         cols = list(cert)
-        updates = ", ".join(
-            f"{c} = excluded.{c}" for c in cols if c not in _CERTIFICATE_KEY
-        )
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in _CERTIFICATE_KEY)
         tx.run(
             f"INSERT INTO certificates ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
             f" ON CONFLICT({', '.join(_CERTIFICATE_KEY)}) DO UPDATE SET {updates}",
