@@ -8,20 +8,28 @@ are independent: two bodies' COs with one number are two certificates. '' means 
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
+import zipfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 import zeep
+from click.testing import CliRunner
 from flows import settle
 from lxml import etree
+from openapi_check import check
 from store_rows import T0, cert_row, delivery_row, message_row
 
 from ak_bridge.adapters.store import migrations, open_database
+from ak_bridge.cli import cli
 from ak_bridge.core import lifecycle
 from ak_bridge.core.errors import VersionNotLossless
 from ak_bridge.core.model import CustomsResponse, FormAK, ItemDecision, PreferenceDecision
 from ak_bridge.formats.lifecycle import MESSAGES_NS_11, LifecycleCodec
+from ak_bridge.ops.evidence import build_pack
 from ak_bridge.service.ports import AuditEvent, StateChanged, Store, iso
 from ak_bridge.service.records import CertificateChange
 from ak_bridge.sim.certificates import sample_form_ak
@@ -303,3 +311,36 @@ def test_a_response_naming_no_body_addresses_the_co_naming_none(exchange) -> Non
     response = customs_response(None)
     assert topo.systems["TH-AK"].submit(topo.bridge_url, response, "TH-1").Status == "accepted"
     assert bridge.store.certificate("KR", REF).state == "PREFERENCE_GIVEN"
+
+
+# -- status, evidence and the operator tools --------------------------------------------------
+
+
+def test_the_status_api_evidence_and_timeline_address_a_bodys_co(exchange) -> None:
+    topo, bridge, worker = exchange
+    _two_bodies_delivered(topo, worker)
+    assert topo.systems["TH-AK"].submit(topo.bridge_url, customs_response("KCCI"), "TH-1")
+    url = f"{topo.bridge_url}/rest/v1/certificates/KR/{REF}"
+    headers = topo.systems["TH-AK"].auth_headers()
+    kcci = requests.get(url, params={"issuingBody": "KCCI"}, headers=headers, timeout=30)
+    check(kcci)  # as the OpenAPI document says
+    assert kcci.status_code == 200, kcci.text
+    assert kcci.json()["state"] == "PREFERENCE_GIVEN" and kcci.json()["issuingBody"] == "KCCI"
+    kcs = requests.get(url, params={"issuingBody": "KCS"}, headers=headers, timeout=30)
+    assert kcs.json()["state"] == "TRANSMITTED"
+    none = requests.get(url, headers=headers, timeout=30)  # the CO naming no body: none here
+    assert none.status_code == 404 and none.json()["error"]["code"] == "not_found"
+    # the evidence pack holds the KCCI CO's messages only
+    pack = build_pack(bridge.store, bridge.signer, b"", {}, "KR", REF, datetime.now(UTC), "KCCI")
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(pack)).read("manifest.json"))
+    assert manifest["certificate"]["issuing_body"] == "KCCI"
+    assert [m["document_type"] for m in manifest["messages"]] == ["FORM_AK", "CUSTOMS_RESPONSE"]
+    # the operator's timeline
+    config = str(topo.workdir / "config")
+    out = CliRunner().invoke(
+        cli, ["--config", config, "timeline", "KR", REF, "--issuing-body", "KCCI"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "issued by KCCI" in out.output and "CUSTOMS_RESPONSE" in out.output
+    out = CliRunner().invoke(cli, ["--config", config, "timeline", "KR", REF])
+    assert out.exit_code == 1 and "use --issuing-body" in out.output

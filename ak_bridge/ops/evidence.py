@@ -43,11 +43,14 @@ def build_pack(
     issuing_country: str,
     reference_no: str,
     now: datetime,
+    issuing_body: str = "",
 ) -> bytes:
-    """A zip of everything the bridge holds about one CO, signed by the bridge."""
-    cert = store.certificate(issuing_country, reference_no)
+    """A zip of everything the bridge holds about one CO (of ``issuing_body``: 1.1, part of
+    its key), signed by the bridge."""
+    cert = store.certificate(issuing_country, reference_no, issuing_body)
     if cert is None:
-        raise AkBridgeError(f"no certificate {issuing_country}/{reference_no}")
+        issued_by = f" issued by {issuing_body}" if issuing_body else ""
+        raise AkBridgeError(f"no certificate {issuing_country}/{reference_no}{issued_by}")
     files: dict[str, bytes] = {"certificates/AK-BRIDGE.pem": bridge_cert}
     for partner, pems in partner_certs.items():
         for n, pem in enumerate(pems, start=1):
@@ -106,7 +109,8 @@ def build_pack(
                 "issue_date",
                 "replaced_by",
             )
-        },
+        }
+        | ({"issuing_body": cert.issuing_body} if cert.issuing_body else {}),
         "made_at": iso(now),
         "messages": messages,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
@@ -122,10 +126,10 @@ def build_pack(
 
 def _chain_messages(store: Store, cert: Mapping[str, Any]) -> list[dict]:
     """The CO's messages and those of the CO it replaced, oldest first."""
-    rows = store.messages_for_certificate(cert["issuing_country"], cert["reference_no"])
-    replaced = store.predecessors(cert["issuing_country"], cert["reference_no"])
-    for ref in replaced:
-        rows += store.messages_for_certificate(cert["issuing_country"], ref)
+    country, body = cert["issuing_country"], cert["issuing_body"]
+    rows = store.messages_for_certificate(country, cert["reference_no"], body)
+    for ref in store.predecessors(country, cert["reference_no"], body):
+        rows += store.messages_for_certificate(country, ref, body)
     return sorted(rows, key=lambda r: r["created_at"])
 
 
