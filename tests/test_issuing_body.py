@@ -23,7 +23,7 @@ from lxml import etree
 from openapi_check import check
 from store_rows import T0, cert_row, delivery_row, message_row
 
-from ak_bridge.adapters.store import migrations, open_database
+from ak_bridge.adapters.store import copy, migrations, open_database
 from ak_bridge.cli import cli
 from ak_bridge.core import lifecycle
 from ak_bridge.core.errors import VersionNotLossless
@@ -344,3 +344,27 @@ def test_the_status_api_evidence_and_timeline_address_a_bodys_co(exchange) -> No
     assert "issued by KCCI" in out.output and "CUSTOMS_RESPONSE" in out.output
     out = CliRunner().invoke(cli, ["--config", config, "timeline", "KR", REF])
     assert out.exit_code == 1 and "use --issuing-body" in out.output
+
+
+def test_db_copy_moves_every_bodys_co_to_postgresql(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = open_database(tmp_path / "pilot.db")
+    for n, body in enumerate(("KCS", "", "KCCI")):
+        put(source, f"M{n}", body)
+    monkeypatch.setattr(copy, "BATCH", 1)  # a page per row
+    target = open_database(pg_url)
+    assert copy.copy_store(source, target)["certificates"] == 3
+    assert copy.verify_copy(source, target) == []
+    assert target.certificates_numbered("KR", REF) == ["", "KCCI", "KCS"]
+    assert target.certificate("KR", REF, "KCCI").last_message_id == "M2"
+
+
+def test_db_copy_pages_every_table_in_the_order_of_its_primary_key(tmp_path: Path) -> None:
+    """LIMIT/OFFSET pages skip or repeat rows unless the order is total: the primary key."""
+    store = open_database(tmp_path / "pilot.db")
+    with store.read() as tx:
+        for table, key in copy.TABLES:
+            info = tx.rows(f"PRAGMA table_info({table})")
+            primary = [c["name"] for c in sorted(info, key=lambda c: c["pk"]) if c["pk"]]
+            assert [k.strip() for k in key.split(",")] == primary, table
