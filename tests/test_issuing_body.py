@@ -276,6 +276,8 @@ def test_a_response_naming_its_body_moves_that_co_only(exchange) -> None:
     assert thailand.submit(topo.bridge_url, customs_response("KCCI"), "TH-1").Status == "accepted"
     assert bridge.store.certificate("KR", REF, "KCCI").state == "PREFERENCE_GIVEN"
     assert bridge.store.certificate("KR", REF, "KCS").state == "TRANSMITTED"
+    changed = bridge.store.audit_events("state_changed", limit=1)[0].detail
+    assert changed == f"KR/{REF} issued by KCCI: TRANSMITTED -> PREFERENCE_GIVEN"
     assert thailand.submit(topo.bridge_url, customs_response("KCCI"), "TH-1").Status == "duplicate"
     settle(worker)
     [forwarded] = topo.systems["KR-AK"].received  # the issuer hears which CO, by body

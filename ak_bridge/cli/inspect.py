@@ -16,6 +16,7 @@ import click
 from ak_bridge.adapters.store import open_store
 from ak_bridge.cli import Failed, _settings, _store, cli
 from ak_bridge.cli.selecting import checked, emit_json, utc
+from ak_bridge.core.model import certificate_name
 from ak_bridge.service import selection
 from ak_bridge.service.ports import from_iso
 from ak_bridge.service.selection import LISTING_FIELDS, Selection
@@ -236,7 +237,7 @@ def timeline(ctx: click.Context, issuing_country: str, reference_no: str, body: 
     """
     store = _store(ctx)
     cert = store.certificate(issuing_country, reference_no, body)
-    about = f"{issuing_country}/{reference_no}" + (f" issued by {body}" if body else "")
+    about = certificate_name(issuing_country, reference_no, body)
     if cert is None:
         others = [b for b in store.certificates_numbered(issuing_country, reference_no) if b]
         hint = f" (issued by {', '.join(others)}: use --issuing-body)" if others else ""

@@ -638,6 +638,13 @@ def certificate_scope(issuing_country: str, issuing_body: str | None) -> str:
     return f"{issuing_country}|{issuing_body}" if issuing_body else issuing_country
 
 
+def certificate_name(issuing_country: str, reference_no: str, issuing_body: str | None) -> str:
+    """A CO as messages name it: ``KR/123``, or ``KR/123 issued by KCCI`` when it names a body."""
+    return f"{issuing_country}/{reference_no}" + (
+        f" issued by {issuing_body}" if issuing_body else ""
+    )
+
+
 LifecycleMessage: TypeAlias = (
     CancellationNotice
     | CustomsResponse

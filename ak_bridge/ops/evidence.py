@@ -29,6 +29,7 @@ from typing import Any
 
 from ak_bridge.core.audit import audit_hash
 from ak_bridge.core.errors import AkBridgeError
+from ak_bridge.core.model import certificate_name
 from ak_bridge.security.signing import Signer, TrustedCert, Verifier
 from ak_bridge.service.ports import Store, from_iso, iso
 
@@ -49,8 +50,9 @@ def build_pack(
     its key), signed by the bridge."""
     cert = store.certificate(issuing_country, reference_no, issuing_body)
     if cert is None:
-        issued_by = f" issued by {issuing_body}" if issuing_body else ""
-        raise AkBridgeError(f"no certificate {issuing_country}/{reference_no}{issued_by}")
+        raise AkBridgeError(
+            f"no certificate {certificate_name(issuing_country, reference_no, issuing_body)}"
+        )
     files: dict[str, bytes] = {"certificates/AK-BRIDGE.pem": bridge_cert}
     for partner, pems in partner_certs.items():
         for n, pem in enumerate(pems, start=1):

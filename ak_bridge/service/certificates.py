@@ -23,7 +23,7 @@ from ak_bridge.core.errors import (
     SchemaViolation,
     ValidationFailed,
 )
-from ak_bridge.core.model import CertificateState, FormAK, Receipt
+from ak_bridge.core.model import CertificateState, FormAK, Receipt, certificate_name
 from ak_bridge.core.settings import ISSUING_AUTHORITY, PartnerConfig, Settings
 from ak_bridge.formats import Codec, encode_for, for_versions
 from ak_bridge.security.signing import Signer
@@ -87,10 +87,9 @@ class CertificateIntake:
             resend = self._resend(inbound, key, co, digest, now)
             if resend is not None:
                 return resend
-            issued_by = f" issued by {body}" if body else ""
             raise DuplicateConflict(
-                f"reference number {co.issuing_country}/{co.reference_no}{issued_by} is already "
-                "used by another certificate; a new or corrected CO needs a new number",
+                f"reference number {certificate_name(co.issuing_country, co.reference_no, body)}"
+                " is already used by another certificate; a new or corrected CO needs a new number",
                 box="header",
             )
 
@@ -169,10 +168,10 @@ class CertificateIntake:
         body = co.certification.issuing_body or ""
         replaced = self.store.certificate(co.issuing_country, co.replaces_reference_no or "", body)
         if replaced is None:
-            issued_by = f" issued by {body}" if body else ""
+            replaces = co.replaces_reference_no or ""
             raise NotFound(
-                f"the CO it replaces, {co.issuing_country}/{co.replaces_reference_no}"
-                f"{issued_by}, is not known here",
+                f"the CO it replaces, {certificate_name(co.issuing_country, replaces, body)}, "
+                "is not known here",
                 box="header",
             )
         lifecycle.replacement_allowed(CertificateState(replaced.state))

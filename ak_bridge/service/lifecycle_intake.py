@@ -34,6 +34,7 @@ from ak_bridge.core.model import (
     Receipt,
     Reconsideration,
     UtilisationNotice,
+    certificate_name,
 )
 from ak_bridge.core.rules import default_reply_due
 from ak_bridge.core.settings import PartnerConfig, Settings
@@ -170,7 +171,7 @@ class LifecycleIntake:
                 "state_changed",
                 message_id,
                 partner.id,
-                detail=f"{msg.issuing_country}/{msg.reference_no}: {cert.state} -> {new_state}",
+                detail=f"{self._name(cert)}: {cert.state} -> {new_state}",
             )
         )
         accepted = Accepted(
@@ -216,7 +217,8 @@ class LifecycleIntake:
         if msg.issuing_body:
             cert = visible(msg.issuing_body)
             if cert is None:
-                raise NotFound(f"no certificate {about} issued by {msg.issuing_body}", box="header")
+                name = certificate_name(msg.issuing_country, msg.reference_no, msg.issuing_body)
+                raise NotFound(f"no certificate {name}", box="header")
             return cert
         bodies = [
             b
@@ -234,6 +236,10 @@ class LifecycleIntake:
         if cert is None:
             raise NotFound(f"no certificate {about}", box="header")
         return cert
+
+    @staticmethod
+    def _name(cert: CertificateRecord) -> str:
+        return certificate_name(cert.issuing_country, cert.reference_no, cert.issuing_body)
 
     def _earlier_utilisation(self, msg: UtilisationNotice) -> list[UtilisationNotice]:
         """The CO's utilisation notices accepted before (purged ones no longer count)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ak_bridge.core.errors import NotFound
+from ak_bridge.core.model import certificate_name
 from ak_bridge.core.settings import Settings
 from ak_bridge.service.ports import Store
 
@@ -25,9 +26,7 @@ def certificate_status(
     issuing_body: str = "",
 ) -> dict[str, Any]:
     """``issuing_body`` is part of the CO's key (1.1; '' : the CO that names none)."""
-    about = f"{issuing_country}/{reference_no}" + (
-        f" issued by {issuing_body}" if issuing_body else ""
-    )
+    about = certificate_name(issuing_country, reference_no, issuing_body)
     cert = store.certificate(issuing_country, reference_no, issuing_body)
     if cert is None:
         raise NotFound(f"no certificate {about}", box="header")

@@ -173,7 +173,7 @@ class SqlReads:
         """Verification requests of COs still VERIFICATION_REQUESTED, with their document."""
         return self._all(
             "SELECT c.issuing_country AS issuing, c.reference_no, c.importing_country AS"
-            " importing, m.canonical FROM certificates c JOIN messages m"
+            " importing, c.issuing_body, m.canonical FROM certificates c JOIN messages m"
             " ON m.issuing_country = c.issuing_country AND m.reference_no = c.reference_no"
             " AND m.issuing_body = c.issuing_body AND m.document_type = 'VERIFICATION_REQUEST'"
             " WHERE c.state = 'VERIFICATION_REQUESTED' AND m.canonical IS NOT NULL"
