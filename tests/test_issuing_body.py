@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,9 @@ from flows import settle
 from lxml import etree
 from openapi_check import check
 from store_rows import T0, cert_row, delivery_row, message_row
+from test_console import PASSWORD, login, with_console
 
+from ak_bridge import create_app
 from ak_bridge.adapters.store import copy, migrations, open_database
 from ak_bridge.cli import cli
 from ak_bridge.core import lifecycle
@@ -30,6 +33,7 @@ from ak_bridge.core.errors import VersionNotLossless
 from ak_bridge.core.model import CustomsResponse, FormAK, ItemDecision, PreferenceDecision
 from ak_bridge.formats.lifecycle import MESSAGES_NS_11, LifecycleCodec
 from ak_bridge.ops.evidence import build_pack
+from ak_bridge.service.operators import hash_password
 from ak_bridge.service.ports import AuditEvent, StateChanged, Store, iso
 from ak_bridge.service.records import CertificateChange
 from ak_bridge.sim.certificates import sample_form_ak
@@ -370,3 +374,25 @@ def test_db_copy_pages_every_table_in_the_order_of_its_primary_key(tmp_path: Pat
             info = tx.rows(f"PRAGMA table_info({table})")
             primary = [c["name"] for c in sorted(info, key=lambda c: c["pk"]) if c["pk"]]
             assert [k.strip() for k in key.split(",")] == primary, table
+
+
+def test_the_console_links_a_bodys_message_to_that_cos_evidence(exchange) -> None:
+    topo, bridge, worker = exchange
+    submit(topo, issued_by("KCS"), "KR-1")
+    kcci = submit(topo, issued_by("KCCI"), "KR-2").MessageId
+    settings = with_console(topo, "s" * 40, secure_cookies=False)
+    bridge.store.add_operator("olga", "operator", hash_password(PASSWORD), datetime.now(UTC))
+    c = create_app(settings).test_client()
+    login(c, "olga")
+    page = c.get(f"/admin/messages/{kcci}").get_data(as_text=True)
+    link = re.search(r'id="download-evidence" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert link.endswith(f"/evidence/KR/{REF}?body=KCCI")
+    pack = c.get(link)
+    assert (
+        pack.status_code == 200
+        and f"evidence-KR-KCCI-{REF}.zip" in pack.headers["Content-Disposition"]
+    )
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(pack.data)).read("manifest.json"))
+    assert manifest["certificate"]["issuing_body"] == "KCCI"
+    assert [m["id"] for m in manifest["messages"]] == [kcci]
+    assert c.get(f"/admin/evidence/KR/{REF}").status_code == 404  # no CO naming no body
