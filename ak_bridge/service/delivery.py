@@ -313,7 +313,9 @@ class Deliverer:
         """What the core decides a delivered document does to its CO (ISSUED -> TRANSMITTED)."""
         if not message.issuing_country or not message.reference_no:
             return None
-        cert = self.store.certificate(message.issuing_country, message.reference_no)
+        cert = self.store.certificate(
+            message.issuing_country, message.reference_no, message.issuing_body
+        )
         if cert is None:
             return None
         new = lifecycle.after_delivery(

@@ -21,7 +21,7 @@ _LANE = (
 )
 _CO_JOIN = (
     " LEFT JOIN certificates c ON c.issuing_country = m.issuing_country"
-    " AND c.reference_no = m.reference_no"
+    " AND c.reference_no = m.reference_no AND c.issuing_body = m.issuing_body"
 )
 
 
