@@ -170,8 +170,19 @@ def first_attempt(label: str, workdir: Path, database: str | None, n: int = 20) 
 HOT_PATH = {
     "idempotency look-up": ("SELECT * FROM messages WHERE business_key = ?", ["KR|X|9"]),
     "CO state": (
-        "SELECT * FROM certificates WHERE issuing_country = ? AND reference_no = ?",
+        "SELECT * FROM certificates WHERE issuing_country = ? AND issuing_body = ?"
+        " AND reference_no = ?",
+        ["KR", "", "X"],
+    ),
+    "CO by number": (  # any body's: a message naming none, and the delivery's state change
+        "SELECT issuing_body FROM certificates WHERE issuing_country = ? AND reference_no = ?",
         ["KR", "X"],
+    ),
+    "CO delivered": (  # the worker's state change after a delivery (store.finish_attempt)
+        "UPDATE certificates SET state = 'TRANSMITTED' WHERE issuing_country = ?"
+        " AND reference_no = ? AND issuing_body = ? AND state = 'ISSUED'"
+        " AND last_message_id = ?",
+        ["KR", "X", "", "M"],
     ),
     "audit head": ("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", []),
     "due deliveries": (

@@ -324,7 +324,12 @@ class Deliverer:
         if new is None:
             return None
         return CertificateChange(
-            cert.issuing_country, cert.reference_no, cert.state, str(new), message.id
+            cert.issuing_country,
+            cert.reference_no,
+            cert.state,
+            str(new),
+            message.id,
+            issuing_body=cert.issuing_body,  # the whole key: the update finds it by its index
         )
 
     def _failed(

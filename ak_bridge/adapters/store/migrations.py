@@ -215,12 +215,16 @@ INSERT INTO certificates_v6 ({_CERTIFICATE_COLUMNS})
 DROP TABLE certificates;
 ALTER TABLE certificates_v6 RENAME TO certificates;
 CREATE INDEX IF NOT EXISTS certificates_replaced_by ON certificates(issuing_country, replaced_by);
+CREATE INDEX IF NOT EXISTS certificates_number
+    ON certificates(issuing_country, reference_no, issuing_body);
 """
 V6_POSTGRES = """
 ALTER TABLE messages ADD COLUMN IF NOT EXISTS issuing_body TEXT NOT NULL DEFAULT '';
 ALTER TABLE certificates ADD COLUMN IF NOT EXISTS issuing_body TEXT NOT NULL DEFAULT '';
 ALTER TABLE certificates DROP CONSTRAINT certificates_pkey;
 ALTER TABLE certificates ADD PRIMARY KEY (issuing_country, issuing_body, reference_no);
+CREATE INDEX IF NOT EXISTS certificates_number
+    ON certificates(issuing_country, reference_no, issuing_body);
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -231,7 +235,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "signed receipts, kept as first given", V3_SQLITE, _postgres(V3_SQLITE)),
     Migration(4, "console operators, shared login throttle; indexes for console searches", V4, V4),
     Migration(5, "the claim's order from a partial index of claimable deliveries", V5, V5),
-    Migration(6, "the issuing body in a certificate's key", V6_SQLITE, V6_POSTGRES),
+    Migration(
+        6,
+        "the issuing body in a certificate's key; a CO's number still indexed on its own",
+        V6_SQLITE,
+        V6_POSTGRES,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -296,12 +296,11 @@ class SqlStore:
 
     def certificates_numbered(self, issuing_country: str, reference_no: str) -> list[str]:
         """The issuing bodies that have a CO with this number ('' : none named), sorted."""
-        rows = self._all(
-            "SELECT issuing_body FROM certificates WHERE issuing_country = ? AND reference_no = ?"
-            " ORDER BY issuing_body",
+        rows = self._all(  # sorted here: with ORDER BY, SQLite walks the key's country range
+            "SELECT issuing_body FROM certificates WHERE issuing_country = ? AND reference_no = ?",
             [issuing_country, reference_no],
         )
-        return [r["issuing_body"] for r in rows]
+        return sorted(r["issuing_body"] for r in rows)
 
     # -- delivering ---------------------------------------------------------------------
 
