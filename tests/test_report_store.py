@@ -79,3 +79,95 @@ def test_report_reads_give_lanes_shadow_refusals_and_documents(store: Store) -> 
     (doc,) = store.report_documents(["CUSTOMS_RESPONSE"], since, until)
     assert json.loads(doc["canonical"]) == response and doc["importing"] == "ID"
     assert store.report_documents(["VERIFICATION_REQUEST"], since, until) == []
+
+
+def _message(
+    store: Store,
+    mid: str,
+    ref: str,
+    doc: str,
+    key: str,
+    canonical: str | None,
+    when=T0,
+    events: tuple[str, ...] = ("received",),
+    state: str | None = None,
+) -> None:
+    """One message about ``ref`` with its audit events; ``state``: the CO's state after it."""
+    row = dataclasses.replace(
+        message_row(mid, ref=ref, key=key), document_type=doc, created_at=when, canonical=canonical
+    )
+    store.accept(
+        row,
+        [],
+        [AuditEvent(when, e, mid, "KR-KCS") for e in events],
+        [dataclasses.replace(cert_row(ref, state, importing_country="VN"), updated_at=when)]
+        if state
+        else [],
+    )
+
+
+def test_reply_clock_rows_of_open_requests_on_both_backends(store: Store) -> None:
+    """Requests, extensions and clock-starting acknowledgements of COs still
+    VERIFICATION_REQUESTED; nothing of a CO whose verification ended, no other ack."""
+    ref, done = "KR-OPEN", "KR-DONE"
+    request = json.dumps({"request_no": "VR-1", "reply_due": "2026-05-02"})
+    for r in (ref, done):
+        _message(store, f"{r}-co", r, "FORM_AK", f"KR|{r}|9", "{}", state="TRANSMITTED")
+        _message(
+            store,
+            f"{r}-vr",
+            r,
+            "VERIFICATION_REQUEST",
+            f"KR|{r}|VR-1",
+            request,
+            at(60),
+            state="VERIFICATION_REQUESTED",
+        )
+    ack_key = f"KR|{ref}|Ack|11|{ref}-vr"
+    _message(
+        store,
+        "ACK",
+        ref,
+        "ACK",
+        ack_key,
+        "{}",
+        at(120),
+        ("received", "verification_request_received"),
+    )
+    _message(
+        store,
+        "NACK",
+        ref,
+        "ACK",
+        f"KR|{ref}|Ack|11|{ref}-co",
+        "{}",
+        at(130),
+        ("received", "acknowledged_rejected"),
+    )
+    extension = json.dumps({"request_no": "VR-1", "extended_to": "2026-06-01"})
+    _message(store, "EXT", ref, "VERIFICATION_EXTENSION", f"KR|{ref}|VX|VR-1", extension, at(180))
+    _message(store, "EXT-0", ref, "VERIFICATION_EXTENSION", f"KR|{ref}|VX|0", None, at(190))
+    _message(
+        store,
+        f"{done}-reply",
+        done,
+        "VERIFICATION_REPLY",
+        f"KR|{done}|R",
+        "{}",
+        at(200),
+        state="VERIFIED",
+    )
+
+    rows = store.report_reply_clocks()
+    assert [(r["id"], r["document_type"]) for r in rows] == [
+        (f"{ref}-vr", "VERIFICATION_REQUEST"),
+        ("ACK", "ACK"),
+        ("EXT", "VERIFICATION_EXTENSION"),
+        ("EXT-0", "VERIFICATION_EXTENSION"),
+    ]
+    vr, ack, ext, purged = rows
+    assert (vr["issuing"], vr["reference_no"], vr["importing"]) == ("KR", ref, "VN")
+    assert json.loads(vr["canonical"]) == json.loads(request) and vr["clock_started"] is None
+    assert (ack["clock_started"], ack["business_key"]) == (iso(at(120)), ack_key)
+    assert json.loads(ext["canonical"])["extended_to"] == "2026-06-01"
+    assert purged["canonical"] is None and ext["clock_started"] is None

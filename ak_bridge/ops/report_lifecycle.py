@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from ak_bridge.core.model import PreferenceDecision
+from ak_bridge.core.reply_clock import effective_reply_due
 from ak_bridge.ops.report_figures import Durations
 from ak_bridge.service.ports import Store, from_iso
 
@@ -60,13 +61,17 @@ class Verifications:
 
 @dataclass(frozen=True)
 class OverdueVerification:
-    """A retroactive check the issuing side has not answered by its due date (AKFTA: 2 months)."""
+    """A retroactive check the issuing side has not answered by its effective due date:
+    the request's date, moved by the authority's acknowledgement or an extension."""
 
     issuing: str
     reference_no: str
     importing: str
     request_no: str
-    reply_due: str
+    reply_due: str  # as the request asked
+    due: str  # in force: see ak_bridge.core.reply_clock
+    acknowledged_on: str | None  # the issuing authority's receipt, which starts the clock
+    extended: bool  # an extension set ``due``
     days_late: int
 
 
@@ -130,20 +135,41 @@ def verifications_by_lane(
 
 
 def overdue_verifications(store: Store, now: datetime) -> list[OverdueVerification]:
-    """Verification requests still open (the CO is VERIFICATION_REQUESTED) past their due date."""
+    """Verification requests still open (the CO is VERIFICATION_REQUESTED) past their
+    effective due date on ``now``'s day (``core.reply_clock``)."""
+    rows = store.report_reply_clocks()
+    requests = [r for r in rows if r["document_type"] == "VERIFICATION_REQUEST"]
+    received: dict[str, date] = {}  # request message id -> the first acknowledgement's day
+    extended: dict[tuple[str, str, str], list[date]] = {}
+    for row in rows:
+        if row["clock_started"] is not None:
+            acked = str(row["business_key"] or "").rsplit("|", 1)[-1]
+            received.setdefault(acked, from_iso(row["clock_started"]).date())
+        elif row["document_type"] == "VERIFICATION_EXTENSION" and row["canonical"] is not None:
+            ext = json.loads(row["canonical"])
+            key = (row["issuing"], row["reference_no"], str(ext["request_no"]))
+            extended.setdefault(key, []).append(date.fromisoformat(ext["extended_to"]))
     out = []
-    for row in store.open_verification_requests():
+    for row in requests:
+        if row["canonical"] is None:  # purged: its reply date is no longer known
+            continue
         request = json.loads(row["canonical"])
-        due = date.fromisoformat(request["reply_due"])
-        late = (now.date() - due).days
+        key = (row["issuing"], row["reference_no"], str(request["request_no"]))
+        due = effective_reply_due(
+            date.fromisoformat(request["reply_due"]), received.get(row["id"]), extended.get(key, ())
+        )
+        late = due.days_late(now.date())
         if late > 0:
             out.append(
                 OverdueVerification(
                     row["issuing"],
                     row["reference_no"],
                     row["importing"] or "?",
-                    request["request_no"],
-                    due.isoformat(),
+                    key[2],
+                    due.requested.isoformat(),
+                    due.due.isoformat(),
+                    due.acknowledged_on.isoformat() if due.acknowledged_on else None,
+                    due.extended,
                     late,
                 )
             )

@@ -84,7 +84,10 @@ def overdue_table(r: PilotReport) -> Table:
             "co": f"{v.issuing}/{v.reference_no}",
             "importing": v.importing,
             "request": v.request_no,
-            "due": v.reply_due,
+            "asked": v.reply_due,
+            "received": v.acknowledged_on,
+            "due": v.due,
+            "extended": "yes" if v.extended else "no",
             "late": v.days_late,
         }
         for v in r.overdue_verifications
@@ -93,10 +96,18 @@ def overdue_table(r: PilotReport) -> Table:
         _c("co", "Certificate", "text"),
         _c("importing", "Requested by", "text"),
         _c("request", "Request no.", "text"),
-        _c("due", "Reply due", "text"),
+        _c("asked", "Reply due (request)", "text"),
+        _c("received", "Acknowledged on", "text"),
+        _c("due", "Reply due (effective)", "text"),
+        _c("extended", "Extended", "text"),
         _c("late", "Days late"),
     )
-    return Table("overdue_verifications", "Verification replies overdue", cols, rows)
+    note = (
+        "Late from the effective due date: 2 months from the issuing authority's"
+        " acknowledgement of the request, or the date of an extension, whichever is later"
+        " (never before the request's own date)."
+    )
+    return Table("overdue_verifications", "Verification replies overdue", cols, rows, note)
 
 
 def shadow_table(r: PilotReport) -> Table:
