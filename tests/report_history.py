@@ -3,10 +3,10 @@
 Six days of traffic on five lanes through the simulated partners, the bridge's web app and
 its worker, on a clock the test moves: certificates, customs responses (all, some and no
 items given, suspended), a retry that succeeds, dead letters, refusals at the door, a
-shadow-mode partner (Thailand), verification requests: one answered, one left open, one the
-issuing authority acknowledged (its reply clock starts then) and one it extended (Korea and
-Viet Nam speak e-Form AK 1.1, which carries the extension). Beside it, the test keeps its own
-count of what it did, to check the report against.
+shadow-mode partner (Thailand), verification requests: one answered (and its CO asked
+again), one left open, one the issuing authority acknowledged (its reply clock starts then)
+and one it extended (Korea and Viet Nam speak e-Form AK 1.1, which carries the extension).
+Beside it, the test keeps its own count of what it did, to check the report against.
 """
 
 from __future__ import annotations
@@ -213,25 +213,22 @@ def _day(h: History, day: int) -> None:
         vn.mode = "ok"
 
 
+def _request(h: History, ref: str, request_no: str) -> VerificationRequest:
+    req = VerificationRequest(
+        ref, "KR", "VN", request_no, "RVC doubtful", h.now.date(), default_reply_due(h.now.date())
+    )
+    h.send(req, "KR → VN", "VERIFICATION_REQUEST")
+    h.open_requests[request_no] = ReplyClock(req.reply_due)
+    return req
+
+
 def _verification(h: History) -> None:
-    """Four requests on day 0's KR → VN certificates: VR-0 answered 2 days later, VR-1 left
-    open, VR-2 acknowledged by Korea on day 5 (2 months from then), VR-3 extended by Korea."""
+    """Requests on day 0's KR → VN certificates: VR-0 answered 2 days later (its CO asked
+    again a day after, VR-4), VR-1 left open, VR-2 acknowledged by Korea on day 5 (2 months
+    from then), VR-3 extended by Korea."""
     refs = sorted(r for r in h.received if h.received[r].date() == T0.date())[:4]
     h.now = T0 + timedelta(days=1, hours=3)
-    requests = []
-    for n, ref in enumerate(refs):
-        req = VerificationRequest(
-            ref,
-            "KR",
-            "VN",
-            f"VR-{n}",
-            "RVC doubtful",
-            h.now.date(),
-            default_reply_due(h.now.date()),
-        )
-        h.send(req, "KR → VN", "VERIFICATION_REQUEST")
-        h.open_requests[req.request_no] = ReplyClock(req.reply_due)
-        requests.append(req)
+    requests = [_request(h, ref, f"VR-{n}") for n, ref in enumerate(refs)]
     h.deliver(5)
     h.now += timedelta(days=2)
     reply = VerificationReply(
@@ -241,6 +238,10 @@ def _verification(h: History) -> None:
     del h.open_requests["VR-0"]
     h.replied += 1
     h.turnaround_s = timedelta(days=2, seconds=5).total_seconds()
+    h.deliver(5)
+    # day 4: a new request on the verified CO; VR-0, answered, is not awaited any more
+    h.now = T0 + timedelta(days=4, hours=2)
+    _request(h, refs[0], "VR-4")
     h.deliver(5)
     # day 5: Korea acknowledges VR-2 (its clock starts) and extends VR-3 by a month
     h.now = T0 + timedelta(days=5, hours=6)

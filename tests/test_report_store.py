@@ -107,65 +107,41 @@ def _message(
 
 
 def test_reply_clock_rows_of_open_requests_on_both_backends(store: Store) -> None:
-    """Requests, extensions and clock-starting acknowledgements of COs still
-    VERIFICATION_REQUESTED; nothing of a CO whose verification ended, no other ack."""
+    """Requests, extensions, replies and clock-starting acknowledgements of COs still
+    VERIFICATION_REQUESTED; nothing of a CO whose verification ended, no other message."""
     ref, done = "KR-OPEN", "KR-DONE"
+    old = json.dumps({"request_no": "VR-0", "reply_due": "2026-05-02"})
     request = json.dumps({"request_no": "VR-1", "reply_due": "2026-05-02"})
+    extension = json.dumps({"request_no": "VR-1", "extended_to": "2026-06-01"})
+    ack_key = f"KR|{ref}|Ack|11|{ref}-vr"
+    clock = ("received", "verification_request_received")
+    asked = "VERIFICATION_REQUESTED"
     for r in (ref, done):
         _message(store, f"{r}-co", r, "FORM_AK", f"KR|{r}|9", "{}", state="TRANSMITTED")
-        _message(
-            store,
-            f"{r}-vr",
-            r,
-            "VERIFICATION_REQUEST",
-            f"KR|{r}|VR-1",
-            request,
-            at(60),
-            state="VERIFICATION_REQUESTED",
-        )
-    ack_key = f"KR|{ref}|Ack|11|{ref}-vr"
-    _message(
-        store,
-        "ACK",
-        ref,
-        "ACK",
-        ack_key,
-        "{}",
-        at(120),
-        ("received", "verification_request_received"),
-    )
-    _message(
-        store,
-        "NACK",
-        ref,
-        "ACK",
-        f"KR|{ref}|Ack|11|{ref}-co",
-        "{}",
-        at(130),
-        ("received", "acknowledged_rejected"),
-    )
-    extension = json.dumps({"request_no": "VR-1", "extended_to": "2026-06-01"})
-    _message(store, "EXT", ref, "VERIFICATION_EXTENSION", f"KR|{ref}|VX|VR-1", extension, at(180))
-    _message(store, "EXT-0", ref, "VERIFICATION_EXTENSION", f"KR|{ref}|VX|0", None, at(190))
-    _message(
-        store,
-        f"{done}-reply",
-        done,
-        "VERIFICATION_REPLY",
-        f"KR|{done}|R",
-        "{}",
-        at(200),
-        state="VERIFIED",
-    )
+    for mid, r, doc, key, canonical, when, events, state in [
+        ("OLD", ref, "VERIFICATION_REQUEST", "VR-0", old, 10, ("received",), asked),
+        ("OLD-R", ref, "VERIFICATION_REPLY", "R-0", "{}", 20, ("received",), "VERIFIED"),
+        ("DOCS", ref, "DOCUMENTS_REQUEST", "D-0", "{}", 30, ("received",), None),
+        (f"{ref}-vr", ref, "VERIFICATION_REQUEST", "VR-1", request, 60, ("received",), asked),
+        (f"{done}-vr", done, "VERIFICATION_REQUEST", "VR-1", request, 60, ("received",), asked),
+        ("ACK", ref, "ACK", f"Ack|11|{ref}-vr", "{}", 120, clock, None),
+        ("NACK", ref, "ACK", "NACK", "{}", 130, ("received", "acknowledged_rejected"), None),
+        ("EXT", ref, "VERIFICATION_EXTENSION", "VX-1", extension, 180, ("received",), None),
+        ("EXT-0", ref, "VERIFICATION_EXTENSION", "VX-0", None, 190, ("received",), None),
+        ("DONE-R", done, "VERIFICATION_REPLY", "R-1", "{}", 200, ("received",), "VERIFIED"),
+    ]:
+        _message(store, mid, r, doc, f"KR|{r}|{key}", canonical, at(when), events, state)
 
     rows = store.report_reply_clocks()
     assert [(r["id"], r["document_type"]) for r in rows] == [
+        ("OLD", "VERIFICATION_REQUEST"),
+        ("OLD-R", "VERIFICATION_REPLY"),
         (f"{ref}-vr", "VERIFICATION_REQUEST"),
         ("ACK", "ACK"),
         ("EXT", "VERIFICATION_EXTENSION"),
         ("EXT-0", "VERIFICATION_EXTENSION"),
     ]
-    vr, ack, ext, purged = rows
+    _, _, vr, ack, ext, purged = rows
     assert (vr["issuing"], vr["reference_no"], vr["importing"]) == ("KR", ref, "VN")
     assert json.loads(vr["canonical"]) == json.loads(request) and vr["clock_started"] is None
     assert (ack["clock_started"], ack["business_key"]) == (iso(at(120)), ack_key)

@@ -135,10 +135,16 @@ def verifications_by_lane(
 
 
 def overdue_verifications(store: Store, now: datetime) -> list[OverdueVerification]:
-    """Verification requests still open (the CO is VERIFICATION_REQUESTED) past their
-    effective due date on ``now``'s day (``core.reply_clock``)."""
+    """Verification requests still unanswered (the CO is VERIFICATION_REQUESTED, and no reply
+    or determination names the request) past their effective due date on ``now``'s day
+    (``core.reply_clock``)."""
     rows = store.report_reply_clocks()
     requests = [r for r in rows if r["document_type"] == "VERIFICATION_REQUEST"]
+    answered = {
+        (r["issuing"], r["reference_no"], _request_no(r))
+        for r in rows
+        if r["document_type"] in ("VERIFICATION_REPLY", "VERIFICATION_DETERMINATION")
+    }
     received: dict[str, date] = {}  # request message id -> the first acknowledgement's day
     extended: dict[tuple[str, str, str], list[date]] = {}
     for row in rows:
@@ -155,6 +161,8 @@ def overdue_verifications(store: Store, now: datetime) -> list[OverdueVerificati
             continue
         request = json.loads(row["canonical"])
         key = (row["issuing"], row["reference_no"], str(request["request_no"]))
+        if key in answered:  # an earlier request of a CO asked again
+            continue
         due = effective_reply_due(
             date.fromisoformat(request["reply_due"]), received.get(row["id"]), extended.get(key, ())
         )
