@@ -117,7 +117,7 @@ def console_tools(settings: Settings, exchange: Exchange) -> ConsoleTools:
     from ak_bridge.ops.report_html import render_html
     from ak_bridge.ops.reports import pilot_report
 
-    def evidence_pack(issuing_country: str, reference_no: str) -> bytes:
+    def evidence_pack(issuing_country: str, reference_no: str, issuing_body: str = "") -> bytes:
         identity = own_identity(settings)
         partner_certs = {
             p.id: [c.read_bytes() for c in p.certificates]
@@ -132,6 +132,7 @@ def console_tools(settings: Settings, exchange: Exchange) -> ConsoleTools:
             issuing_country,
             reference_no,
             exchange.clock(),
+            issuing_body,
         )
 
     return ConsoleTools(

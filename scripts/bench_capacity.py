@@ -213,7 +213,7 @@ def accept_vs_floor(workdir: Path, n: int) -> dict[str, float]:
     return rates
 
 
-def end_to_end(workdir: Path, n: int, mode: str) -> float:
+def end_to_end(workdir: Path, n: int, mode: str, paced_seconds: float = 10) -> float:
     """Sustained: submit as fast as 4 clients can with the worker running; the rate is what
     arrives at the partner, and each process's CPU per certificate. Then half that rate,
     paced: receipt -> arrival per certificate. ``mode`` is the partner's: ``ok`` verifies
@@ -248,7 +248,7 @@ def end_to_end(workdir: Path, n: int, mode: str) -> float:
             f"partner {per[2]:.1f}, clients {clients:.1f}"
         )
         rate = sustained / 2
-        paced = bodies_for(topo, "PACE", max(50, int(rate * 10)))
+        paced = bodies_for(topo, "PACE", max(50, int(rate * paced_seconds)))
         sent: dict[str, float] = {}
         base = partner.ask("count")
         session = requests.Session()
@@ -277,6 +277,9 @@ def end_to_end(workdir: Path, n: int, mode: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument(
+        "--paced-seconds", type=float, default=10, help="how long the half-rate run lasts"
+    )
     args = parser.parse_args()
     print(
         f"capacity: {args.messages} KCS certificates per server, {CLIENTS} keep-alive clients, "
@@ -285,8 +288,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ak-bench-cap-"))
     try:
         rates = accept_vs_floor(tmp, args.messages)
-        sustained = end_to_end(tmp, args.messages, "ok")
-        light = end_to_end(tmp, args.messages, "receipt_only")
+        sustained = end_to_end(tmp, args.messages, "ok", args.paced_seconds)
+        light = end_to_end(tmp, args.messages, "receipt_only", args.paced_seconds)
     finally:
         if not os.environ.get("BENCH_KEEP"):  # BENCH_KEEP=1 keeps the logs to read
             shutil.rmtree(tmp, ignore_errors=True)

@@ -180,6 +180,8 @@ def run(label: str, workdir: Path, database: str | None, sizes: list[int], n: in
             if db.startswith("postgres"):
                 store.compact()  # VACUUM (ANALYZE), as autovacuum would after such growth
             built = time.perf_counter() - t0
+            os.sync()  # the build's dirty pages (GBs at 1,000,000) must not be written back
+            # while the service is measured: a store grows over months, not in a minute
             have = size
             bodies = bodies_for(topo, f"G{size}", n)
             base = len(indonesia.received)
@@ -191,6 +193,7 @@ def run(label: str, workdir: Path, database: str | None, sizes: list[int], n: in
                 f"    {size:>9,} stored (+{built:5.1f} s to build): accept {rate:5.0f} msg/s, "
                 f"median {statistics.median(lat):5.1f} ms, p99 {pct(lat, 0.99):6.1f} ms; "
                 f"the last of {n} arrived {time.perf_counter() - t1:5.2f} s after the last receipt"
+                f" (load {os.getloadavg()[0]:.1f})"
             )
             plans(store, db)
             settle(store)

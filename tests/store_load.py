@@ -51,7 +51,7 @@ def main() -> None:
         out = [r["id"] for r in rows]
     elif action in ("accept_same", "replace_same"):
         key = "KR|KR-RACE|9" if action == "accept_same" else f"KR|KR-RACE-{name}|5"
-        expect = {("KR", "KR-RACE"): "ISSUED"} if action == "replace_same" else None
+        expect = {("KR", "", "KR-RACE"): "ISSUED"} if action == "replace_same" else None
         try:
             store.accept(
                 message_row(f"M-{name}", key=key, ref="KR-RACE"),

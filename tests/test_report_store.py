@@ -132,6 +132,16 @@ def test_reply_clock_rows_of_open_requests_on_both_backends(store: Store) -> Non
     ]:
         _message(store, mid, r, doc, f"KR|{r}|{key}", canonical, at(when), events, state)
 
+    # KCCI numbers apart from KCS (1.1): its CO of the same number is verified, not asked
+    kcci = dataclasses.replace(
+        message_row("KCCI-VR", ref=ref, key="KCCI-VR"),
+        document_type="VERIFICATION_REQUEST",
+        canonical=request,
+        issuing_body="KCCI",
+    )
+    body_co = cert_row(ref, "VERIFIED", importing_country="VN", issuing_body="KCCI")
+    store.accept(kcci, [], [AuditEvent(T0, "received", "KCCI-VR", "KR-KCCI")], [body_co])
+
     rows = store.report_reply_clocks()
     assert [(r["id"], r["document_type"]) for r in rows] == [
         ("OLD", "VERIFICATION_REQUEST"),
@@ -142,7 +152,8 @@ def test_reply_clock_rows_of_open_requests_on_both_backends(store: Store) -> Non
         ("EXT-0", "VERIFICATION_EXTENSION"),
     ]
     _, _, vr, ack, ext, purged = rows
-    assert (vr["issuing"], vr["reference_no"], vr["importing"]) == ("KR", ref, "VN")
+    assert (vr["issuing"], vr["issuing_body"], vr["reference_no"]) == ("KR", "", ref)
+    assert vr["importing"] == "VN"
     assert json.loads(vr["canonical"]) == json.loads(request) and vr["clock_started"] is None
     assert (ack["clock_started"], ack["business_key"]) == (iso(at(120)), ack_key)
     assert json.loads(ext["canonical"])["extended_to"] == "2026-06-01"

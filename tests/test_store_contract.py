@@ -129,7 +129,7 @@ def test_a_taken_business_key_is_a_duplicate(store: Store) -> None:
 def test_a_moved_certificate_is_state_changed(store: Store) -> None:
     put(store, "M1")
     with pytest.raises(StateChanged):
-        store.accept(message_row("M2"), [], [], [], {("KR", "KR-2026-000001"): "TRANSMITTED"})
+        store.accept(message_row("M2"), [], [], [], {("KR", "", "KR-2026-000001"): "TRANSMITTED"})
     assert store.message("M2") is None
 
 

@@ -24,13 +24,16 @@ def evidence() -> None:
 @click.argument("issuing_country")
 @click.argument("reference_no")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--issuing-body", "body", default="", help="the CO's issuing body (1.1: KCS, KCCI)")
 @click.pass_context
-def export_pack(ctx: click.Context, issuing_country: str, reference_no: str, out: Path) -> None:
+def export_pack(
+    ctx: click.Context, issuing_country: str, reference_no: str, out: Path, body: str
+) -> None:
     """Write the evidence pack of one CO (and of the COs it replaced) to OUT (a zip)."""
     assert ctx.parent is not None
     settings = _settings(ctx.parent)
     store = open_store(settings)
-    if store.certificate(issuing_country, reference_no) is None:
+    if store.certificate(issuing_country, reference_no, body) is None:
         raise Failed(f"no certificate {issuing_country}/{reference_no}")
     identity = own_identity(settings)
     partner_certs = {
@@ -46,6 +49,7 @@ def export_pack(ctx: click.Context, issuing_country: str, reference_no: str, out
         issuing_country,
         reference_no,
         datetime.now(UTC),
+        body,
     )
     out.write_bytes(data)
     click.echo(f"{out}: {len(data)} bytes; check it with: ak-bridge evidence verify {out}")

@@ -16,6 +16,7 @@ import click
 from ak_bridge.adapters.store import open_store
 from ak_bridge.cli import Failed, _settings, _store, cli
 from ak_bridge.cli.selecting import checked, emit_json, utc
+from ak_bridge.core.model import certificate_name
 from ak_bridge.service import selection
 from ak_bridge.service.ports import from_iso
 from ak_bridge.service.selection import LISTING_FIELDS, Selection
@@ -178,12 +179,13 @@ def show(ctx: click.Context, message_id: str) -> None:
         raise Failed(f"no message {message_id}")
     click.echo(f"message   {m['id']}  ({m['document_type']}, function {m['function']})")
     click.echo(f"from      {m['sender']} via {m['via']}, their id {m['partner_message_id']}")
-    click.echo(f"CO        {m['issuing_country']} {m['reference_no']}")
+    body = f" (issued by {m['issuing_body']})" if m["issuing_body"] else ""
+    click.echo(f"CO        {m['issuing_country']} {m['reference_no']}{body}")
     click.echo(f"received  {m['created_at']}")
     if m["purged_at"]:
         click.echo(f"purged    {m['purged_at']} (documents removed, metadata kept)")
     if m["issuing_country"] and m["reference_no"]:
-        cert = store.certificate(m["issuing_country"], m["reference_no"])
+        cert = store.certificate(m["issuing_country"], m["reference_no"], m["issuing_body"])
         if cert:
             click.echo(f"CO state  {cert['state']}")
     now = datetime.now(UTC)
@@ -225,27 +227,32 @@ def show(ctx: click.Context, message_id: str) -> None:
 @cli.command()
 @click.argument("issuing_country")
 @click.argument("reference_no")
+@click.option("--issuing-body", "body", default="", help="the CO's issuing body (1.1: KCS, KCCI)")
 @click.pass_context
-def timeline(ctx: click.Context, issuing_country: str, reference_no: str) -> None:
+def timeline(ctx: click.Context, issuing_country: str, reference_no: str, body: str) -> None:
     """One CO's life: its state, then every event of every message about it, in order.
 
-    Includes the COs it replaced, so a corrected CO shows where it came from.
+    Includes the COs it replaced, so a corrected CO shows where it came from. The issuing
+    body is part of a 1.1 CO's key: KCS's and KCCI's COs with one number are two COs.
     """
     store = _store(ctx)
-    cert = store.certificate(issuing_country, reference_no)
+    cert = store.certificate(issuing_country, reference_no, body)
+    about = certificate_name(issuing_country, reference_no, body)
     if cert is None:
-        raise Failed(f"no certificate {issuing_country}/{reference_no}")
-    click.echo(f"CO        {issuing_country}/{reference_no} for {cert['importing_country']}")
+        others = [b for b in store.certificates_numbered(issuing_country, reference_no) if b]
+        hint = f" (issued by {', '.join(others)}: use --issuing-body)" if others else ""
+        raise Failed(f"no certificate {about}{hint}")
+    click.echo(f"CO        {about} for {cert['importing_country']}")
     click.echo(
         f"state     {cert['state']}"
         + (f" (replaced by {cert['replaced_by']})" if cert["replaced_by"] else "")
     )
-    refs = [*reversed(store.predecessors(issuing_country, reference_no)), reference_no]
+    refs = [*reversed(store.predecessors(issuing_country, reference_no, body)), reference_no]
     if len(refs) > 1:
         click.echo(f"chain     {' -> '.join(refs)}")
     events = []
     for ref in refs:
-        for m in store.messages_for_certificate(issuing_country, ref):
+        for m in store.messages_for_certificate(issuing_country, ref, body):
             for e in store.audit_for(m["id"]):
                 events.append((e["at"], ref, m["document_type"], e))
     for at, ref, doc_type, e in sorted(events, key=lambda t: (t[0], t[3]["seq"])):

@@ -52,6 +52,7 @@ from ak_bridge.core.model import (
     VerificationExtension,
     VerificationReply,
     VerificationRequest,
+    certificate_scope,
 )
 
 S = CertificateState
@@ -226,7 +227,8 @@ def business_key(msg: LifecycleMessage, function: str) -> str:
     extra = getattr(msg, discriminator) if discriminator else ""
     if isinstance(msg, RetransmissionRequest):
         extra = msg.requested_on.isoformat()
-    return f"{msg.issuing_country}|{msg.reference_no}|{type(msg).__name__}|{function}|{extra}"
+    scope = certificate_scope(msg.issuing_country, msg.issuing_body)
+    return f"{scope}|{msg.reference_no}|{type(msg).__name__}|{function}|{extra}"
 
 
 def _plain(value: object) -> str:
@@ -242,6 +244,9 @@ def content_json(msg: LifecycleMessage, version: int = 2) -> tuple[str, str]:
     Version 2 names itself (``v2:…``) like certificates' hashes (``canonical.HASH_VERSION``);
     a bare hash is release 0.1.0's, made of the same text.
     """
-    body = json.dumps(dataclasses.asdict(msg), sort_keys=True, default=_plain, ensure_ascii=False)
+    data = dataclasses.asdict(msg)
+    if data.get("issuing_body") is None:
+        data.pop("issuing_body", None)  # unnamed (1.0): the text, so the hash, as before
+    body = json.dumps(data, sort_keys=True, default=_plain, ensure_ascii=False)
     digest = hashlib.sha256(body.encode()).hexdigest()
     return body, digest if version == 1 else f"v{version}:{digest}"

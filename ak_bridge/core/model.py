@@ -367,6 +367,7 @@ class CancellationNotice:
     importing_country: str
     reason: str
     cancelled_on: date
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -390,6 +391,7 @@ class CustomsResponse:
     decision_date: date
     decisions: tuple[ItemDecision, ...]
     officer: str | None = None
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -401,6 +403,7 @@ class RetransmissionRequest:
     importing_country: str
     reason: str
     requested_on: date
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -415,6 +418,7 @@ class VerificationRequest:
     reasons: str
     requested_on: date
     reply_due: date
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -440,6 +444,7 @@ class VerificationReply:
     replied_on: date
     remarks: str | None = None
     attachments: tuple[Attachment, ...] = ()  # 1.1 only
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -452,6 +457,7 @@ class Ack:
     message_id: str
     status: AckStatus
     findings: tuple[Finding, ...] = ()
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 class BusinessReceiptStatus(StrEnum):
@@ -473,6 +479,7 @@ class BusinessReceipt:
     status: BusinessReceiptStatus
     registered_on: date
     remarks: str | None = None
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -493,6 +500,7 @@ class UtilisationNotice:
     import_declaration_no: str
     used_on: date
     items: tuple[ItemUtilisation, ...]
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -505,6 +513,7 @@ class RevocationNotice:
     importing_country: str
     revoked_on: date
     reason: str
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -519,6 +528,7 @@ class DocumentsRequest:
     requested_on: date
     documents: str
     due: date
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -531,6 +541,7 @@ class VerificationExtension:
     request_no: str
     extended_to: date
     reason: str
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 class DeterminationResult(StrEnum):
@@ -558,6 +569,7 @@ class VerificationDetermination:
     determined_on: date
     items: tuple[ItemDetermination, ...]
     attachments: tuple[Attachment, ...] = ()
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -571,6 +583,7 @@ class Clarification:
     import_declaration_no: str
     clarified_on: date
     text: str
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -583,6 +596,7 @@ class Reconsideration:
     import_declaration_no: str
     decision_date: date
     decisions: tuple[ItemDecision, ...]
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -592,6 +606,7 @@ class StatusQuery:
     reference_no: str
     issuing_country: str
     importing_country: str
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
 
 
 @dataclass(frozen=True)
@@ -613,6 +628,21 @@ class StatusResponse:
     importing_country: str
     state: CertificateState
     events: tuple[StatusEvent, ...] = ()
+    issuing_body: str | None = None  # 1.1: ReferencedCertificate/IssuingBody
+
+
+def certificate_scope(issuing_country: str, issuing_body: str | None) -> str:
+    """Where a reference number is unique: the issuing country, and the issuing body when one
+    is named (standard 1.1: Korea's KCS and KCCI number independently). A 1.0 document names
+    none, and its keys stay as they were."""
+    return f"{issuing_country}|{issuing_body}" if issuing_body else issuing_country
+
+
+def certificate_name(issuing_country: str, reference_no: str, issuing_body: str | None) -> str:
+    """A CO as messages name it: ``KR/123``, or ``KR/123 issued by KCCI`` when it names a body."""
+    return f"{issuing_country}/{reference_no}" + (
+        f" issued by {issuing_body}" if issuing_body else ""
+    )
 
 
 LifecycleMessage: TypeAlias = (

@@ -43,6 +43,7 @@ from ak_bridge.core.model import (
     VerificationDetermination,
     VerificationReply,
     VerificationRequest,
+    certificate_scope,
 )
 
 W = Severity.WARNING
@@ -143,9 +144,13 @@ def certificate_key(co: FormAK, function: str) -> str:
     the issuing body between country and reference when the document names one (standard
     1.1: Korea's KCS and KCCI number independently). 1.0 keys are unchanged, so stored data
     stays valid."""
-    body = co.certification.issuing_body
-    scope = f"{co.issuing_country}|{body}" if body else co.issuing_country
+    scope = certificate_scope(co.issuing_country, co.certification.issuing_body or "")
     return f"{scope}|{co.reference_no}|{function}"
+
+
+def order_key(issuing_country: str, issuing_body: str, reference_no: str) -> str:
+    """The delivery order of one CO's documents (a replacement takes its original's)."""
+    return f"{certificate_scope(issuing_country, issuing_body)}|{reference_no}"
 
 
 def implied_function(co: FormAK) -> MessageFunction:

@@ -148,9 +148,11 @@ ALL_1_1 = frozenset(
 
 def message_features_1_1(msg: LifecycleMessage) -> Iterator[Feature]:
     """What only the 1.1 message catalogue can say in ``msg``: a message type 1.1 adds, the
-    state REVOKED, a coded refusal reason (Box 4), attachments."""
+    CO's issuing body, the state REVOKED, a coded refusal reason (Box 4), attachments."""
     if type(msg) in LIFECYCLE_TYPES_11:
         yield Feature("message", "header", f"the {type(msg).__name__} message")
+    if msg.issuing_body:
+        yield Feature("issuing_body", "header", f"the issuing body {msg.issuing_body}")
     if isinstance(msg, StatusResponse) and msg.state is CertificateState.REVOKED:
         yield Feature("state.revoked", "header", "the state REVOKED")
     if isinstance(msg, (CustomsResponse, Reconsideration)):

@@ -538,6 +538,8 @@ def _write(parent: etree._Element, spec: _Spec, obj: Any, ns: str) -> None:
         ref = etree.SubElement(parent, _q("ReferencedCertificate", ns))
         etree.SubElement(ref, _q("ID", ns)).text = obj.reference_no
         etree.SubElement(ref, _q("IssuingCountry", ns)).text = obj.issuing_country
+        if obj.issuing_body:  # 1.1 only: the 1.0 schema refuses it (never dropped silently)
+            etree.SubElement(ref, _q("IssuingBody", ns)).text = obj.issuing_body
         etree.SubElement(ref, _q("ImportationCountryCode", ns)).text = obj.importing_country
     for f in spec.fields:
         value = getattr(obj, f.attr)
@@ -564,6 +566,9 @@ def _read(el: etree._Element, spec: _Spec, ns: str) -> Any:
         values["reference_no"] = _text(ref.find(_q("ID", ns)))
         values["issuing_country"] = _text(ref.find(_q("IssuingCountry", ns))).strip()
         values["importing_country"] = _text(ref.find(_q("ImportationCountryCode", ns))).strip()
+        body = ref.find(_q("IssuingBody", ns))
+        if body is not None:
+            values["issuing_body"] = _text(body).strip()
     for f in spec.fields:
         found = [_leaf(node, f, ns) for node in el.findall(_q(f.element, ns))]
         values[f.attr] = tuple(found) if f.many else (found[0] if found else None)

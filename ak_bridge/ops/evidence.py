@@ -29,6 +29,7 @@ from typing import Any
 
 from ak_bridge.core.audit import audit_hash
 from ak_bridge.core.errors import AkBridgeError
+from ak_bridge.core.model import certificate_name
 from ak_bridge.security.signing import Signer, TrustedCert, Verifier
 from ak_bridge.service.ports import Store, from_iso, iso
 
@@ -43,11 +44,15 @@ def build_pack(
     issuing_country: str,
     reference_no: str,
     now: datetime,
+    issuing_body: str = "",
 ) -> bytes:
-    """A zip of everything the bridge holds about one CO, signed by the bridge."""
-    cert = store.certificate(issuing_country, reference_no)
+    """A zip of everything the bridge holds about one CO (of ``issuing_body``: 1.1, part of
+    its key), signed by the bridge."""
+    cert = store.certificate(issuing_country, reference_no, issuing_body)
     if cert is None:
-        raise AkBridgeError(f"no certificate {issuing_country}/{reference_no}")
+        raise AkBridgeError(
+            f"no certificate {certificate_name(issuing_country, reference_no, issuing_body)}"
+        )
     files: dict[str, bytes] = {"certificates/AK-BRIDGE.pem": bridge_cert}
     for partner, pems in partner_certs.items():
         for n, pem in enumerate(pems, start=1):
@@ -106,7 +111,8 @@ def build_pack(
                 "issue_date",
                 "replaced_by",
             )
-        },
+        }
+        | ({"issuing_body": cert.issuing_body} if cert.issuing_body else {}),
         "made_at": iso(now),
         "messages": messages,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
@@ -122,10 +128,10 @@ def build_pack(
 
 def _chain_messages(store: Store, cert: Mapping[str, Any]) -> list[dict]:
     """The CO's messages and those of the CO it replaced, oldest first."""
-    rows = store.messages_for_certificate(cert["issuing_country"], cert["reference_no"])
-    replaced = store.predecessors(cert["issuing_country"], cert["reference_no"])
-    for ref in replaced:
-        rows += store.messages_for_certificate(cert["issuing_country"], ref)
+    country, body = cert["issuing_country"], cert["issuing_body"]
+    rows = store.messages_for_certificate(country, cert["reference_no"], body)
+    for ref in store.predecessors(country, cert["reference_no"], body):
+        rows += store.messages_for_certificate(country, ref, body)
     return sorted(rows, key=lambda r: r["created_at"])
 
 

@@ -73,6 +73,7 @@ class OverdueVerification:
     acknowledged_on: str | None  # the issuing authority's receipt, which starts the clock
     extended: bool  # an extension set ``due``
     days_late: int
+    issuing_body: str = ""  # 1.1: part of the CO's key ('': not named)
 
 
 def outcome(decisions: list[str]) -> str:
@@ -134,38 +135,40 @@ def verifications_by_lane(
     return out
 
 
+def _request_of(row: dict) -> tuple[str, str, str, str]:
+    """The request a row is about: the CO (country, body, reference) and the request number."""
+    return (row["issuing"], row["issuing_body"], row["reference_no"], _request_no(row))
+
+
 def overdue_verifications(store: Store, now: datetime) -> list[OverdueVerification]:
     """Verification requests still unanswered (the CO is VERIFICATION_REQUESTED, and no reply
     or determination names the request) past their effective due date on ``now``'s day
     (``core.reply_clock``)."""
     rows = store.report_reply_clocks()
-    requests = [r for r in rows if r["document_type"] == "VERIFICATION_REQUEST"]
     answered = {
-        (r["issuing"], r["reference_no"], _request_no(r))
+        _request_of(r)
         for r in rows
         if r["document_type"] in ("VERIFICATION_REPLY", "VERIFICATION_DETERMINATION")
     }
     received: dict[str, date] = {}  # request message id -> the first acknowledgement's day
-    extended: dict[tuple[str, str, str], list[date]] = {}
+    extended: dict[tuple[str, str, str, str], list[date]] = {}
     for row in rows:
         if row["clock_started"] is not None:
             acked = str(row["business_key"] or "").rsplit("|", 1)[-1]
             received.setdefault(acked, from_iso(row["clock_started"]).date())
         elif row["document_type"] == "VERIFICATION_EXTENSION" and row["canonical"] is not None:
-            ext = json.loads(row["canonical"])
-            key = (row["issuing"], row["reference_no"], str(ext["request_no"]))
-            extended.setdefault(key, []).append(date.fromisoformat(ext["extended_to"]))
+            to = date.fromisoformat(json.loads(row["canonical"])["extended_to"])
+            extended.setdefault(_request_of(row), []).append(to)
     out = []
-    for row in requests:
-        if row["canonical"] is None:  # purged: its reply date is no longer known
+    for row in rows:
+        # a purged request's reply date is no longer known
+        if row["document_type"] != "VERIFICATION_REQUEST" or row["canonical"] is None:
             continue
-        request = json.loads(row["canonical"])
-        key = (row["issuing"], row["reference_no"], str(request["request_no"]))
+        key = _request_of(row)
         if key in answered:  # an earlier request of a CO asked again
             continue
-        due = effective_reply_due(
-            date.fromisoformat(request["reply_due"]), received.get(row["id"]), extended.get(key, ())
-        )
+        asked = date.fromisoformat(json.loads(row["canonical"])["reply_due"])
+        due = effective_reply_due(asked, received.get(row["id"]), extended.get(key, ()))
         late = due.days_late(now.date())
         if late > 0:
             out.append(
@@ -173,12 +176,13 @@ def overdue_verifications(store: Store, now: datetime) -> list[OverdueVerificati
                     row["issuing"],
                     row["reference_no"],
                     row["importing"] or "?",
-                    key[2],
+                    key[3],
                     due.requested.isoformat(),
                     due.due.isoformat(),
                     due.acknowledged_on.isoformat() if due.acknowledged_on else None,
                     due.extended,
                     late,
+                    row["issuing_body"],
                 )
             )
     return out

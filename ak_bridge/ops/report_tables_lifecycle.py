@@ -3,6 +3,7 @@ time to the customs decision, verification, and shadow-mode deliveries."""
 
 from __future__ import annotations
 
+from ak_bridge.core.model import certificate_name
 from ak_bridge.ops.report_columns import Table
 from ak_bridge.ops.report_columns import col as _c
 from ak_bridge.ops.report_lifecycle import OUTCOMES
@@ -81,7 +82,7 @@ def verifications_table(r: PilotReport) -> Table:
 def overdue_table(r: PilotReport) -> Table:
     rows = [
         {
-            "co": f"{v.issuing}/{v.reference_no}",
+            "co": certificate_name(v.issuing, v.reference_no, v.issuing_body),
             "importing": v.importing,
             "request": v.request_no,
             "asked": v.reply_due,

@@ -23,7 +23,7 @@ from ak_bridge.core.errors import (
     SchemaViolation,
     ValidationFailed,
 )
-from ak_bridge.core.model import CertificateState, FormAK, Receipt
+from ak_bridge.core.model import CertificateState, FormAK, Receipt, certificate_name
 from ak_bridge.core.settings import ISSUING_AUTHORITY, PartnerConfig, Settings
 from ak_bridge.formats import Codec, encode_for, for_versions
 from ak_bridge.security.signing import Signer
@@ -80,15 +80,16 @@ class CertificateIntake:
         resend = self._resend(inbound, key, co, digest, now)
         if resend is not None:
             return resend
-        if self.store.certificate(co.issuing_country, co.reference_no) is not None:
+        body = co.certification.issuing_body or ""  # part of the CO's identity ('': none)
+        if self.store.certificate(co.issuing_country, co.reference_no, body) is not None:
             # The same submission may have committed on another instance since our look-up:
             # the CO and its message are written together, so look again before refusing.
             resend = self._resend(inbound, key, co, digest, now)
             if resend is not None:
                 return resend
             raise DuplicateConflict(
-                f"reference number {co.issuing_country}/{co.reference_no} is already used by "
-                "another certificate; a new or corrected CO needs a new number",
+                f"reference number {certificate_name(co.issuing_country, co.reference_no, body)}"
+                " is already used by another certificate; a new or corrected CO needs a new number",
                 box="header",
             )
 
@@ -100,7 +101,7 @@ class CertificateIntake:
             raise ValidationFailed(findings)
 
         message_id = new_id(now)
-        order_key = f"{co.issuing_country}|{co.reference_no}"
+        order_key = rules.order_key(co.issuing_country, body, co.reference_no)
         accepted = Accepted(
             message=self.recorder.message(
                 inbound,
@@ -112,13 +113,14 @@ class CertificateIntake:
                 digest,
                 canonical_json,
                 now,
+                issuing_body=body,
             ),
             deliveries=[],
             events=self.recorder.events(
                 now, message_id, partner, inbound.via, route.destination, findings
             ),
             receipt=Receipt(message_id, "accepted", now, co.reference_no, findings),
-            expect={(co.issuing_country, co.reference_no): None},
+            expect={(co.issuing_country, body, co.reference_no): None},
         )
         if co.is_replacement:
             order_key = self._retire_replaced(co, accepted, message_id, partner, now)
@@ -132,6 +134,7 @@ class CertificateIntake:
             CertificateRecord(
                 issuing_country=co.issuing_country,
                 reference_no=co.reference_no,
+                issuing_body=body,
                 importing_country=co.importing_country,
                 state=str(CertificateState.ISSUED),
                 issue_date=co.issue_date.isoformat(),
@@ -160,16 +163,19 @@ class CertificateIntake:
         partner: PartnerConfig,
         now: datetime,
     ) -> str:
-        """The CO a Replace retires: REPLACED, in the same transaction; its order is kept."""
-        replaced = self.store.certificate(co.issuing_country, co.replaces_reference_no or "")
+        """The CO a Replace retires: REPLACED, in the same transaction; its order is kept.
+        It is the CO of the same issuing body: a body replaces only its own COs."""
+        body = co.certification.issuing_body or ""
+        replaced = self.store.certificate(co.issuing_country, co.replaces_reference_no or "", body)
         if replaced is None:
+            replaces = co.replaces_reference_no or ""
             raise NotFound(
-                f"the CO it replaces, {co.issuing_country}/{co.replaces_reference_no}, "
+                f"the CO it replaces, {certificate_name(co.issuing_country, replaces, body)}, "
                 "is not known here",
                 box="header",
             )
         lifecycle.replacement_allowed(CertificateState(replaced.state))
-        accepted.expect[(co.issuing_country, replaced.reference_no)] = replaced.state
+        accepted.expect[(co.issuing_country, body, replaced.reference_no)] = replaced.state
         accepted.certificates.append(
             dataclasses.replace(
                 replaced,
@@ -188,7 +194,7 @@ class CertificateIntake:
             )
         )
         # never overtake the original: the replacement queues behind it
-        return replaced.order_key or f"{co.issuing_country}|{co.reference_no}"
+        return replaced.order_key or rules.order_key(co.issuing_country, body, co.reference_no)
 
     def _render(
         self, co: FormAK, destination: PartnerConfig, data: dict[str, Any]

@@ -115,21 +115,19 @@ class Deliverer:
         self.clock = clock
         self.rand = rand
         self.worker_id = worker_id
-        self._pools: dict[str, tuple[int, ThreadPoolExecutor]] = {}
+        self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
 
     def _pool(self, name: str, size: int) -> ThreadPoolExecutor:
         """A pool kept for the worker's life: threads (and the store connection each keeps)
         are made once, not per sweep and per attempt, which cost the drain as much as the
-        sends. Shut down when the deliverer is collected."""
+        sends. Its size follows the settings, which do not change while a worker runs.
+        Shut down when the deliverer is collected."""
         with self._pools_lock:
-            had, pool = self._pools.get(name, (0, None))
-            if pool is None or had < size:  # a partner enabled or its limit raised
-                if pool is not None:
-                    pool.shutdown(wait=False)
-                pool = ThreadPoolExecutor(max(1, size), thread_name_prefix=name)
+            pool = self._pools.get(name)
+            if pool is None:
+                pool = self._pools[name] = ThreadPoolExecutor(max(1, size), thread_name_prefix=name)
                 weakref.finalize(self, pool.shutdown, wait=False)
-                self._pools[name] = (size, pool)
             return pool
 
     def deliver_due(self, limit: int | None = None) -> DeliveryReport:
@@ -180,7 +178,7 @@ class Deliverer:
         else:  # up to the partner's concurrency limit at once: claims never hold two
             # deliveries of one certificate, so sending them side by side keeps the order
             size = sum(p.max_in_flight for p in self.settings.partners.values() if p.enabled)
-            pool = self._pool("send", max(size, len(claimed)))
+            pool = self._pool("send", size)  # every partner's limit at once: none waits
             for part in pool.map(lambda row: self._attempt_alone(partner, row), claimed):
                 report.merge(part)
 
@@ -315,7 +313,9 @@ class Deliverer:
         """What the core decides a delivered document does to its CO (ISSUED -> TRANSMITTED)."""
         if not message.issuing_country or not message.reference_no:
             return None
-        cert = self.store.certificate(message.issuing_country, message.reference_no)
+        cert = self.store.certificate(
+            message.issuing_country, message.reference_no, message.issuing_body
+        )
         if cert is None:
             return None
         new = lifecycle.after_delivery(

@@ -173,9 +173,17 @@ class Exchange:
             raise SchemaViolation("the message carries no document", box="header")
         return verifier.verify(root)  # the tree parsed once, above
 
-    def status(self, issuing_country: str, reference_no: str, caller: str | None = None) -> dict:
-        """The state and timeline of a CO, for either side of the exchange."""
-        return certificate_status(self.settings, self.store, issuing_country, reference_no, caller)
+    def status(
+        self,
+        issuing_country: str,
+        reference_no: str,
+        caller: str | None = None,
+        issuing_body: str = "",
+    ) -> dict:
+        """The state and timeline of a CO (of ``issuing_body``), for either side."""
+        return certificate_status(
+            self.settings, self.store, issuing_country, reference_no, caller, issuing_body
+        )
 
     def deliver_due(self, limit: int | None = None) -> DeliveryReport:
         """One delivery sweep (see ``delivery.Deliverer``)."""

@@ -34,6 +34,7 @@ from ak_bridge.core.model import (
     Receipt,
     Reconsideration,
     UtilisationNotice,
+    certificate_name,
 )
 from ak_bridge.core.reply_clock import acknowledged_due
 from ak_bridge.core.settings import PartnerConfig, Settings
@@ -86,12 +87,7 @@ class LifecycleIntake:
             )
         side = lifecycle.sender_side(msg, partner.country)  # raises NotAuthorized
         routing.require_role(partner, routing.ROLE_OF_SIDE[side], f"a {type(msg).__name__}")
-        cert = self.store.certificate(msg.issuing_country, msg.reference_no)
-        # Who the CO is addressed to comes from our own record, which a purge keeps. A CO
-        # addressed to another country "does not exist" for this partner: the same answer as
-        # for a missing one, so nobody learns which of another country's numbers exist.
-        if cert is None or (side == "importer" and cert.importing_country != partner.country):
-            raise NotFound(f"no certificate {msg.issuing_country}/{msg.reference_no}", box="header")
+        cert = self._certificate(msg, side, partner)
         receipt_of = isinstance(msg, (Ack, BusinessReceipt))
         acked = self._acknowledged(msg, partner) if receipt_of else None
         # Idempotency first: an identical resend gets its receipt even once the CO moved on.
@@ -129,7 +125,9 @@ class LifecycleIntake:
         new_state = lifecycle.next_state(msg, CertificateState(cert.state), acked_type)
 
         message_id = new_id(now)
-        order_key = cert.order_key or f"{msg.issuing_country}|{msg.reference_no}"
+        order_key = cert.order_key or rules.order_key(
+            msg.issuing_country, cert.issuing_body, msg.reference_no
+        )
         destination = None
         if step.forward:
             destination = (
@@ -173,7 +171,7 @@ class LifecycleIntake:
                 "state_changed",
                 message_id,
                 partner.id,
-                detail=f"{msg.issuing_country}/{msg.reference_no}: {cert.state} -> {new_state}",
+                detail=f"{self._name(cert)}: {cert.state} -> {new_state}",
             )
         )
         accepted = Accepted(
@@ -187,19 +185,68 @@ class LifecycleIntake:
                 digest,
                 body,
                 now,
+                issuing_body=cert.issuing_body,
             ),
             deliveries=deliveries,
             events=events,
             receipt=Receipt(message_id, "accepted", now, msg.reference_no, findings),
             certificates=[dataclasses.replace(cert, state=str(new_state), updated_at=now)],
-            expect={(msg.issuing_country, msg.reference_no): cert.state},
+            expect={(msg.issuing_country, cert.issuing_body, msg.reference_no): cert.state},
         )
         return self.recorder.store_accepted(inbound, accepted)
+
+    def _certificate(
+        self, msg: LifecycleMessage, side: lifecycle.Side, partner: PartnerConfig
+    ) -> CertificateRecord:
+        """The CO the message is about: its issuing body is part of its identity (1.1).
+
+        Who the CO is addressed to comes from our own record, which a purge keeps. A CO
+        addressed to another country "does not exist" for this partner: the same answer as
+        for a missing one, so nobody learns which of another country's numbers exist. A
+        message naming no body addresses the CO that names none; if a body's CO this partner
+        may see has that number too, the message is refused rather than guessed at.
+        """
+
+        def visible(body: str) -> CertificateRecord | None:
+            cert = self.store.certificate(msg.issuing_country, msg.reference_no, body)
+            if cert is None or (side == "importer" and cert.importing_country != partner.country):
+                return None
+            return cert
+
+        about = f"{msg.issuing_country}/{msg.reference_no}"
+        if msg.issuing_body:
+            cert = visible(msg.issuing_body)
+            if cert is None:
+                name = certificate_name(msg.issuing_country, msg.reference_no, msg.issuing_body)
+                raise NotFound(f"no certificate {name}", box="header")
+            return cert
+        bodies = [
+            b
+            for b in self.store.certificates_numbered(msg.issuing_country, msg.reference_no)
+            if b and visible(b) is not None
+        ]
+        if bodies:
+            raise NotFound(
+                f"the message names no issuing body, and {about} is issued by "
+                f"{' and by '.join(bodies)}: name the CO's IssuingBody in its "
+                "ReferencedCertificate (e-Form AK messages 1.1)",
+                box="header",
+            )
+        cert = visible("")
+        if cert is None:
+            raise NotFound(f"no certificate {about}", box="header")
+        return cert
+
+    @staticmethod
+    def _name(cert: CertificateRecord) -> str:
+        return certificate_name(cert.issuing_country, cert.reference_no, cert.issuing_body)
 
     def _earlier_utilisation(self, msg: UtilisationNotice) -> list[UtilisationNotice]:
         """The CO's utilisation notices accepted before (purged ones no longer count)."""
         out = []
-        for m in self.store.messages_for_certificate(msg.issuing_country, msg.reference_no):
+        for m in self.store.messages_for_certificate(
+            msg.issuing_country, msg.reference_no, msg.issuing_body or ""
+        ):
             if m.document_type != DocumentType.UTILISATION_NOTICE:
                 continue
             full = self.store.message(m.id)  # the timeline's rows carry no document
@@ -221,8 +268,8 @@ class LifecycleIntake:
         acked = self.store.message(msg.message_id)
         if (
             acked is None
-            or (acked.issuing_country, acked.reference_no)
-            != (msg.issuing_country, msg.reference_no)
+            or (acked.issuing_country, acked.issuing_body, acked.reference_no)
+            != (msg.issuing_country, msg.issuing_body or "", msg.reference_no)
             or acked.receiver != partner.id
         ):
             raise NotFound(

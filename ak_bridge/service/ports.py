@@ -117,15 +117,23 @@ class Store(Protocol):
         deliveries: Sequence[DeliveryRecord],
         events: Sequence[AuditEvent],
         certificates: Sequence[CertificateRecord] = (),
-        expect: Mapping[tuple[str, str], str | None] | None = None,
+        expect: Mapping[tuple[str, str, str], str | None] | None = None,
     ) -> None:
-        """Store a message, its deliveries, CO states and audit at once, or nothing."""
+        """Store a message, its deliveries, CO states and audit at once, or nothing.
+        ``expect``: (issuing country, issuing body, reference) -> the state decided on."""
 
-    def predecessors(self, issuing_country: str, reference_no: str) -> list[str]:
+    def predecessors(
+        self, issuing_country: str, reference_no: str, issuing_body: str = ""
+    ) -> list[str]:
         """The references of the COs this one replaced, directly or through a chain."""
 
-    def certificate(self, issuing_country: str, reference_no: str) -> CertificateRecord | None:
-        """A CO's business state row."""
+    def certificate(
+        self, issuing_country: str, reference_no: str, issuing_body: str = ""
+    ) -> CertificateRecord | None:
+        """A CO's business state row; ``issuing_body`` is part of its key ('': not named)."""
+
+    def certificates_numbered(self, issuing_country: str, reference_no: str) -> list[str]:
+        """The issuing bodies of the COs that carry this number ('': none named), sorted."""
 
     def claim_due(
         self,
@@ -196,9 +204,9 @@ class Store(Protocol):
         """One message row without its documents (``raw`` and ``canonical`` are None)."""
 
     def messages_for_certificate(
-        self, issuing_country: str, reference_no: str
+        self, issuing_country: str, reference_no: str, issuing_body: str = ""
     ) -> list[MessageRecord]:
-        """The messages about one CO, oldest first."""
+        """The messages about one CO (of ``issuing_body``), oldest first."""
 
     def deliveries_for(self, message_id: str) -> list[DeliveryRecord]:
         """A message's deliveries."""

@@ -48,7 +48,7 @@ class Accepted:
     events: list[AuditEvent]
     receipt: Receipt
     certificates: list[CertificateRecord] = field(default_factory=list)
-    expect: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    expect: dict[tuple[str, str, str], str | None] = field(default_factory=dict)
 
 
 def new_id(now: datetime) -> str:
@@ -105,6 +105,7 @@ class Recorder:
         canonical: str | None,
         now: datetime,
         document_type: str | None = None,
+        issuing_body: str = "",
     ) -> MessageRecord:
         return MessageRecord(
             id=message_id,
@@ -117,6 +118,7 @@ class Recorder:
             partner_message_id=inbound.envelope.message_id,
             issuing_country=about[0],
             reference_no=about[1],
+            issuing_body=issuing_body,
             business_key=key,
             content_hash=digest,
             raw=inbound.raw,

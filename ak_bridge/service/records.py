@@ -59,6 +59,7 @@ class MessageRecord(Record):
     raw: bytes | None = None
     canonical: str | None = None
     purged_at: datetime | None = None
+    issuing_body: str = ""  # of the CO it is about ('' : not named, as in 1.0)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class CertificateRecord(Record):
     replaced_by: str | None = None
     order_key: str | None = None
     last_message_id: str | None = None
+    issuing_body: str = ""  # part of the key: KCS and KCCI number independently ('': none)
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,8 @@ class CertificateChange:
 
     The store changes the CO from ``from_state`` to ``to_state`` only if it is still in
     ``from_state`` and ``last_message_id`` (when given) is still its latest document.
+    ``issuing_body`` None: the body of the CO whose latest document is ``last_message_id``
+    (a message id belongs to one CO), else '' (not named).
     """
 
     issuing_country: str
@@ -174,3 +178,4 @@ class CertificateChange:
     from_state: str
     to_state: str
     last_message_id: str | None = None
+    issuing_body: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ak_bridge.core.errors import NotFound
+from ak_bridge.core.model import certificate_name
 from ak_bridge.core.settings import Settings
 from ak_bridge.service.ports import Store
 
@@ -22,17 +23,20 @@ def certificate_status(
     issuing_country: str,
     reference_no: str,
     caller: str | None = None,
+    issuing_body: str = "",
 ) -> dict[str, Any]:
-    cert = store.certificate(issuing_country, reference_no)
+    """``issuing_body`` is part of the CO's key (1.1; '' : the CO that names none)."""
+    about = certificate_name(issuing_country, reference_no, issuing_body)
+    cert = store.certificate(issuing_country, reference_no, issuing_body)
     if cert is None:
-        raise NotFound(f"no certificate {issuing_country}/{reference_no}", box="header")
+        raise NotFound(f"no certificate {about}", box="header")
     if caller is not None and caller != ADMIN:
         allowed = {issuing_country, cert.importing_country}
         partner = settings.partner(caller)
         if partner is None or partner.country not in allowed:
-            raise NotFound(f"no certificate {issuing_country}/{reference_no}", box="header")
+            raise NotFound(f"no certificate {about}", box="header")
     events = []
-    for m in store.messages_for_certificate(issuing_country, reference_no):
+    for m in store.messages_for_certificate(issuing_country, reference_no, issuing_body):
         own = caller in (None, ADMIN, m.sender)
         for a in store.audit_for(m.id):
             if a.event in PRIVATE_EVENTS and not own:

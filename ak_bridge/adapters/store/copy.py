@@ -17,7 +17,7 @@ TABLES = (
     ("messages", "id"),
     ("deliveries", "id"),
     ("attempts", "id"),
-    ("certificates", "issuing_country, reference_no"),
+    ("certificates", "issuing_country, issuing_body, reference_no"),
     ("audit", "seq"),
     ("breakers", "partner"),
     ("heartbeats", "worker"),

@@ -187,6 +187,42 @@ CREATE INDEX IF NOT EXISTS deliveries_claimable ON deliveries(destination, next_
     WHERE status IN ('pending', 'waiting_retry');
 """
 
+# The issuing body is part of a CO's identity (issue 11, standard 1.1): Korea's KCS and KCCI
+# number their COs independently. '' is "not named", so stored rows and 1.0 documents keep
+# their identity. SQLite cannot change a primary key in place: the table is rebuilt (the
+# replacement-chain index with it); PostgreSQL adds the column and swaps the key.
+_CERTIFICATE_COLUMNS = (
+    "issuing_country, reference_no, importing_country, state, issue_date, replaced_by,"
+    " order_key, last_message_id, updated_at"
+)
+V6_SQLITE = f"""
+ALTER TABLE messages ADD COLUMN issuing_body TEXT NOT NULL DEFAULT '';
+CREATE TABLE certificates_v6 (
+    issuing_country TEXT NOT NULL,
+    reference_no TEXT NOT NULL,
+    importing_country TEXT,
+    state TEXT NOT NULL,
+    issue_date TEXT,
+    replaced_by TEXT,
+    order_key TEXT,
+    last_message_id TEXT,
+    updated_at TEXT NOT NULL,
+    issuing_body TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (issuing_country, issuing_body, reference_no)
+);
+INSERT INTO certificates_v6 ({_CERTIFICATE_COLUMNS})
+    SELECT {_CERTIFICATE_COLUMNS} FROM certificates;
+DROP TABLE certificates;
+ALTER TABLE certificates_v6 RENAME TO certificates;
+CREATE INDEX IF NOT EXISTS certificates_replaced_by ON certificates(issuing_country, replaced_by);
+"""
+V6_POSTGRES = """
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS issuing_body TEXT NOT NULL DEFAULT '';
+ALTER TABLE certificates ADD COLUMN IF NOT EXISTS issuing_body TEXT NOT NULL DEFAULT '';
+ALTER TABLE certificates DROP CONSTRAINT certificates_pkey;
+ALTER TABLE certificates ADD PRIMARY KEY (issuing_country, issuing_body, reference_no);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "messages, deliveries, attempts, certificates, audit, breakers", V1_SQLITE, V1_POSTGRES
@@ -195,6 +231,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "signed receipts, kept as first given", V3_SQLITE, _postgres(V3_SQLITE)),
     Migration(4, "console operators, shared login throttle; indexes for console searches", V4, V4),
     Migration(5, "the claim's order from a partial index of claimable deliveries", V5, V5),
+    Migration(6, "the issuing body in a certificate's key", V6_SQLITE, V6_POSTGRES),
 )
 LATEST = MIGRATIONS[-1].version
 

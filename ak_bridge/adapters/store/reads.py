@@ -22,7 +22,7 @@ from ak_bridge.service.records import (
 
 _HEADER_COLUMNS = (
     "id, direction, sender, receiver, via, document_type, function,"
-    " partner_message_id, issuing_country, reference_no, created_at, purged_at"
+    " partner_message_id, issuing_country, reference_no, created_at, purged_at, issuing_body"
 )
 
 
@@ -43,7 +43,7 @@ class SqlReads:
         return from_row(MessageRecord, row) if row else None
 
     def messages_for_certificate(
-        self, issuing_country: str, reference_no: str
+        self, issuing_country: str, reference_no: str, issuing_body: str = ""
     ) -> list[MessageRecord]:
         """A CO's messages, oldest first, without their documents (a timeline needs none)."""
         return from_rows(
@@ -51,8 +51,8 @@ class SqlReads:
             self._all(
                 f"SELECT {_HEADER_COLUMNS}"
                 " FROM messages WHERE issuing_country = ? AND reference_no = ?"
-                " ORDER BY created_at, id",
-                [issuing_country, reference_no],
+                " AND issuing_body = ? ORDER BY created_at, id",
+                [issuing_country, reference_no, issuing_body],
             ),
         )
 
@@ -118,9 +118,7 @@ class SqlReads:
         return from_rows(
             MessageRecord,
             self._all(
-                "SELECT id, direction, sender, receiver, via, document_type, function,"
-                " partner_message_id, issuing_country, reference_no, created_at, purged_at"
-                " FROM messages ORDER BY created_at, id LIMIT ?",
+                f"SELECT {_HEADER_COLUMNS} FROM messages ORDER BY created_at, id LIMIT ?",
                 [limit],
             ),
         )
@@ -148,7 +146,7 @@ class SqlReads:
             "SELECT c.issuing_country AS issuing, coalesce(c.importing_country, '?') AS importing,"
             " c.state, count(*) AS n FROM certificates c WHERE EXISTS (SELECT 1 FROM messages m"
             " WHERE m.issuing_country = c.issuing_country AND m.reference_no = c.reference_no"
-            " AND m.created_at >= ? AND m.created_at < ?)"
+            " AND m.issuing_body = c.issuing_body AND m.created_at >= ? AND m.created_at < ?)"
             " GROUP BY c.issuing_country, coalesce(c.importing_country, '?'), c.state",
             [iso(since) if since else "", iso(until)],
         )
@@ -160,11 +158,13 @@ class SqlReads:
             " min(i.created_at) AS issued, min(r.created_at) AS decided"
             " FROM certificates c"
             " JOIN messages i ON i.issuing_country = c.issuing_country"
-            "  AND i.reference_no = c.reference_no AND i.document_type = 'FORM_AK'"
+            "  AND i.reference_no = c.reference_no AND i.issuing_body = c.issuing_body"
+            "  AND i.document_type = 'FORM_AK'"
             "  AND i.function IN ('9', '5')"
             " JOIN messages r ON r.issuing_country = c.issuing_country"
-            "  AND r.reference_no = c.reference_no AND r.document_type = 'CUSTOMS_RESPONSE'"
+            "  AND r.reference_no = c.reference_no AND r.issuing_body = c.issuing_body"
+            "  AND r.document_type = 'CUSTOMS_RESPONSE'"
             " WHERE i.created_at >= ? AND i.created_at < ?"
-            " GROUP BY c.issuing_country, c.reference_no, c.importing_country",
+            " GROUP BY c.issuing_country, c.issuing_body, c.reference_no, c.importing_country",
             [iso(since) if since else "", iso(until)],
         )

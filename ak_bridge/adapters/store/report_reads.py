@@ -29,7 +29,7 @@ _LANE = (
 )
 _CO_JOIN = (
     " LEFT JOIN certificates c ON c.issuing_country = m.issuing_country"
-    " AND c.reference_no = m.reference_no"
+    " AND c.reference_no = m.reference_no AND c.issuing_body = m.issuing_body"
 )
 
 
@@ -104,8 +104,9 @@ class ReportReads:
         return self._all(
             "SELECT m.id, m.document_type, m.business_key, m.canonical, m.created_at,"
             " c.issuing_country AS issuing, c.reference_no, c.importing_country AS importing,"
-            " a.at AS clock_started FROM certificates c JOIN messages m"
+            " c.issuing_body, a.at AS clock_started FROM certificates c JOIN messages m"
             " ON m.issuing_country = c.issuing_country AND m.reference_no = c.reference_no"
+            " AND m.issuing_body = c.issuing_body"
             " LEFT JOIN audit a ON a.message_id = m.id AND a.event = ?"
             " WHERE c.state = 'VERIFICATION_REQUESTED' AND (a.seq IS NOT NULL"
             f" OR m.document_type IN ({', '.join('?' for _ in CLOCK_DOCUMENTS)}))"

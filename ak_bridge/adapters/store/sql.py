@@ -60,6 +60,7 @@ from ak_bridge.service.records import (
 FINALS_SQL = sql_list(FINAL_STATES)
 OVERTAKING_SQL = sql_list(OVERTAKING)
 HOLD_SQL = sql_list(LEGAL_HOLD)
+_CERTIFICATE_KEY = ("issuing_country", "issuing_body", "reference_no")
 AUDIT_COLUMNS = ("at", "event", "message_id", "partner", "code", "box", "actor", "detail")
 
 
@@ -216,25 +217,27 @@ class SqlStore:
         deliveries: Sequence[DeliveryRecord],
         events: Sequence[AuditEvent],
         certificates: Sequence[CertificateRecord] = (),
-        expect: Mapping[tuple[str, str], str | None] | None = None,
+        expect: Mapping[tuple[str, str, str], str | None] | None = None,
     ) -> None:
         """Message, deliveries, CO states and audit in one transaction, or nothing.
 
-        ``expect`` maps (issuing country, reference) to the state the caller decided on
-        (None: no such CO yet); it is re-read under the CO's lock, so a CO never moves from
-        a state it is no longer in (``StateChanged``). A taken business key raises
+        ``expect`` maps (issuing country, issuing body, reference) to the state the caller
+        decided on (None: no such CO yet); it is re-read under the CO's lock, so a CO never
+        moves from a state it is no longer in (``StateChanged``). A taken business key raises
         ``DuplicateKey`` (the adapter translates its driver's error).
         """
         with self.write() as tx:
-            for country, reference in sorted(expect or {}):  # one lock order: no deadlock
-                tx.lock(f"co:{country}|{reference}")
-            for (country, reference), wanted in (expect or {}).items():
+            for country, body, reference in sorted(expect or {}):  # one lock order: no deadlock
+                tx.lock(f"co:{country}|{body}|{reference}")
+            for (country, body, reference), wanted in (expect or {}).items():
                 row = tx.rows(
-                    "SELECT state FROM certificates WHERE issuing_country = ? AND reference_no = ?",
-                    [country, reference],
+                    "SELECT state FROM certificates WHERE issuing_country = ?"
+                    " AND issuing_body = ? AND reference_no = ?",
+                    [country, body, reference],
                 )
                 if (row[0]["state"] if row else None) != wanted:
-                    raise StateChanged(f"{country}/{reference}: {row[0]['state'] if row else None}")
+                    about = f"{country}/{body}/{reference}" if body else f"{country}/{reference}"
+                    raise StateChanged(f"{about}: {row[0]['state'] if row else None}")
             self._insert(tx, "messages", to_row(message))
             for d in deliveries:
                 self._insert(tx, "deliveries", to_row(d, without=("id",) if not d.id else ()))
@@ -257,23 +260,23 @@ class SqlStore:
     @staticmethod
     def _upsert_certificate(tx: Tx, cert: Mapping[str, Any]) -> None:
         cols = list(cert)
-        updates = ", ".join(
-            f"{c} = excluded.{c}" for c in cols if c not in ("issuing_country", "reference_no")
-        )
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in _CERTIFICATE_KEY)
         tx.run(
             f"INSERT INTO certificates ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
-            f" ON CONFLICT(issuing_country, reference_no) DO UPDATE SET {updates}",
+            f" ON CONFLICT({', '.join(_CERTIFICATE_KEY)}) DO UPDATE SET {updates}",
             [cert[c] for c in cols],
         )
 
-    def predecessors(self, issuing_country: str, reference_no: str) -> list[str]:
+    def predecessors(
+        self, issuing_country: str, reference_no: str, issuing_body: str = ""
+    ) -> list[str]:
         out: list[str] = []
         todo = [reference_no]
         while todo:
             rows = self._all(
                 "SELECT reference_no FROM certificates WHERE issuing_country = ?"
-                " AND replaced_by = ?",
-                [issuing_country, todo.pop()],
+                " AND issuing_body = ? AND replaced_by = ?",
+                [issuing_country, issuing_body, todo.pop()],
             )
             for r in rows:
                 if r["reference_no"] not in out:
@@ -281,12 +284,24 @@ class SqlStore:
                     todo.append(r["reference_no"])
         return out
 
-    def certificate(self, issuing_country: str, reference_no: str) -> CertificateRecord | None:
+    def certificate(
+        self, issuing_country: str, reference_no: str, issuing_body: str = ""
+    ) -> CertificateRecord | None:
         row = self._one(
-            "SELECT * FROM certificates WHERE issuing_country = ? AND reference_no = ?",
-            [issuing_country, reference_no],
+            "SELECT * FROM certificates WHERE issuing_country = ? AND issuing_body = ?"
+            " AND reference_no = ?",
+            [issuing_country, issuing_body, reference_no],
         )
         return from_row(CertificateRecord, row) if row else None
+
+    def certificates_numbered(self, issuing_country: str, reference_no: str) -> list[str]:
+        """The issuing bodies that have a CO with this number ('' : none named), sorted."""
+        rows = self._all(
+            "SELECT issuing_body FROM certificates WHERE issuing_country = ? AND reference_no = ?"
+            " ORDER BY issuing_body",
+            [issuing_country, reference_no],
+        )
+        return [r["issuing_body"] for r in rows]
 
     # -- delivering ---------------------------------------------------------------------
 
@@ -441,14 +456,19 @@ class SqlStore:
     def _change_certificate(tx: Tx, change: CertificateChange, now: datetime) -> None:
         """Write a decision of the core if the CO is still where it was decided on."""
         latest = " AND last_message_id = ?" if change.last_message_id else ""
+        body = change.issuing_body
+        if body is None and not change.last_message_id:
+            body = ""  # nothing else pins the CO: the one that names no body
         tx.run(
             "UPDATE certificates SET state = ?, updated_at = ?"
-            f" WHERE issuing_country = ? AND reference_no = ? AND state = ?{latest}",
+            " WHERE issuing_country = ? AND reference_no = ?"
+            f"{'' if body is None else ' AND issuing_body = ?'} AND state = ?{latest}",
             [
                 change.to_state,
                 iso(now),
                 change.issuing_country,
                 change.reference_no,
+                *([] if body is None else [body]),
                 change.from_state,
                 *([change.last_message_id] if change.last_message_id else []),
             ],
@@ -545,7 +565,7 @@ class SqlStore:
             f" AND d.status NOT IN ({FINALS_SQL}))"
             " AND NOT EXISTS (SELECT 1 FROM certificates c"
             " WHERE c.issuing_country = m.issuing_country AND c.reference_no = m.reference_no"
-            f" AND c.state IN ({HOLD_SQL}))"
+            f" AND c.issuing_body = m.issuing_body AND c.state IN ({HOLD_SQL}))"
             " ORDER BY m.created_at",
             [iso(before)],
         )

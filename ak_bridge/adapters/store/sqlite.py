@@ -72,6 +72,11 @@ class SqliteStore(ConsoleReads, OperatorStore, SqlReceipts, SqlReads, ReportRead
         self.path = Path(path)
         self._local = threading.local()
         self._waker = FifoWaker(self.path)
+        # SQLite takes one writer at a time; a thread that finds the file locked sleeps in
+        # SQLite's busy handler (1, 2, 5 ... 100 ms steps) and is not woken when the lock
+        # is free. Threads of one process queue here instead and go the moment the one
+        # before commits; only other processes still meet the busy handler.
+        self._writer = threading.RLock()  # re-entrant: a nested write fails in SQLite, as before
 
     def _announced(self) -> None:
         self._waker.signal()
@@ -111,6 +116,12 @@ class SqliteStore(ConsoleReads, OperatorStore, SqlReceipts, SqlReads, ReportRead
     @contextmanager
     def write(self) -> Iterator[_Tx]:
         """One short immediate transaction: all of it is stored, or none of it."""
+        with self._writer:
+            with self._transaction() as tx:
+                yield tx
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_Tx]:
         db = self.db
         try:
             db.execute("BEGIN IMMEDIATE")

@@ -115,6 +115,15 @@ def build() -> dict[str, Any]:
                         "percent-encoded",
                         "schema": {"type": "string"},
                     },
+                    {
+                        "name": "issuingBody",
+                        "in": "query",
+                        "required": False,
+                        "description": "the CO's issuing body (e-Form AK 1.1 "
+                        "Certification/IssuingBody, e.g. KCS, KCCI): part of the CO's "
+                        "identity; absent, the CO that names none",
+                        "schema": {"type": "string"},
+                    },
                 ],
                 "responses": {
                     "200": {

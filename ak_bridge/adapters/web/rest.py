@@ -11,7 +11,7 @@ import base64
 import json
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import ValidationError
 
 from ak_bridge.adapters.web.auth import identify
@@ -171,7 +171,8 @@ def certificate_status(country: str, reference_no: str) -> Response:
     g.operation = "status"
     try:
         g.caller = identify(exchange().settings)
-        st = exchange().status(country, reference_no, caller=g.caller)
+        body = request.args.get("issuingBody", "")
+        st = exchange().status(country, reference_no, caller=g.caller, issuing_body=body)
     except Rejected as exc:
         return refuse(exc, "rest")
-    return jsonify(status_body(country, reference_no, st))
+    return jsonify(status_body(country, reference_no, st, body))

@@ -109,6 +109,9 @@ class EventSchema(Schema):
 class StatusSchema(Schema):
     issuingCountry = fields.String(required=True)
     referenceNo = fields.String(required=True)
+    issuingBody = fields.String(
+        metadata={"description": "the CO's issuing body (1.1), when the query named one"}
+    )
     state = fields.String(
         required=True, validate=validate.OneOf([s.value for s in CertificateState])
     )
@@ -128,7 +131,9 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorDetailSchema, required=True)
 
 
-def status_body(country: str, reference_no: str, st: dict[str, Any]) -> dict[str, Any]:
+def status_body(
+    country: str, reference_no: str, st: dict[str, Any], issuing_body: str = ""
+) -> dict[str, Any]:
     """The status answer in camelCase (the service speaks snake_case)."""
     events = [
         {
@@ -145,4 +150,6 @@ def status_body(country: str, reference_no: str, st: dict[str, Any]) -> dict[str
         "state": str(st["state"]),
         "events": events,
     }
+    if issuing_body:
+        body["issuingBody"] = issuing_body
     return StatusSchema().dump(body)

@@ -90,7 +90,7 @@ def install(bp: Blueprint) -> None:
             for d in store.deliveries_for(message_id)
         ]
         cert = (
-            store.certificate(m["issuing_country"], m["reference_no"])
+            store.certificate(m["issuing_country"], m["reference_no"], m["issuing_body"])
             if m["issuing_country"] and m["reference_no"]
             else None
         )
@@ -120,12 +120,14 @@ def install(bp: Blueprint) -> None:
 
     @bp.route("/evidence/<issuing_country>/<reference_no>")
     def evidence(issuing_country: str, reference_no: str) -> Response:
-        if exchange().store.certificate(issuing_country, reference_no) is None:
+        body = request.args.get("body", "")  # 1.1: the issuing body is part of the CO's key
+        if exchange().store.certificate(issuing_country, reference_no, body) is None:
             abort(404)
         pack = current_app.extensions["ak_bridge_console"].evidence_pack(
-            issuing_country, reference_no
+            issuing_country, reference_no, body
         )
-        return _download(pack, f"evidence-{issuing_country}-{reference_no}.zip", "application/zip")
+        name = "-".join(p for p in ("evidence", issuing_country, body, reference_no) if p)
+        return _download(pack, f"{name}.zip", "application/zip")
 
     @bp.route("/refusals")
     def refusals() -> Any:
