@@ -3,27 +3,33 @@
 Six days of traffic on five lanes through the simulated partners, the bridge's web app and
 its worker, on a clock the test moves: certificates, customs responses (all, some and no
 items given, suspended), a retry that succeeds, dead letters, refusals at the door, a
-shadow-mode partner (Thailand), a verification request answered and one left open. Beside
-it, the test keeps its own count of what it did, to check the report against.
+shadow-mode partner (Thailand), verification requests: one answered (and its CO asked
+again), one left open, one the issuing authority acknowledged (its reply clock starts then)
+and one it extended (Korea and Viet Nam speak e-Form AK 1.1, which carries the extension).
+Beside it, the test keeps its own count of what it did, to check the report against.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import zeep
+from flows import PILOT_11
 
 from ak_bridge.config import load_settings
 from ak_bridge.core.model import (
+    Ack,
+    AckStatus,
     CustomsResponse,
     FormAK,
     ItemDecision,
     PreferenceDecision,
+    VerificationExtension,
     VerificationReply,
     VerificationRequest,
     VerificationResult,
@@ -31,7 +37,7 @@ from ak_bridge.core.model import (
 from ak_bridge.core.rules import default_reply_due
 from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
-from ak_bridge.sim.topology import PILOT, THAILAND, Topology, build_topology
+from ak_bridge.sim.topology import THAILAND, Topology, build_topology
 
 # In the future: the test PKI is valid from yesterday, and the days must not be today's.
 T0 = (datetime.now(UTC) + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
@@ -45,6 +51,25 @@ ANSWERS = (
     ((S, S), "suspended, none given"),
 )
 SENDERS = {"KR": "KR-KCS", "ID": "ID-SKA", "VN": "VN-ECOSYS"}
+FROM_ISSUER = ("FORM_AK", "VERIFICATION_REPLY", "ACK", "VERIFICATION_EXTENSION")
+
+
+@dataclass(frozen=True)
+class ReplyClock:
+    """One verification request as the test made it: the reply date it asked, the issuing
+    authority's acknowledgement and extension, and the date in force (its own count)."""
+
+    asked: date
+    acknowledged_on: date | None = None
+    extended_to: date | None = None
+
+    @property
+    def due(self) -> date:
+        if self.extended_to is not None:
+            return self.extended_to  # the test extends past every other date
+        if self.acknowledged_on is not None:
+            return default_reply_due(self.acknowledged_on)
+        return self.asked
 
 
 @dataclass
@@ -65,16 +90,14 @@ class History:
     shadow: int = 0
     dead: int = 0
     turnaround_s: float = 0.0
+    replied: int = 0
+    open_requests: dict[str, ReplyClock] = field(default_factory=dict)  # request no. -> clock
 
     def clock(self) -> datetime:
         return self.now
 
     def send(self, doc: Any, lane: str, doc_type: str, shadow: bool = False) -> None:
-        sender = SENDERS[
-            doc.issuing_country
-            if doc_type in ("FORM_AK", "VERIFICATION_REPLY")
-            else doc.importing_country
-        ]
+        sender = SENDERS[doc.issuing_country if doc_type in FROM_ISSUER else doc.importing_country]
         self.seq += 1
         reply = self.topo.systems[sender].submit(self.topo.bridge_url, doc, f"H-{self.seq}")
         if hasattr(reply, "status_code"):
@@ -113,7 +136,7 @@ def co(h: History, issuing: str, importing: str, items: int = 2) -> FormAK:
 
 
 def make_history(workdir: Path) -> History:
-    topo = build_topology(workdir, PILOT + (THAILAND,))
+    topo = build_topology(workdir, PILOT_11 + (THAILAND,))
     partners = topo.workdir / "config" / "partners.toml"
     text = partners.read_text()
     partners.write_text(re.sub(r"(\[partners\.TH-DFT\]\n)", r"\1shadow = true\n", text))
@@ -190,28 +213,47 @@ def _day(h: History, day: int) -> None:
         vn.mode = "ok"
 
 
+def _request(h: History, ref: str, request_no: str) -> VerificationRequest:
+    req = VerificationRequest(
+        ref, "KR", "VN", request_no, "RVC doubtful", h.now.date(), default_reply_due(h.now.date())
+    )
+    h.send(req, "KR → VN", "VERIFICATION_REQUEST")
+    h.open_requests[request_no] = ReplyClock(req.reply_due)
+    return req
+
+
 def _verification(h: History) -> None:
-    """Two requests on day 0's KR → VN certificates: one answered 2 days later, one open."""
-    refs = sorted(r for r in h.received if h.received[r].date() == T0.date())[:2]
+    """Requests on day 0's KR → VN certificates: VR-0 answered 2 days later (its CO asked
+    again a day after, VR-4), VR-1 left open, VR-2 acknowledged by Korea on day 5 (2 months
+    from then), VR-3 extended by Korea."""
+    refs = sorted(r for r in h.received if h.received[r].date() == T0.date())[:4]
     h.now = T0 + timedelta(days=1, hours=3)
-    for n, ref in enumerate(refs):
-        req = VerificationRequest(
-            ref,
-            "KR",
-            "VN",
-            f"VR-{n}",
-            "RVC doubtful",
-            h.now.date(),
-            default_reply_due(h.now.date()),
-        )
-        h.send(req, "KR → VN", "VERIFICATION_REQUEST")
+    requests = [_request(h, ref, f"VR-{n}") for n, ref in enumerate(refs)]
     h.deliver(5)
     h.now += timedelta(days=2)
     reply = VerificationReply(
         refs[0], "KR", "VN", "VR-0", VerificationResult.ORIGINATING, h.now.date()
     )
     h.send(reply, "KR → VN", "VERIFICATION_REPLY")
+    del h.open_requests["VR-0"]
+    h.replied += 1
     h.turnaround_s = timedelta(days=2, seconds=5).total_seconds()
+    h.deliver(5)
+    # day 4: a new request on the verified CO; VR-0, answered, is not awaited any more
+    h.now = T0 + timedelta(days=4, hours=2)
+    _request(h, refs[0], "VR-4")
+    h.deliver(5)
+    # day 5: Korea acknowledges VR-2 (its clock starts) and extends VR-3 by a month
+    h.now = T0 + timedelta(days=5, hours=6)
+    (received,) = [
+        r.message_id for r in h.topo.systems["KR-KCS"].received if r.certificate == requests[2]
+    ]
+    h.send(Ack(refs[2], "KR", "VN", received, AckStatus.RECEIVED), "KR → VN", "ACK")
+    h.open_requests["VR-2"] = replace(h.open_requests["VR-2"], acknowledged_on=h.now.date())
+    later = requests[3].reply_due + timedelta(days=31)
+    extension = VerificationExtension(refs[3], "KR", "VN", "VR-3", later, "producer visit")
+    h.send(extension, "KR → VN", "VERIFICATION_EXTENSION")
+    h.open_requests["VR-3"] = replace(h.open_requests["VR-3"], extended_to=later)
     h.deliver(5)
 
 

@@ -3,6 +3,9 @@ at the highest version its destination speaks, and one the destination cannot re
 version it speaks (a message 1.1 adds, a reason code, attachments) is refused at intake with
 ``version_not_lossless`` naming the box, audited, nothing stored: a receipt means deliverable.
 
+A sender, too, may only use the versions it speaks: a 1.1 message from a 1.0-only partner is
+``schema_violation`` (header), like a 1.1 certificate from it.
+
 Through the real servers: Viet Nam (REST) and Korea speak 1.0 and 1.1, Indonesia only 1.0.
 """
 
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zeep
 from flows import pilot_11, settle, state, vn_sends
 from lxml import etree
 
@@ -41,6 +45,7 @@ from ak_bridge.formats.lifecycle import MESSAGES_NS, MESSAGES_NS_11, LifecycleCo
 from ak_bridge.service.exchange import Exchange
 from ak_bridge.sim.certificates import sample_form_ak
 from ak_bridge.sim.topology import Topology
+from ak_bridge.standard.contracts import AMS
 
 TODAY = datetime.now(UTC).date()
 PDF = Attachment("form.pdf", "application/pdf", b"%PDF-1.7 signed form")
@@ -206,3 +211,43 @@ def test_a_1_0_message_goes_in_either_version() -> None:
         root = codec.encode(msg, version)
         assert (etree.QName(root).namespace, codec.decode(root)) == (ns, msg)
     assert etree.QName(codec.encode(msg)).namespace == MESSAGES_NS  # unasked: the oldest
+
+
+# -- a sender may only use the versions it speaks ---------------------------------------------
+
+
+def test_a_1_0_only_partner_cannot_send_1_1_messages(
+    topology: Topology, bridge: Exchange, worker: Exchange
+) -> None:
+    """Indonesia speaks only 1.0: a message 1.1 adds (a utilisation notice), or a 1.0 message
+    written in the 1.1 namespace, is refused like a 1.1 certificate from it (schema_violation,
+    header, naming its standard_versions), audited, nothing stored or sent; in 1.0 it goes."""
+    co = issued(topology, worker, "VN-2026-AK-070005", "VN-ECOSYS", "ID-SKA")
+    ref = co.reference_no
+    ind = topology.systems["ID-SKA"]
+    used = UtilisationNotice(
+        ref, "VN", "ID", "ID-IMP-5", TODAY, (ItemUtilisation(1, Decimal("1"), "KGM"),)
+    )
+    response = CustomsResponse(
+        ref, "VN", "ID", "ID-IMP-5", TODAY, (ItemDecision(1, PreferenceDecision.GIVEN),)
+    )
+    as_11 = ind.signer.sign(LifecycleCodec().encode(response, "1.1"))
+    for n, (msg, xml) in enumerate(((used, ind.document_for(used)[0]), (response, as_11))):
+        assert namespace(xml) == MESSAGES_NS_11
+        stored = len(bridge.store.find_messages())
+        with pytest.raises(zeep.exceptions.Fault) as fault:
+            ind.submit_soap(topology.bridge_url, AMS, ind.envelope_for(msg, f"ID-11-{n}"), xml)
+        detail = etree.tostring(fault.value.detail).decode()
+        assert "schema_violation" in detail and "header" in detail
+        assert "ID-SKA speaks e-Form AK 1.0" in str(fault.value.message)
+        assert "standard_versions" in str(fault.value.message)
+        [row] = bridge.store.audit_events("rejected", limit=1)
+        assert (row.code, row.box, row.partner) == ("schema_violation", "header", "ID-SKA")
+        assert f"{type(msg).__name__} message is 1.1" in (row.detail or "")
+        assert len(bridge.store.find_messages()) == stored
+        assert state(bridge, ref, "VN") == "TRANSMITTED"
+    received = len(topology.systems["VN-ECOSYS"].received)
+    settle(worker)
+    assert len(topology.systems["VN-ECOSYS"].received) == received  # nothing was sent
+    assert id_sends(topology, response, "ID-10").Status == "accepted"  # the same in 1.0
+    assert state(bridge, ref, "VN") == "PREFERENCE_GIVEN"

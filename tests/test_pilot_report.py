@@ -10,7 +10,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import lxml.html
@@ -74,6 +74,8 @@ def test_volume_per_day_per_lane_and_document_type(history: History, report: Pil
         "CUSTOMS_RESPONSE",
         "VERIFICATION_REQUEST",
         "VERIFICATION_REPLY",
+        "ACK",
+        "VERIFICATION_EXTENSION",
     }
 
 
@@ -112,12 +114,87 @@ def test_time_to_decision_and_verification(history: History, report: PilotReport
     (vn,) = [lane for lane in report.lanes if lane.name == "KR → VN"]
     assert vn.decision.count == len(history.decision_s)
     assert vn.decision.p50_s == pytest.approx(nearest_rank(history.decision_s, 0.5))
-    assert vn.verification.requests == 2 and vn.verification.replied == 1
+    assert vn.verification.requests == len(history.open_requests) + history.replied
+    assert vn.verification.replied == history.replied
     assert vn.verification.turnaround.p50_s == pytest.approx(history.turnaround_s)
     assert report.overdue_verifications == []  # due in two months
-    later = pilot_report(history.worker.store, T0 + timedelta(days=70), T0)
-    (late,) = later.overdue_verifications
-    assert late.request_no == "VR-1"
+
+
+def expected_overdue(history: History, now: datetime) -> dict[str, tuple[str, str, bool, int]]:
+    """By the test's own count: request no. -> (asked, due, extended, days late) if late."""
+    return {
+        no: (c.asked.isoformat(), c.due.isoformat(), c.extended_to is not None, late)
+        for no, c in history.open_requests.items()
+        if (late := (now.date() - c.due).days) > 0
+    }
+
+
+def overdue_of(report: PilotReport) -> dict[str, tuple[str, str, bool, int]]:
+    return {
+        v.request_no: (v.reply_due, v.due, v.extended, v.days_late)
+        for v in report.overdue_verifications
+    }
+
+
+def test_overdue_replies_run_on_the_effective_reply_clock(history: History) -> None:
+    """Late from the acknowledgement-started date or the extension, not the request's date:
+    the day after the requests' own date only the untouched one is late."""
+    clocks = history.open_requests
+    assert clocks["VR-1"].asked == clocks["VR-2"].asked == clocks["VR-3"].asked  # one day
+    assert clocks["VR-2"].due > clocks["VR-1"].due and clocks["VR-3"].due > clocks["VR-2"].due
+    store = history.worker.store
+    for now in (
+        datetime.combine(clocks["VR-1"].asked + timedelta(days=1), time(), UTC),
+        datetime.combine(clocks["VR-2"].due + timedelta(days=3), time(), UTC),
+        datetime.combine(clocks["VR-3"].due + timedelta(days=5), time(), UTC),
+    ):
+        later = pilot_report(store, now, T0)
+        assert overdue_of(later) == expected_overdue(history, now), now
+    (acked,) = [v for v in later.overdue_verifications if v.request_no == "VR-2"]
+    assert acked.acknowledged_on == clocks["VR-2"].acknowledged_on.isoformat()
+    late = len(expected_overdue(history, now))
+    assert f"{late} reply(ies) are overdue, 1 of them past an extended date." in summary(later)
+
+
+def test_overdue_table_in_json_csv_text_and_html(history: History, tmp_path: Path) -> None:
+    """Every output shows the effective due date and whether it was extended."""
+    clocks = history.open_requests
+    day = clocks["VR-3"].due + timedelta(days=1)  # --until a day: judged on the day after
+    expected = expected_overdue(history, datetime.combine(day + timedelta(days=1), time(), UTC))
+    assert set(expected) == {"VR-1", "VR-2", "VR-3", "VR-4"}  # VR-0 was answered
+    period = ("--since", FIRST, "--until", day.isoformat())
+    data = json.loads(run(history, "report", "--json", *period).output)
+    got = {
+        v["request_no"]: (v["reply_due"], v["due"], v["extended"], v["days_late"])
+        for v in data["overdue_verifications"]
+    }
+    assert got == expected
+    assert run(history, "report", *period, "--csv", str(tmp_path)).exit_code == 0
+    with (tmp_path / "overdue_verifications.csv").open() as f:
+        rows = {r["Request no."]: r for r in csv.DictReader(f)}
+    assert {
+        no: (
+            r["Reply due (request)"],
+            r["Reply due (effective)"],
+            r["Extended"] == "yes",
+            int(r["Days late"]),
+        )
+        for no, r in rows.items()
+    } == expected
+    assert rows["VR-2"]["Acknowledged on"] == clocks["VR-2"].acknowledged_on.isoformat()
+    text = run(history, "report", *period).output
+    vr3 = next(line for line in text.splitlines() if " VR-3 " in line)
+    assert re.search(rf"{clocks['VR-3'].due.isoformat()}\s+yes\s+{expected['VR-3'][3]}$", vr3)
+    page = tmp_path / "report.html"
+    assert run(history, "report", *period, "--html", str(page)).exit_code == 0
+    doc = lxml.html.document_fromstring(page.read_text())
+    cells = [
+        [td.text for td in tr.xpath("td")]
+        for tr in doc.xpath("//section[@id='overdue_verifications']//tbody/tr")
+    ]
+    assert {c[2]: (c[5], c[6]) for c in cells} == {
+        no: (due, "yes" if ext else "no") for no, (_, due, ext, _) in expected.items()
+    }
 
 
 def test_shadow_deliveries_counted_apart(history: History, report: PilotReport) -> None:

@@ -79,3 +79,82 @@ def test_report_reads_give_lanes_shadow_refusals_and_documents(store: Store) -> 
     (doc,) = store.report_documents(["CUSTOMS_RESPONSE"], since, until)
     assert json.loads(doc["canonical"]) == response and doc["importing"] == "ID"
     assert store.report_documents(["VERIFICATION_REQUEST"], since, until) == []
+
+
+def _message(
+    store: Store,
+    mid: str,
+    ref: str,
+    doc: str,
+    key: str,
+    canonical: str | None,
+    when=T0,
+    events: tuple[str, ...] = ("received",),
+    state: str | None = None,
+) -> None:
+    """One message about ``ref`` with its audit events; ``state``: the CO's state after it."""
+    row = dataclasses.replace(
+        message_row(mid, ref=ref, key=key), document_type=doc, created_at=when, canonical=canonical
+    )
+    store.accept(
+        row,
+        [],
+        [AuditEvent(when, e, mid, "KR-KCS") for e in events],
+        [dataclasses.replace(cert_row(ref, state, importing_country="VN"), updated_at=when)]
+        if state
+        else [],
+    )
+
+
+def test_reply_clock_rows_of_open_requests_on_both_backends(store: Store) -> None:
+    """Requests, extensions, replies and clock-starting acknowledgements of COs still
+    VERIFICATION_REQUESTED; nothing of a CO whose verification ended, no other message."""
+    ref, done = "KR-OPEN", "KR-DONE"
+    old = json.dumps({"request_no": "VR-0", "reply_due": "2026-05-02"})
+    request = json.dumps({"request_no": "VR-1", "reply_due": "2026-05-02"})
+    extension = json.dumps({"request_no": "VR-1", "extended_to": "2026-06-01"})
+    ack_key = f"KR|{ref}|Ack|11|{ref}-vr"
+    clock = ("received", "verification_request_received")
+    asked = "VERIFICATION_REQUESTED"
+    for r in (ref, done):
+        _message(store, f"{r}-co", r, "FORM_AK", f"KR|{r}|9", "{}", state="TRANSMITTED")
+    for mid, r, doc, key, canonical, when, events, state in [
+        ("OLD", ref, "VERIFICATION_REQUEST", "VR-0", old, 10, ("received",), asked),
+        ("OLD-R", ref, "VERIFICATION_REPLY", "R-0", "{}", 20, ("received",), "VERIFIED"),
+        ("DOCS", ref, "DOCUMENTS_REQUEST", "D-0", "{}", 30, ("received",), None),
+        (f"{ref}-vr", ref, "VERIFICATION_REQUEST", "VR-1", request, 60, ("received",), asked),
+        (f"{done}-vr", done, "VERIFICATION_REQUEST", "VR-1", request, 60, ("received",), asked),
+        ("ACK", ref, "ACK", f"Ack|11|{ref}-vr", "{}", 120, clock, None),
+        ("NACK", ref, "ACK", "NACK", "{}", 130, ("received", "acknowledged_rejected"), None),
+        ("EXT", ref, "VERIFICATION_EXTENSION", "VX-1", extension, 180, ("received",), None),
+        ("EXT-0", ref, "VERIFICATION_EXTENSION", "VX-0", None, 190, ("received",), None),
+        ("DONE-R", done, "VERIFICATION_REPLY", "R-1", "{}", 200, ("received",), "VERIFIED"),
+    ]:
+        _message(store, mid, r, doc, f"KR|{r}|{key}", canonical, at(when), events, state)
+
+    # KCCI numbers apart from KCS (1.1): its CO of the same number is verified, not asked
+    kcci = dataclasses.replace(
+        message_row("KCCI-VR", ref=ref, key="KCCI-VR"),
+        document_type="VERIFICATION_REQUEST",
+        canonical=request,
+        issuing_body="KCCI",
+    )
+    body_co = cert_row(ref, "VERIFIED", importing_country="VN", issuing_body="KCCI")
+    store.accept(kcci, [], [AuditEvent(T0, "received", "KCCI-VR", "KR-KCCI")], [body_co])
+
+    rows = store.report_reply_clocks()
+    assert [(r["id"], r["document_type"]) for r in rows] == [
+        ("OLD", "VERIFICATION_REQUEST"),
+        ("OLD-R", "VERIFICATION_REPLY"),
+        (f"{ref}-vr", "VERIFICATION_REQUEST"),
+        ("ACK", "ACK"),
+        ("EXT", "VERIFICATION_EXTENSION"),
+        ("EXT-0", "VERIFICATION_EXTENSION"),
+    ]
+    _, _, vr, ack, ext, purged = rows
+    assert (vr["issuing"], vr["issuing_body"], vr["reference_no"]) == ("KR", "", ref)
+    assert vr["importing"] == "VN"
+    assert json.loads(vr["canonical"]) == json.loads(request) and vr["clock_started"] is None
+    assert (ack["clock_started"], ack["business_key"]) == (iso(at(120)), ack_key)
+    assert json.loads(ext["canonical"])["extended_to"] == "2026-06-01"
+    assert purged["canonical"] is None and ext["clock_started"] is None

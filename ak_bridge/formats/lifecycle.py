@@ -82,6 +82,7 @@ MESSAGES_XSD = "akstd/eformak-messages-1.0.xsd"
 MESSAGES_NS_11 = "urn:ak-bridge:eformak:messages:1.1"
 # Each namespace validates against its own catalogue; 1.0 stays readable beside 1.1.
 XSD_OF = {MESSAGES_NS: MESSAGES_XSD, MESSAGES_NS_11: "akstd/eformak-messages-1.1.xsd"}
+MESSAGE_VERSION_OF = {MESSAGES_NS: "1.0", MESSAGES_NS_11: "1.1"}  # what a sender must speak
 HEADER_ROOT = f"{{{MESSAGES_NS}}}ExchangeHeader"
 HEADER_ROOTS = {f"{{{ns}}}ExchangeHeader": ns for ns in XSD_OF}
 

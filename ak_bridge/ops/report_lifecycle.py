@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from ak_bridge.core.model import PreferenceDecision
+from ak_bridge.core.reply_clock import effective_reply_due
 from ak_bridge.ops.report_figures import Durations
 from ak_bridge.service.ports import Store, from_iso
 
@@ -60,14 +61,19 @@ class Verifications:
 
 @dataclass(frozen=True)
 class OverdueVerification:
-    """A retroactive check the issuing side has not answered by its due date (AKFTA: 2 months)."""
+    """A retroactive check the issuing side has not answered by its effective due date:
+    the request's date, moved by the authority's acknowledgement or an extension."""
 
     issuing: str
     reference_no: str
     importing: str
     request_no: str
-    reply_due: str
+    reply_due: str  # as the request asked
+    due: str  # in force: see ak_bridge.core.reply_clock
+    acknowledged_on: str | None  # the issuing authority's receipt, which starts the clock
+    extended: bool  # an extension set ``due``
     days_late: int
+    issuing_body: str = ""  # 1.1: part of the CO's key ('': not named)
 
 
 def outcome(decisions: list[str]) -> str:
@@ -129,22 +135,54 @@ def verifications_by_lane(
     return out
 
 
+def _request_of(row: dict) -> tuple[str, str, str, str]:
+    """The request a row is about: the CO (country, body, reference) and the request number."""
+    return (row["issuing"], row["issuing_body"], row["reference_no"], _request_no(row))
+
+
 def overdue_verifications(store: Store, now: datetime) -> list[OverdueVerification]:
-    """Verification requests still open (the CO is VERIFICATION_REQUESTED) past their due date."""
+    """Verification requests still unanswered (the CO is VERIFICATION_REQUESTED, and no reply
+    or determination names the request) past their effective due date on ``now``'s day
+    (``core.reply_clock``)."""
+    rows = store.report_reply_clocks()
+    answered = {
+        _request_of(r)
+        for r in rows
+        if r["document_type"] in ("VERIFICATION_REPLY", "VERIFICATION_DETERMINATION")
+    }
+    received: dict[str, date] = {}  # request message id -> the first acknowledgement's day
+    extended: dict[tuple[str, str, str, str], list[date]] = {}
+    for row in rows:
+        if row["clock_started"] is not None:
+            acked = str(row["business_key"] or "").rsplit("|", 1)[-1]
+            received.setdefault(acked, from_iso(row["clock_started"]).date())
+        elif row["document_type"] == "VERIFICATION_EXTENSION" and row["canonical"] is not None:
+            to = date.fromisoformat(json.loads(row["canonical"])["extended_to"])
+            extended.setdefault(_request_of(row), []).append(to)
     out = []
-    for row in store.open_verification_requests():
-        request = json.loads(row["canonical"])
-        due = date.fromisoformat(request["reply_due"])
-        late = (now.date() - due).days
+    for row in rows:
+        # a purged request's reply date is no longer known
+        if row["document_type"] != "VERIFICATION_REQUEST" or row["canonical"] is None:
+            continue
+        key = _request_of(row)
+        if key in answered:  # an earlier request of a CO asked again
+            continue
+        asked = date.fromisoformat(json.loads(row["canonical"])["reply_due"])
+        due = effective_reply_due(asked, received.get(row["id"]), extended.get(key, ()))
+        late = due.days_late(now.date())
         if late > 0:
             out.append(
                 OverdueVerification(
                     row["issuing"],
                     row["reference_no"],
                     row["importing"] or "?",
-                    request["request_no"],
-                    due.isoformat(),
+                    key[3],
+                    due.requested.isoformat(),
+                    due.due.isoformat(),
+                    due.acknowledged_on.isoformat() if due.acknowledged_on else None,
+                    due.extended,
                     late,
+                    row["issuing_body"],
                 )
             )
     return out

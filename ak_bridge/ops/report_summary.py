@@ -78,8 +78,10 @@ def summary(r: PilotReport) -> str:
             f" {t['some_given']:,} response(s) gave preference to some items only."
         )
     if t["requests"]:
+        extended = sum(v.extended for v in r.overdue_verifications)
         parts.append(
             f"{t['requests']:,} verification request(s) were made, {t['replied']:,} answered;"
-            f" {len(r.overdue_verifications):,} reply(ies) are overdue."
+            f" {len(r.overdue_verifications):,} reply(ies) are overdue"
+            + (f", {extended:,} of them past an extended date." if extended else ".")
         )
     return " ".join(parts)

@@ -3,6 +3,7 @@ time to the customs decision, verification, and shadow-mode deliveries."""
 
 from __future__ import annotations
 
+from ak_bridge.core.model import certificate_name
 from ak_bridge.ops.report_columns import Table
 from ak_bridge.ops.report_columns import col as _c
 from ak_bridge.ops.report_lifecycle import OUTCOMES
@@ -81,10 +82,13 @@ def verifications_table(r: PilotReport) -> Table:
 def overdue_table(r: PilotReport) -> Table:
     rows = [
         {
-            "co": f"{v.issuing}/{v.reference_no}",
+            "co": certificate_name(v.issuing, v.reference_no, v.issuing_body),
             "importing": v.importing,
             "request": v.request_no,
-            "due": v.reply_due,
+            "asked": v.reply_due,
+            "received": v.acknowledged_on,
+            "due": v.due,
+            "extended": "yes" if v.extended else "no",
             "late": v.days_late,
         }
         for v in r.overdue_verifications
@@ -93,10 +97,18 @@ def overdue_table(r: PilotReport) -> Table:
         _c("co", "Certificate", "text"),
         _c("importing", "Requested by", "text"),
         _c("request", "Request no.", "text"),
-        _c("due", "Reply due", "text"),
+        _c("asked", "Reply due (request)", "text"),
+        _c("received", "Acknowledged on", "text"),
+        _c("due", "Reply due (effective)", "text"),
+        _c("extended", "Extended", "text"),
         _c("late", "Days late"),
     )
-    return Table("overdue_verifications", "Verification replies overdue", cols, rows)
+    note = (
+        "Late from the effective due date: 2 months from the issuing authority's"
+        " acknowledgement of the request, or the date of an extension, whichever is later"
+        " (never before the request's own date)."
+    )
+    return Table("overdue_verifications", "Verification replies overdue", cols, rows, note)
 
 
 def shadow_table(r: PilotReport) -> Table:

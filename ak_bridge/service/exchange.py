@@ -31,7 +31,7 @@ from ak_bridge.core.model import DocumentType, Receipt
 from ak_bridge.core.settings import Channel, PartnerConfig, Settings
 from ak_bridge.formats import Codec
 from ak_bridge.formats.akstd import VERSION_OF
-from ak_bridge.formats.lifecycle import LifecycleCodec
+from ak_bridge.formats.lifecycle import MESSAGE_VERSION_OF, LifecycleCodec
 from ak_bridge.security.signing import Signer, Verifier
 from ak_bridge.security.xmlio import parse_untrusted
 from ak_bridge.service.certificates import CertificateIntake
@@ -142,6 +142,7 @@ class Exchange:
 
         document = self._verified_document(inbound, partner, root)  # only signed content now
         if isinstance(document, etree._Element) and self.lifecycle.recognizes(document):
+            _version_spoken(document, partner)  # before decoding: 1.1 only for 1.1 speakers
             msg = self.lifecycle.decode(document)
             return self.lifecycle_intake.accept(inbound, partner, msg, now)
         if env.document_type is not DocumentType.FORM_AK:
@@ -190,14 +191,20 @@ class Exchange:
 
 
 def _version_spoken(document: etree._Element | dict[str, Any], partner: PartnerConfig) -> None:
-    """An agreed-standard certificate must be in a version its sender is configured to speak
-    (``standard_versions``): a 1.1 document from a 1.0-only partner is a misconfiguration."""
+    """An agreed-standard document (a certificate, or a lifecycle message: the 1.1 messages
+    namespace holds every message 1.1 adds) must be in a version its sender is configured to
+    speak (``standard_versions``): a 1.1 document from a 1.0-only partner is a
+    misconfiguration, refused like a malformed one rather than accepted from a partner that
+    could not read the answers it leads to."""
     if not isinstance(document, etree._Element):
         return
-    version = VERSION_OF.get(etree.QName(document).namespace or "")
+    name = etree.QName(document)
+    namespace = name.namespace or ""
+    version = VERSION_OF.get(namespace) or MESSAGE_VERSION_OF.get(namespace)
     if version is not None and version not in partner.standard_versions:
+        what = "document" if namespace in VERSION_OF else f"{name.localname} message"
         raise SchemaViolation(
             f"{partner.id} speaks e-Form AK {', '.join(partner.standard_versions)}, "
-            f"this document is {version} (standard_versions in partners.toml)",
+            f"this {what} is {version} (standard_versions in partners.toml)",
             box="header",
         )

@@ -36,7 +36,7 @@ from ak_bridge.core.model import (
     UtilisationNotice,
     certificate_name,
 )
-from ak_bridge.core.rules import default_reply_due
+from ak_bridge.core.reply_clock import acknowledged_due
 from ak_bridge.core.settings import PartnerConfig, Settings
 from ak_bridge.formats.lifecycle import LifecycleCodec
 from ak_bridge.security.signing import Signer
@@ -312,7 +312,7 @@ class LifecycleIntake:
                 message_id,
                 partner.id,
                 detail=f"{about}: request {acked.id} received on {started}; reply due "
-                f"{default_reply_due(started)} (2 months from receipt)",
+                f"{acknowledged_due(started)} (2 months from receipt)",
             )
         ]
 

@@ -244,9 +244,6 @@ class Store(Protocol):
     def decision_times(self, since: datetime | None, until: datetime) -> list[dict]:
         """Per CO issued in the period: received (``issued``) and first customs answer."""
 
-    def open_verification_requests(self) -> list[dict]:
-        """Verification requests of COs still VERIFICATION_REQUESTED, with their document."""
-
     # -- the pilot report's rows (adapters/store/report_reads.py) -------------------------
 
     def report_first_activity(self) -> str | None:
@@ -265,6 +262,10 @@ class Store(Protocol):
         self, document_types: Sequence[str], since: datetime | None, until: datetime
     ) -> list[dict]:
         """Messages of these types in the period with lane, canonical JSON and business key."""
+
+    def report_reply_clocks(self) -> list[dict]:
+        """Of COs still VERIFICATION_REQUESTED: their verification requests and extensions,
+        and the acknowledgements that started a reply clock (``clock_started``)."""
 
     def audit_rows(self, after: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
         """Every audit row in order from ``after``, read in batches."""

@@ -168,14 +168,3 @@ class SqlReads:
             " GROUP BY c.issuing_country, c.issuing_body, c.reference_no, c.importing_country",
             [iso(since) if since else "", iso(until)],
         )
-
-    def open_verification_requests(self) -> list[dict]:
-        """Verification requests of COs still VERIFICATION_REQUESTED, with their document."""
-        return self._all(
-            "SELECT c.issuing_country AS issuing, c.reference_no, c.importing_country AS"
-            " importing, c.issuing_body, m.canonical FROM certificates c JOIN messages m"
-            " ON m.issuing_country = c.issuing_country AND m.reference_no = c.reference_no"
-            " AND m.issuing_body = c.issuing_body AND m.document_type = 'VERIFICATION_REQUEST'"
-            " WHERE c.state = 'VERIFICATION_REQUESTED' AND m.canonical IS NOT NULL"
-            " ORDER BY m.created_at, m.id"
-        )

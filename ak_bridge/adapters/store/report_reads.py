@@ -16,6 +16,14 @@ from typing import Any
 
 from ak_bridge.service.ports import iso
 
+CLOCK_STARTED = "verification_request_received"  # the audit event of lifecycle_intake.py
+CLOCK_DOCUMENTS = (
+    "VERIFICATION_REQUEST",
+    "VERIFICATION_EXTENSION",
+    "VERIFICATION_REPLY",
+    "VERIFICATION_DETERMINATION",
+)
+
 _LANE = (
     " coalesce(m.issuing_country, '?') AS issuing, coalesce(c.importing_country, '?') AS importing"
 )
@@ -85,4 +93,23 @@ class ReportReads:
             f" WHERE m.document_type IN ({marks}) AND m.created_at >= ? AND m.created_at < ?"
             " ORDER BY m.created_at, m.id",
             [*document_types, *_period(since, until)],
+        )
+
+    def report_reply_clocks(self) -> list[dict[str, Any]]:
+        """What moves the reply clock of COs still VERIFICATION_REQUESTED, oldest first: their
+        verification requests, extensions, replies and determinations (canonical JSON, None
+        once purged; a CO asked again has answered requests), and the acknowledgements audited
+        as ``verification_request_received`` (``clock_started``: the audit's time; the
+        business key names the request acknowledged)."""
+        return self._all(
+            "SELECT m.id, m.document_type, m.business_key, m.canonical, m.created_at,"
+            " c.issuing_country AS issuing, c.reference_no, c.importing_country AS importing,"
+            " c.issuing_body, a.at AS clock_started FROM certificates c JOIN messages m"
+            " ON m.issuing_country = c.issuing_country AND m.reference_no = c.reference_no"
+            " AND m.issuing_body = c.issuing_body"
+            " LEFT JOIN audit a ON a.message_id = m.id AND a.event = ?"
+            " WHERE c.state = 'VERIFICATION_REQUESTED' AND (a.seq IS NOT NULL"
+            f" OR m.document_type IN ({', '.join('?' for _ in CLOCK_DOCUMENTS)}))"
+            " ORDER BY m.created_at, m.id",
+            [CLOCK_STARTED, *CLOCK_DOCUMENTS],
         )
