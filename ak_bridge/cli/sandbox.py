@@ -7,6 +7,7 @@ SOAP and REST requests for every message type the partner may send; serves until
 
 from __future__ import annotations
 
+import signal
 import tempfile
 import threading
 import time
@@ -40,6 +41,9 @@ def sandbox(partner: str, workdir: str | None, seconds: float | None) -> None:
     for line in box.banner():
         click.echo(line)
     click.echo("ready (Ctrl-C stops)", nl=True)
+    # Ctrl-C stops it even when it was started with SIGINT ignored (``nohup … &`` in a shell
+    # without job control hands that on, and Python then never raises KeyboardInterrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = threading.Event()
     loop = threading.Thread(target=sb.deliver_forever, args=(box, stop), daemon=True)
     loop.start()
