@@ -15,7 +15,10 @@ What is refused, and as what (tests/hostile/ holds one file per case):
 
 from __future__ import annotations
 
-from functools import cache
+import threading
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import TypeVar
 
 from lxml import etree
 
@@ -127,7 +130,26 @@ def parse_untrusted(data: bytes) -> etree._Element:
     return root
 
 
-@cache
+_SCHEMA_BUILD = threading.Lock()
+_Built = TypeVar("_Built")
+
+
+def built_once(build: Callable[[str], _Built]) -> Callable[[str], _Built]:
+    """``functools.cache`` for schemas, built under one lock. libxml2 sets up its built-in
+    schema types on the first schema it parses, and two threads parsing schemas then fail
+    with XMLSchemaParseError; a fresh gunicorn worker's threads answering their first
+    requests together did (tests/test_schema_threads.py)."""
+    cached = cache(build)
+
+    @wraps(build)
+    def get(key: str) -> _Built:
+        with _SCHEMA_BUILD:
+            return cached(key)
+
+    return get
+
+
+@built_once
 def load_schema(relative_path: str) -> etree.XMLSchema:
     """Load and cache an XSD from ``wsdl/`` (never from the network)."""
     path = WSDL_DIR / relative_path

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from functools import cache
 
 from lxml import etree
 
@@ -24,7 +23,7 @@ from ak_bridge.core.errors import (
     clip,
 )
 from ak_bridge.core.model import DocumentType, Envelope, MessageFunction, Receipt
-from ak_bridge.security.xmlio import NS_SOAP11, NS_SOAP12, WSDL_DIR, parse_untrusted
+from ak_bridge.security.xmlio import NS_SOAP11, NS_SOAP12, WSDL_DIR, built_once, parse_untrusted
 from ak_bridge.standard.contracts import SoapContract
 
 NS_XS = "http://www.w3.org/2001/XMLSchema"
@@ -37,7 +36,7 @@ def _body_schema(contract: SoapContract) -> etree.XMLSchema:
     return _schema_of_wsdl(contract.wsdl)
 
 
-@cache
+@built_once
 def _schema_of_wsdl(wsdl_path: str) -> etree.XMLSchema:
     wsdl = etree.parse(str(WSDL_DIR / wsdl_path))
     schema_el = wsdl.find(f".//{{{NS_XS}}}schema")
