@@ -36,12 +36,14 @@ CLIENTS = 4
 
 
 def start(config: Path, *args: str) -> subprocess.Popen:
+    """An ak-bridge process whose log goes to a file beside its config (read it on errors)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AK_BRIDGE_")}
+    log = open(config.parent / f"{args[0]}.log", "ab")  # noqa: SIM115 (the process keeps it)
     return subprocess.Popen(
         [sys.executable, "-m", "ak_bridge", "--config", str(config), *args],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
         start_new_session=True,
     )
 

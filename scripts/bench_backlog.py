@@ -22,9 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_backends import fresh_postgres, wait_up  # noqa: E402
-from bench_capacity import start, stop  # noqa: E402
-from bench_partner import Partner  # noqa: E402
+from bench_backends import (  # noqa: E402
+    fresh_postgres,
+    start,  # noqa: E402
+    wait_up,
+)
+from bench_capacity import stop  # noqa: E402
+from bench_partner import Partner, partner_port  # noqa: E402
 
 from ak_bridge.adapters.store import open_database  # noqa: E402
 from ak_bridge.adapters.store.copy import insert_rows  # noqa: E402
@@ -125,8 +129,8 @@ def run(label: str, workdir: Path, database: str | None, n: int, mode: str) -> N
         if db.startswith("postgres"):
             store.compact()
         built = time.perf_counter() - t0
-        port = int(topo.settings.partners["ID-SKA"].endpoint.split(":")[2].split("/")[0])
-        partner = Partner(indonesia, port, mode)  # on the port reserved for it in the config
+        # on the port reserved for it in the config
+        partner = Partner(indonesia, partner_port(topo, "ID-SKA"), mode)
         worker = start(config, "worker")
         procs.append(worker)
         t1 = time.perf_counter()

@@ -34,8 +34,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_backends import wait_up  # noqa: E402
-from bench_partner import Partner  # noqa: E402
+from bench_backends import start, wait_up  # noqa: E402
+from bench_partner import Partner, partner_port  # noqa: E402
 
 from ak_bridge.adapters.web import soap  # noqa: E402
 from ak_bridge.sim.certificates import sample_form_ak  # noqa: E402
@@ -46,19 +46,6 @@ from ak_bridge.standard.contracts import KCS  # noqa: E402
 TODAY = datetime.now(UTC).date()
 CLIENTS = 4
 HERE = Path(__file__).parent
-
-
-def start(config: Path, *args: str) -> subprocess.Popen:
-    """An ak-bridge process whose log goes to a file beside its config (read it on errors)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AK_BRIDGE_")}
-    log = open(config.parent / f"{args[0]}.log", "ab")  # noqa: SIM115 (the process keeps it)
-    return subprocess.Popen(
-        [sys.executable, "-m", "ak_bridge", "--config", str(config), *args],
-        env=env,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
 
 
 def pct(values: list[float], p: float) -> float:
@@ -226,8 +213,7 @@ def end_to_end(workdir: Path, n: int, mode: str, paced_seconds: float = 10) -> f
     headers = {"Content-Type": soap.CONTENT_TYPE, **kcs.auth_headers()}
     config = topo.settings.root / "config"
     bridge = f"http://127.0.0.1:{topo.settings.port}"
-    port = int(topo.settings.partners["ID-SKA"].endpoint.split(":")[2].split("/")[0])
-    partner = Partner(topo.systems["ID-SKA"], port, mode)
+    partner = Partner(topo.systems["ID-SKA"], partner_port(topo, "ID-SKA"), mode)
     procs = [start(config, "serve", "--workers", "2")]
     try:
         wait_up(bridge)

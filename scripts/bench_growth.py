@@ -22,8 +22,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_backends import HOT_PATH, fresh_postgres, wait_up  # noqa: E402
-from bench_capacity import bodies_for, load, pct, start, stop  # noqa: E402
+from bench_backends import (  # noqa: E402
+    HOT_PATH,
+    fresh_postgres,
+    start,  # noqa: E402
+    wait_up,
+)
+from bench_capacity import bodies_for, load, pct, stop  # noqa: E402
 
 from ak_bridge.adapters.store import open_database  # noqa: E402
 from ak_bridge.adapters.store.copy import insert_rows  # noqa: E402

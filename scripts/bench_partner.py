@@ -14,10 +14,12 @@ import os
 import threading
 import time
 from multiprocessing.connection import Connection
+from urllib.parse import urlsplit
 
 import waitress
 
 from ak_bridge.sim.partners import PartnerSystem
+from ak_bridge.sim.topology import Topology
 
 
 def _partner_main(system: PartnerSystem, port: int, mode: str, conn: Connection) -> None:
@@ -42,6 +44,13 @@ def _partner_main(system: PartnerSystem, port: int, mode: str, conn: Connection)
         else:
             server.close()
             return
+
+
+def partner_port(topo: Topology, partner_id: str) -> int:
+    """The port the topology's config reserved for a partner's endpoint."""
+    port = urlsplit(topo.settings.partners[partner_id].endpoint).port
+    assert port is not None
+    return port
 
 
 class Partner:
